@@ -1,0 +1,127 @@
+// The contract between the runner and a stage module (`stages/*.ts`).
+//
+// A stage module's default export is the value returned by `defineStage` (the whole stage
+// runs once per instance) or `definePerItemStage` (the runner caches per input file and hands
+// the stage only the items whose key changed). The runner bundles the module with esbuild,
+// runs it in its own child process and talks to it over IPC; the stage itself never sees
+// the store, keys or IPC — only this context.
+
+/** One input file as the runner resolved it. */
+export interface InputFile {
+  /** Absolute path to read. */
+  path: string;
+  /** Path relative to the workspace root, or to the producing stage's output dir for items from a dep. */
+  rel: string;
+  /** sha256 of the content, hex. */
+  hash: string;
+  /** Stage instance that produced the file, when it came from a dep's outputs. */
+  fromInstance?: string;
+}
+
+/** The published outputs of an instance this one depends on. */
+export interface DepOutput {
+  instanceId: string;
+  stageId: string;
+  matrix: Record<string, string>;
+  /** Absolute path of the dep's output directory (read-only; files are links into the store). */
+  dir: string;
+}
+
+export interface StageContext<P = Record<string, unknown>> {
+  /** e.g. `train[arch=densenet121,mode=transfer]` */
+  instanceId: string;
+  /** e.g. `train` */
+  stageId: string;
+  /** Matrix values of this instance (empty for a plain stage). */
+  matrix: Record<string, string>;
+  /** Resolved params: pipeline.json, then profile, then `--set`. */
+  params: P;
+  /** Absolute path of the workspace root (the folder holding pipeline.json). */
+  workspace: string;
+  /** Absolute path of an empty temporary directory; everything written here is published on success. */
+  outDir: string;
+  /**
+   * Absolute path of a directory that survives a crash or kill of this instance (same key), for
+   * checkpoints a rerun can resume from. The runner removes it once the instance succeeds.
+   */
+  stateDir: string;
+  /** Files matched by the stage's `inputs` globs, sorted by `rel`. */
+  inputs: InputFile[];
+  /** Outputs of every dep instance, keyed by instance id. */
+  deps: Record<string, DepOutput>;
+  /** Resources granted by the scheduler; `gpu` holds the device ids also put in CUDA_VISIBLE_DEVICES. */
+  resources: { gpu: string[]; cpu: number };
+  /** Aborted when the runner cancels the instance (watch mode, Ctrl-C); the process is killed soon after. */
+  signal: AbortSignal;
+  log(message: string): void;
+  warn(message: string): void;
+  /** Drives the runner's progress bar; call as often as convenient (the runner throttles). */
+  progress(done: number, total: number, label?: string): void;
+}
+
+/** A stage that runs once per instance. */
+export interface WholeStage<P> {
+  kind: 'whole';
+  /** Optional JSON Schema for params; the runner reports violations naming the stage and field. */
+  paramsSchema?: object;
+  run(ctx: StageContext<P>): Promise<void>;
+}
+
+/** One unit of per-item work. */
+export interface WorkItem {
+  input: InputFile;
+  /**
+   * Absolute path of this item's own temporary root. Files written here are laid out as they should
+   * appear in the stage's output directory (e.g. `crops/EOSINOPHIL/EO_1.png`); the runner stores them
+   * per item, so deleting the input later removes exactly these files.
+   */
+  outDir: string;
+}
+
+/** What an item produced, as the finalize step sees it. */
+export interface ItemOutputs {
+  input: InputFile;
+  /** Paths relative to the stage's output directory. */
+  files: string[];
+}
+
+/** A stage that maps input files one to one; its cache is per item. */
+export interface PerItemStage<P> {
+  kind: 'per-item';
+  paramsSchema?: object;
+  /**
+   * Compute the outputs of `items` (only those whose item key is new). May be called several times,
+   * in several processes at once, with disjoint chunks; so it must not depend on other items.
+   * Throwing fails the whole instance; to record a bad item without failing, write a record file.
+   */
+  processItems(ctx: StageContext<P>, items: WorkItem[]): Promise<void>;
+  /**
+   * Optional aggregation over every item's outputs (new and cached), which the runner has already laid
+   * out in `ctx.outDir`. Write summary files (records.jsonl, contact sheets) into `ctx.outDir`.
+   */
+  finalize?(ctx: StageContext<P>, items: ItemOutputs[]): Promise<void>;
+}
+
+export type StageModule<P = any> = WholeStage<P> | PerItemStage<P>;
+
+export function defineStage<P = Record<string, unknown>>(stage: Omit<WholeStage<P>, 'kind'>): WholeStage<P> {
+  return { kind: 'whole', ...stage };
+}
+
+export function definePerItemStage<P = Record<string, unknown>>(
+  stage: Omit<PerItemStage<P>, 'kind'>,
+): PerItemStage<P> {
+  return { kind: 'per-item', ...stage };
+}
+
+/** Thrown by a stage for a user-facing failure; the runner prints the message without a stack trace. */
+export class StageError extends Error {
+  constructor(
+    message: string,
+    /** File, field or item the error is about. */
+    readonly subject?: string,
+  ) {
+    super(subject ? `${subject}: ${message}` : message);
+    this.name = 'StageError';
+  }
+}
