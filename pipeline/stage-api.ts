@@ -51,6 +51,13 @@ export interface StageContext<P = Record<string, unknown>> {
   deps: Record<string, DepOutput>;
   /** Resources granted by the scheduler; `gpu` holds the device ids also put in CUDA_VISIBLE_DEVICES. */
   resources: { gpu: string[]; cpu: number };
+  /**
+   * Path of a JSON snapshot of the current run (`{ runId, startedAt, profile, instances: [{ id, stageId, matrix,
+   * deps, status: 'pending'|'running'|'ran'|'cached'|'restored'|'failed'|'skipped'|'cancelled', seconds }] }`),
+   * rewritten as instances start and finish; also in env PIPE_RUN_STATE. Not part of any key: a cached result
+   * that read it shows the run that built it. Absent outside `pipe run`.
+   */
+  runStateFile?: string;
   /** Aborted when the runner cancels the instance (watch mode, Ctrl-C); the process is killed soon after. */
   signal: AbortSignal;
   log(message: string): void;
@@ -124,4 +131,36 @@ export class StageError extends Error {
     super(subject ? `${subject}: ${message}` : message);
     this.name = 'StageError';
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands: `pipe <name> args…` runs a module named in pipeline.json's `commands` (e.g. predict).
+
+export interface CommandContext {
+  /** Arguments after the command name, as typed (`pipe predict --model x folder` → `['--model', 'x', 'folder']`). */
+  argv: string[];
+  /** Absolute path of the workspace root. */
+  workspace: string;
+  /**
+   * Absolute path of the current, published output directory of a stage instance (e.g.
+   * `train[arch=mobilenet_v1_0.25,mode=transfer]`). Throws a StageError naming the instance when it
+   * has no current outputs (it never ran, or its outputs are stale), telling the user to `pipe run` it.
+   */
+  outputDir(instanceId: string): string;
+  /** Ids of the instances of `stageId` that have published outputs, sorted (numbers in natural order). */
+  instances(stageId: string): string[];
+  log(message: string): void;
+  warn(message: string): void;
+}
+
+export interface CommandModule {
+  kind: 'command';
+  /** One-line usage shown by `pipe <name> --help`, e.g. `pipe predict --model <instance> <file|folder>…`. */
+  usage?: string;
+  /** Returns the process exit code (0 when omitted). Throw a StageError for a clean user-facing failure. */
+  run(ctx: CommandContext): Promise<number | void>;
+}
+
+export function defineCommand(command: Omit<CommandModule, 'kind'>): CommandModule {
+  return { kind: 'command', ...command };
 }

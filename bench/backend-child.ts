@@ -1,0 +1,63 @@
+// One benchmark measurement in a fresh process (kernel registrations are per process):
+//   backend-child.ts train|infer|profile|profile-infer <stock|ours|cpu> <arch> <size> <batch> <seconds>
+// Prints `RESULT {json}` lines; `profile*` also prints the time per kernel of training / inference steps.
+import * as tf from '@tensorflow/tfjs';
+import { initWasmBackend } from '../stages/tf/wasm-backend.js';
+import { getArchitecture } from '../stages/models/registry.js';
+import { countFlops } from './backend-flops.js';
+
+const [kind = 'train', variant = 'ours', arch = 'small_cnn', sizeArg = '64', batchArg = '16', secondsArg = '5'] = process.argv.slice(2);
+const size = Number(sizeArg);
+const batch = Number(batchArg);
+const budget = Number(secondsArg) * 1000;
+
+if (variant === 'cpu') {
+  await tf.setBackend('cpu');
+} else {
+  await initWasmBackend({ kernels: variant === 'stock' ? 'missing' : 'all' });
+}
+
+const spec = await getArchitecture(arch);
+const model = spec.build([size, size, 3], { includeTop: true, classes: 4, classifierActivation: 'softmax' });
+const flops = countFlops(model);
+const x = tf.randomUniform([batch, size, size, 3], -1, 1);
+const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 4), 'int32'), 4);
+
+const kernelTimes = new Map<string, number>();
+if (kind.startsWith('profile')) {
+  for (const config of tf.getKernelsForBackend(tf.getBackend())) {
+    const inner = config.kernelFunc;
+    tf.unregisterKernel(config.kernelName, config.backendName);
+    tf.registerKernel({ ...config, setupFunc: undefined, kernelFunc: (args) => {
+      const t0 = performance.now();
+      const out = inner(args);
+      kernelTimes.set(config.kernelName, (kernelTimes.get(config.kernelName) ?? 0) + performance.now() - t0);
+      return out;
+    } });
+  }
+}
+
+let step: () => Promise<void>;
+if (kind === 'infer' || kind === 'profile-infer') {
+  step = async () => { const p = model.predict(x) as tf.Tensor; await p.data(); p.dispose(); };
+} else {
+  model.compile({ optimizer: tf.train.sgd(0.01), loss: 'categoricalCrossentropy' });
+  step = async () => { await model.trainOnBatch(x, y); };
+}
+// Warm-up (operator creation, weight packing); the pure-JS cpu backend has none and is too slow for it.
+if (variant !== 'cpu') await step();
+kernelTimes.clear();
+let steps = 0;
+const minSteps = variant === 'cpu' ? 1 : 2;
+const t0 = performance.now();
+while (performance.now() - t0 < budget || steps < minSteps) { await step(); steps++; }
+const elapsed = (performance.now() - t0) / 1000;
+const work = kind.endsWith('infer') ? flops.forward : flops.training;
+const result = { kind, variant, model: arch, size, batch, steps, seconds: elapsed, imgPerSec: (steps * batch) / elapsed, gflops: (steps * batch * work) / elapsed / 1e9 };
+console.log('RESULT ' + JSON.stringify(result));
+if (kind.startsWith('profile')) {
+  const total = [...kernelTimes.values()].reduce((a, b) => a + b, 0);
+  for (const [name, ms] of [...kernelTimes].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+    console.log(`${name.padEnd(40)} ${(ms / steps).toFixed(1).padStart(8)} ms/step ${((100 * ms) / total).toFixed(1).padStart(5)}%`);
+  }
+}

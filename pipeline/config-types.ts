@@ -1,0 +1,53 @@
+// The shape of pipeline.json (schemas/pipeline.schema.json is the authority; these mirror it).
+
+export type MatrixValue = string | number | boolean;
+
+export interface MatrixFrom {
+  from: string;
+}
+
+export interface MatrixAxes {
+  include?: Record<string, MatrixValue>[];
+  exclude?: Record<string, MatrixValue>[];
+  [axis: string]: MatrixValue[] | Record<string, MatrixValue>[] | undefined;
+}
+
+export type MatrixConfig = MatrixFrom | MatrixAxes;
+
+export interface InputFromDep {
+  from: string;
+  glob: string;
+}
+
+export type InputSpec = string | InputFromDep;
+
+export interface StageConfig {
+  id: string;
+  description?: string;
+  module?: string;
+  command?: string;
+  perItem?: boolean;
+  deps?: string[];
+  inputs?: InputSpec[];
+  params?: Record<string, unknown>;
+  outputs?: string[];
+  publish?: string;
+  matrix?: MatrixConfig;
+  resources?: { gpu?: number; cpu?: number };
+  env?: string[];
+}
+
+export interface ProfileConfig {
+  description?: string;
+  params?: Record<string, unknown>;
+  matrix?: Record<string, MatrixConfig>;
+}
+
+export interface PipelineConfig {
+  $schema?: string;
+  description?: string;
+  env?: string[];
+  stages: StageConfig[];
+  commands?: Record<string, { module: string; description?: string }>;
+  profiles?: Record<string, ProfileConfig>;
+}

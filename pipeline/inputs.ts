@@ -1,0 +1,57 @@
+// Resolves an instance's inputs: workspace globs (fast-glob) and files from deps' published outputs.
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import fg from 'fast-glob';
+import picomatch from 'picomatch';
+import type { FileHashCache } from './file-hashes.js';
+import type { Instance } from './plan.js';
+import type { InputFile } from './stage-api.js';
+import type { WorkspacePaths } from './paths.js';
+
+/** What the runner knows of a finished dep: its key and published files (rel → hash). */
+export interface FinishedInstance {
+  key: string;
+  hashes: Record<string, string>;
+}
+
+const IGNORE = ['artifacts/**', '.pipe/**', 'node_modules/**', '.git/**'];
+
+export function resolveInputs(
+  inst: Instance,
+  ws: WorkspacePaths,
+  hashes: FileHashCache,
+  finished: (id: string) => FinishedInstance,
+): InputFile[] {
+  const out: InputFile[] = [];
+  if (inst.inputGlobs.length) {
+    const rels = fg.sync(inst.inputGlobs, { cwd: ws.root, onlyFiles: true, ignore: IGNORE, followSymbolicLinks: true });
+    rels.sort();
+    for (const rel of rels) {
+      const path = join(ws.root, rel);
+      out.push({ path, rel, hash: hashes.hash(path, statSync(path)) });
+    }
+  }
+  const seen = new Set<string>();
+  for (const f of inst.inputFrom) {
+    const match = picomatch(f.glob, { dot: true });
+    for (const depId of f.instances) {
+      const dep = finished(depId);
+      const dir = ws.instanceDir(depId);
+      for (const rel of Object.keys(dep.hashes).sort()) {
+        // Two `inputs` entries may select the same file; it is one input.
+        const name = `${depId}:${rel}`;
+        if (seen.has(name) || !match(rel)) continue;
+        seen.add(name);
+        out.push({ path: join(dir, rel), rel, hash: dep.hashes[rel]!, fromInstance: depId });
+      }
+    }
+  }
+  return out;
+}
+
+/** Checks produced files against the stage's `outputs` globs; returns the first offender. */
+export function outputMatcher(globs: string[] | undefined): (rel: string) => boolean {
+  if (!globs) return () => true;
+  const m = picomatch(globs, { dot: true });
+  return (rel) => m(rel);
+}

@@ -1,0 +1,56 @@
+// Computes an instance's key fields once its deps have finished.
+import { itemKeyOf, itemName, KEY_FORMAT, keyOf, type KeyFields } from './keys.js';
+import { hashJson } from './hash.js';
+import { resolveInputs, type FinishedInstance } from './inputs.js';
+import type { Instance } from './plan.js';
+import type { RunContext } from './run-context.js';
+import type { InputFile } from './stage-api.js';
+
+export interface ResolvedKey {
+  key: string;
+  fields: KeyFields;
+  inputs: InputFile[];
+  /** Per-item stages: one key per input file. */
+  itemKeys?: string[];
+  /** Module stages: the bundle to run. */
+  bundle?: string;
+}
+
+export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: string) => FinishedInstance): Promise<ResolvedKey> {
+  let code: KeyFields['code'];
+  let bundle: string | undefined;
+  if (inst.stage.module) {
+    const b = await rc.bundler.bundle(inst.stage.module, `stage "${inst.stage.id}"`);
+    code = { module: b.files };
+    bundle = b.bundle;
+  } else code = { command: inst.stage.command ?? '' };
+  const inputs = resolveInputs(inst, rc.ws, rc.hashes, finished);
+  const itemSources = new Set(inst.itemSourceDeps);
+  const deps: Record<string, string> = {};
+  for (const d of inst.deps) if (!itemSources.has(d)) deps[d] = finished(d).key;
+  const env: Record<string, string | null> = {};
+  for (const name of inst.env) env[name] = process.env[name] ?? null;
+  const fields: KeyFields = {
+    format: KEY_FORMAT,
+    instance: inst.id,
+    matrix: inst.matrix,
+    code,
+    params: inst.params,
+    inputs: {},
+    deps,
+    runtime: rc.runtime,
+    env,
+    outputs: inst.stage.outputs ?? [],
+  };
+  const named: Record<string, string> = {};
+  for (const f of inputs) named[itemName(f.fromInstance ?? '', f.rel)] = f.hash;
+  if (!inst.stage.perItem) {
+    fields.inputs = named;
+    return { key: keyOf(fields), fields, inputs, ...(bundle ? { bundle } : {}) };
+  }
+  const itemCommon = hashJson({ ...fields, inputs: {} });
+  fields.inputs = named;
+  fields.itemCommon = itemCommon;
+  const itemKeys = inputs.map((f) => itemKeyOf(itemCommon, f.fromInstance ?? '', f.rel, f.hash));
+  return { key: keyOf(fields), fields, inputs, itemKeys, ...(bundle ? { bundle } : {}) };
+}

@@ -1,0 +1,52 @@
+// `${params.x}` / `${matrix.x}` substitution in pipeline.json strings.
+
+export type Scope = { params?: Record<string, unknown>; matrix?: Record<string, unknown> };
+
+const REF = /\$\{(params|matrix)\.([A-Za-z0-9_.-]+)\}/g;
+
+export class InterpolationError extends Error {}
+
+function lookup(scope: Scope, kind: 'params' | 'matrix', path: string): unknown {
+  let v: unknown = scope[kind];
+  for (const part of path.split('.')) {
+    if (v === null || typeof v !== 'object' || !(part in (v as object))) {
+      throw new InterpolationError(`\${${kind}.${path}} refers to nothing (${kind} has ${describeKeys(scope[kind])})`);
+    }
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+function describeKeys(obj: unknown): string {
+  const keys = obj && typeof obj === 'object' ? Object.keys(obj) : [];
+  return keys.length ? keys.join(', ') : 'no keys';
+}
+
+/** Replaces references inside a string; values are stringified (objects as JSON). */
+export function interpolateString(s: string, scope: Scope, quote?: (v: string) => string): string {
+  return s.replace(REF, (_m, kind: 'params' | 'matrix', path: string) => {
+    const v = lookup(scope, kind, path);
+    const str = typeof v === 'string' ? v : JSON.stringify(v);
+    return quote ? quote(str) : str;
+  });
+}
+
+/** Deep substitution for params: a string that is exactly one reference becomes the referenced value. */
+export function interpolateValue(value: unknown, scope: Scope): unknown {
+  if (typeof value === 'string') {
+    const exact = /^\$\{(params|matrix)\.([A-Za-z0-9_.-]+)\}$/.exec(value);
+    if (exact) return lookup(scope, exact[1] as 'params' | 'matrix', exact[2]!);
+    return interpolateString(value, scope);
+  }
+  if (Array.isArray(value)) return value.map((v) => interpolateValue(v, scope));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = interpolateValue(v, scope);
+    return out;
+  }
+  return value;
+}
+
+export function hasReference(s: string, kind: 'params' | 'matrix'): boolean {
+  return new RegExp(`\\$\\{${kind}\\.`).test(s);
+}

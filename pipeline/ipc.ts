@@ -1,0 +1,33 @@
+// Messages between the runner and a stage host process (child_process IPC, JSON).
+import type { DepOutput, InputFile, ItemOutputs, WorkItem } from './stage-api.js';
+
+/** The serialisable part of a StageContext. */
+export interface ContextData {
+  instanceId: string;
+  stageId: string;
+  matrix: Record<string, string>;
+  params: Record<string, unknown>;
+  workspace: string;
+  outDir: string;
+  stateDir: string;
+  inputs: InputFile[];
+  deps: Record<string, DepOutput>;
+  resources: { gpu: string[]; cpu: number };
+  runStateFile?: string;
+}
+
+export type Job =
+  | { kind: 'describe'; bundle: string; stageId: string }
+  | { kind: 'whole'; bundle: string; ctx: ContextData }
+  | { kind: 'items'; bundle: string; ctx: ContextData; items: WorkItem[] }
+  | { kind: 'finalize'; bundle: string; ctx: ContextData; items: ItemOutputs[] }
+  | { kind: 'shell'; command: string; ctx: ContextData; inputsFile: string };
+
+export type ToHost = { type: 'job'; job: Job } | { type: 'cancel' } | { type: 'exit' };
+
+export type FromHost =
+  | { type: 'log'; level: 'log' | 'warn'; message: string }
+  | { type: 'progress'; done: number; total: number; label?: string }
+  | { type: 'described'; kind: 'whole' | 'per-item'; hasFinalize: boolean }
+  | { type: 'done' }
+  | { type: 'error'; message: string; clean: boolean; exitCode?: number };

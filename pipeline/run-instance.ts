@@ -1,0 +1,194 @@
+// Executes one instance whose key is not current and not in the run-cache: a whole stage (module or
+// shell command) in one stage process, or a per-item stage over its new items in up to -j processes.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PipelineError } from './errors.js';
+import { removeQuietly, tmpSuffix } from './fs-atomic.js';
+import type { ResolvedKey } from './instance-key.js';
+import type { ContextData, Job } from './ipc.js';
+import { itemName } from './keys.js';
+import type { Instance } from './plan.js';
+import { publishInstance, storeFolder } from './publish.js';
+import { stageEnv, type RunContext } from './run-context.js';
+import type { Grant } from './slots.js';
+import type { DepOutput, InputFile, ItemOutputs, WorkItem } from './stage-api.js';
+import { StageProcess, StageFailure } from './stage-process.js';
+import type { FileEntry, ItemRecord } from './store.js';
+
+export interface Cancellable {
+  cancelled: boolean;
+  processes: Set<StageProcess>;
+}
+
+export interface RanInfo {
+  items?: { ran: number; cached: number; removed: number };
+}
+
+function contextData(rc: RunContext, inst: Instance, rk: ResolvedKey, outDir: string, gpus: string[], cpu: number): ContextData {
+  const deps: Record<string, DepOutput> = {};
+  for (const d of inst.deps) {
+    const dep = rc.plan.instances.get(d)!;
+    deps[d] = { instanceId: d, stageId: dep.stage.id, matrix: dep.matrix, dir: rc.ws.instanceDir(d) };
+  }
+  const stateDir = rc.ws.stateDir(rk.key);
+  mkdirSync(stateDir, { recursive: true });
+  return {
+    instanceId: inst.id,
+    stageId: inst.stage.id,
+    matrix: inst.matrix,
+    params: inst.params,
+    workspace: rc.ws.root,
+    outDir,
+    stateDir,
+    inputs: rk.inputs,
+    deps,
+    resources: { gpu: gpus, cpu },
+    ...(rc.runStateFile ? { runStateFile: rc.runStateFile } : {}),
+  };
+}
+
+function spawnHost(rc: RunContext, inst: Instance, gpus: string[], c: Cancellable, onProgress?: (done: number, total: number, label?: string) => void): StageProcess {
+  if (c.cancelled) throw new StageFailure('cancelled');
+  const wantsGpu = inst.resources.gpu > 0;
+  const env = stageEnv(inst.env, wantsGpu || rc.gpus.length > 0 ? gpus : null);
+  if (rc.runStateFile) env.PIPE_RUN_STATE = rc.runStateFile;
+  const proc = new StageProcess(env, rc.ws.root, {
+    log: (level, message) => rc.emit({ type: 'instance-log', id: inst.id, level, message }),
+    progress: (done, total, label) =>
+      onProgress ? onProgress(done, total, label) : rc.emit({ type: 'instance-progress', id: inst.id, done, total, ...(label !== undefined ? { label } : {}) }),
+  });
+  c.processes.add(proc);
+  return proc;
+}
+
+export async function runWhole(rc: RunContext, inst: Instance, rk: ResolvedKey, grant: Grant, c: Cancellable): Promise<RanInfo> {
+  const started = Date.now();
+  const tmp = join(rc.ws.tmpDir, `${inst.id.replace(/[^A-Za-z0-9_.=-]+/g, '_')}-${tmpSuffix()}`);
+  const outDir = join(tmp, 'out');
+  mkdirSync(outDir, { recursive: true });
+  const ctx = contextData(rc, inst, rk, outDir, grant.gpus, grant.cpu);
+  const proc = spawnHost(rc, inst, grant.gpus, c);
+  try {
+    let job: Job;
+    if (inst.stage.module) job = { kind: 'whole', bundle: rk.bundle!, ctx };
+    else {
+      const inputsFile = join(tmp, 'inputs.txt');
+      writeFileSync(inputsFile, rk.inputs.map((f) => f.path).join('\n') + (rk.inputs.length ? '\n' : ''));
+      const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+      const { interpolateString } = await import('./interpolate.js');
+      job = { kind: 'shell', command: interpolateString(inst.stage.command!, { params: inst.params, matrix: inst.matrixRaw }, quote), ctx, inputsFile };
+    }
+    await proc.run(job);
+  } finally {
+    proc.close();
+    c.processes.delete(proc);
+  }
+  if (c.cancelled) throw new StageFailure('cancelled');
+  const files = storeFolder(rc, inst, outDir);
+  publishInstance(rc, inst, rk.key, rk.fields, files, started);
+  removeQuietly(ctx.stateDir);
+  removeQuietly(tmp);
+  return {};
+}
+
+export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey, grant: Grant, c: Cancellable): Promise<RanInfo> {
+  const started = Date.now();
+  const tmp = join(rc.ws.tmpDir, `${inst.id.replace(/[^A-Za-z0-9_.=-]+/g, '_')}-${tmpSuffix()}`);
+  const outDir = join(tmp, 'out');
+  mkdirSync(outDir, { recursive: true });
+  const itemKeys = rk.itemKeys!;
+  const itemFiles: (Record<string, FileEntry> | undefined)[] = itemKeys.map((k) => {
+    const m = rc.store.readItem(k);
+    return m && rc.store.complete(m.files) ? m.files : undefined;
+  });
+  const todo = rk.inputs.map((input, i) => ({ input, i })).filter(({ i }) => !itemFiles[i]);
+  const prevEntry = rc.current.get(inst.id);
+  const prevItems = prevEntry ? rc.store.readManifest(prevEntry.key)?.items : undefined;
+  const nowNames = new Set(rk.inputs.map((f) => itemName(f.fromInstance ?? '', f.rel)));
+  const removed = (prevItems ?? []).filter((p) => !nowNames.has(itemName(p.from, p.rel))).length;
+  rc.emit({ type: 'instance-progress', id: inst.id, done: 0, total: todo.length, label: 'items' });
+
+  // Worker processes: one per granted slot plus free extra slots, never more than there are chunks.
+  const chunkSize = Math.max(1, Math.min(64, Math.ceil(todo.length / (rc.jobs * 4))));
+  const chunks: { input: InputFile; i: number }[][] = [];
+  for (let k = 0; k < todo.length; k += chunkSize) chunks.push(todo.slice(k, k + chunkSize));
+  const extra = inst.resources.gpu > 0 && rc.gpus.length > 0 ? rc.slots.tryAcquireExtra(0) : rc.slots.tryAcquireExtra(Math.max(0, Math.min(chunks.length, rc.jobs) - grant.cpu));
+  const workerCount = Math.max(1, Math.min(Math.max(1, chunks.length), grant.cpu + extra.cpu));
+  const ctxBase = contextData(rc, inst, rk, outDir, grant.gpus, 1);
+  const procs: StageProcess[] = [];
+  let done = 0;
+  let seq = 0;
+  try {
+    // Item workers' own progress is chunk-relative; the runner reports items done instead.
+    for (let w = 0; w < workerCount; w++) procs.push(spawnHost(rc, inst, grant.gpus, c));
+    await procs[0]!.run({ kind: 'describe', bundle: rk.bundle!, stageId: inst.stage.id });
+    const described = procs[0]!.lastDescribe!;
+    if (described.kind !== 'per-item') throw new PipelineError(`${inst.id}: pipeline.json sets "perItem": true but ${inst.stage.module} exports defineStage (use definePerItemStage)`);
+    const queue = [...chunks];
+    await Promise.all(
+      procs.map(async (proc) => {
+        for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
+          if (c.cancelled) throw new StageFailure('cancelled');
+          const work: { item: WorkItem; i: number }[] = chunk.map(({ input, i }) => {
+            const itemDir = join(tmp, 'items', String(seq++));
+            mkdirSync(itemDir, { recursive: true });
+            return { item: { input, outDir: itemDir }, i };
+          });
+          proc.quietProgress = true;
+          await proc.run({ kind: 'items', bundle: rk.bundle!, ctx: ctxBase, items: work.map((w) => w.item) });
+          // Store each item as soon as its chunk is done, so a kill loses at most the running chunks.
+          for (const { item, i } of work) {
+            const files = storeFolder(rc, inst, item.outDir, new Map(), `item ${item.input.rel} produced`);
+            rc.store.writeItem({ version: 1, key: itemKeys[i]!, rel: item.input.rel, files });
+            itemFiles[i] = files;
+            removeQuietly(item.outDir);
+          }
+          done += work.length;
+          rc.emit({ type: 'instance-progress', id: inst.id, done, total: todo.length, label: 'items' });
+        }
+      }),
+    );
+    for (const p of procs.slice(1)) p.close();
+    extra.release();
+
+    // Every item's outputs, new and cached; two items may not claim the same file.
+    const union: Record<string, FileEntry> = {};
+    const owner = new Map<string, string>();
+    const itemOutputs: ItemOutputs[] = [];
+    rk.inputs.forEach((input, i) => {
+      const files = itemFiles[i]!;
+      for (const [rel, f] of Object.entries(files)) {
+        const prev = owner.get(rel);
+        if (prev) throw new PipelineError(`${inst.id}: items ${prev} and ${input.rel} both produce ${rel}`);
+        owner.set(rel, input.rel);
+        union[rel] = f;
+      }
+      itemOutputs.push({ input, files: Object.keys(files) });
+    });
+    let files = union;
+    if (described.hasFinalize) {
+      const known = new Map<string, { hash: string; size: number; mtimeMs: number }>();
+      const { statSync } = await import('node:fs');
+      for (const [rel, f] of Object.entries(union)) {
+        const dest = join(outDir, rel);
+        rc.store.copyObject(f.hash, dest);
+        const st = statSync(dest);
+        known.set(rel, { hash: f.hash, size: st.size, mtimeMs: st.mtimeMs });
+      }
+      procs[0]!.quietProgress = false;
+      await procs[0]!.run({ kind: 'finalize', bundle: rk.bundle!, ctx: ctxBase, items: itemOutputs });
+      files = storeFolder(rc, inst, outDir, known, 'finalize produced');
+    }
+    const items: ItemRecord[] = rk.inputs.map((f, i) => ({ from: f.fromInstance ?? '', rel: f.rel, key: itemKeys[i]! }));
+    publishInstance(rc, inst, rk.key, rk.fields, files, started, items);
+    removeQuietly(ctxBase.stateDir);
+    removeQuietly(tmp);
+    return { items: { ran: todo.length, cached: rk.inputs.length - todo.length, removed } };
+  } finally {
+    extra.release();
+    for (const p of procs) {
+      p.close();
+      c.processes.delete(p);
+    }
+  }
+}

@@ -1,0 +1,81 @@
+// One `pipe run` per workspace: .pipe/lock holds the owner's pid. A second run waits (or refuses with
+// --no-wait); a lock whose process is gone (killed run) is taken over.
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { hostname } from 'node:os';
+import { PipelineError } from './errors.js';
+import { tmpSuffix } from './fs-atomic.js';
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  since: string;
+  command: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function read(file: string): LockInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface LockHandle {
+  release(): void;
+}
+
+export async function acquireLock(
+  file: string,
+  opts: { wait: boolean; command: string; onWait?: (holder: LockInfo) => void; onTakeover?: (holder: LockInfo) => void; signal?: AbortSignal },
+): Promise<LockHandle> {
+  mkdirSync(dirname(file), { recursive: true });
+  const mine: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command: opts.command };
+  let told = false;
+  for (;;) {
+    // Written aside, then hard-linked into place: the lock appears with its content or not at all.
+    const tmp = `${file}.new-${tmpSuffix()}`;
+    writeFileSync(tmp, JSON.stringify(mine));
+    try {
+      linkSync(tmp, file);
+      rmSync(tmp, { force: true });
+      return { release: () => { if (read(file)?.pid === process.pid) rmSync(file, { force: true }); } };
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = read(file);
+    if (!holder || (holder.host === mine.host && !alive(holder.pid))) {
+      // Stale (or half-written) lock: move it aside atomically so only one taker wins.
+      const aside = `${file}.stale-${tmpSuffix()}`;
+      try {
+        renameSync(file, aside);
+        const moved = read(aside);
+        if (holder && moved && (moved.pid !== holder.pid || moved.since !== holder.since)) {
+          // Another taker was faster and this is its fresh lock: put it back and wait our turn.
+          try {
+            linkSync(aside, file);
+          } catch {}
+        } else if (holder) opts.onTakeover?.(holder);
+        rmSync(aside, { force: true });
+      } catch {}
+      continue;
+    }
+    if (!opts.wait) {
+      throw new PipelineError(`another pipe run (pid ${holder.pid}, since ${holder.since}: ${holder.command}) holds ${file}; wait for it, or run without --no-wait to queue`, 3);
+    }
+    if (!told) opts.onWait?.(holder);
+    told = true;
+    if (opts.signal?.aborted) throw new PipelineError('cancelled while waiting for the workspace lock', 130);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,247 @@
+// audit (whole): the data-quality report. Exact duplicates (sha256) and near duplicates (pHash)
+// within and across splits and classes, undecodable and non-image files, class balance, sizes.
+// A duplicate that crosses splits is leakage (the original study's val and test sets shared
+// images), so it fails the run naming both files unless `allowCrossSplitDuplicates` is set.
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { defineStage, StageError, type InputFile } from '../pipeline/stage-api.js';
+import { hammingDistance, perceptualHash } from './lib/image/perceptual-hash.js';
+import { json } from './lib/item-files.js';
+import { depByStage, parseSplitCsv, SPLITS, type SplitName } from './split.js';
+
+export interface AuditParams {
+  dataRoot: string;
+  /** Two images whose pHashes differ in at most this many of 64 bits are near duplicates. */
+  nearDuplicateBits: number;
+  allowCrossSplitDuplicates: boolean;
+  classes?: string[];
+}
+
+export interface AuditedFile {
+  /** Path relative to dataRoot, e.g. `EOSINOPHIL/EO_1.jpg`. */
+  file: string;
+  class: string;
+  sha256: string;
+  split: SplitName | null;
+  kind: 'image' | 'undecodable' | 'not-image';
+  reason?: string;
+  width?: number;
+  height?: number;
+  phash?: string;
+}
+
+export interface DuplicatePair {
+  kind: 'exact' | 'near';
+  a: string;
+  b: string;
+  distance: number;
+  crossSplit: boolean;
+  crossClass: boolean;
+  splits: [SplitName | null, SplitName | null];
+}
+
+const IMAGE_EXT = /\.(jpe?g|png|tiff?|bmp|webp|gif)$/i;
+
+const paramsSchema = {
+  type: 'object',
+  required: ['dataRoot'],
+  properties: {
+    dataRoot: { type: 'string' },
+    nearDuplicateBits: { type: 'integer', minimum: 0, maximum: 32 },
+    allowCrossSplitDuplicates: { type: 'boolean' },
+    classes: { type: 'array', items: { type: 'string' } },
+  },
+};
+
+/** Decodes, measures and hashes one file of the dataset. */
+export async function auditFile(input: { path: string; hash: string }, rel: string, split: SplitName | null): Promise<AuditedFile> {
+  const parts = rel.split('/');
+  const base: AuditedFile = { file: rel, class: parts[0] ?? '', sha256: input.hash, split, kind: 'image' };
+  if (!IMAGE_EXT.test(rel)) return { ...base, kind: 'not-image', reason: 'extension is not an image type' };
+  try {
+    const bytes = await readFile(input.path);
+    const meta = await sharp(bytes, { failOn: 'error' }).metadata();
+    // Decoding the pixels (not only the header) catches truncated files.
+    const phash = await perceptualHash(sharp(bytes, { failOn: 'error', limitInputPixels: 1e9 }));
+    return { ...base, width: meta.width, height: meta.height, phash };
+  } catch (e) {
+    const msg = String((e as Error).message).split('\n')[0];
+    return { ...base, kind: 'undecodable', reason: msg };
+  }
+}
+
+/** Every exact and near duplicate pair among decodable images. */
+export function findDuplicates(files: AuditedFile[], nearBits: number): DuplicatePair[] {
+  const pairs: DuplicatePair[] = [];
+  const images = files.filter((f) => f.kind === 'image').sort((a, b) => (a.file < b.file ? -1 : 1));
+  const pair = (kind: DuplicatePair['kind'], a: AuditedFile, b: AuditedFile, distance: number): DuplicatePair => ({
+    kind,
+    a: a.file,
+    b: b.file,
+    distance,
+    crossSplit: a.split !== b.split,
+    crossClass: a.class !== b.class,
+    splits: [a.split, b.split],
+  });
+  for (let i = 0; i < images.length; i++) {
+    const a = images[i]!;
+    for (let j = i + 1; j < images.length; j++) {
+      const b = images[j]!;
+      if (a.sha256 === b.sha256) pairs.push(pair('exact', a, b, 0));
+      else if (a.phash && b.phash) {
+        const d = hammingDistance(a.phash, b.phash);
+        if (d <= nearBits) pairs.push(pair('near', a, b, d));
+      }
+    }
+  }
+  return pairs;
+}
+
+/** Origin path (as segment named it) → split, from the split stage's CSVs (originals only). */
+async function splitsByOrigin(dir: string): Promise<Map<string, SplitName>> {
+  const out = new Map<string, SplitName>();
+  for (const s of SPLITS) {
+    const csv = path.join(dir, `${s}.csv`);
+    if (!existsSync(csv)) continue;
+    for (const row of parseSplitCsv(await readFile(csv, 'utf8'))) {
+      const prev = out.get(row.origin);
+      if (prev && prev !== s) out.set(row.origin, prev); // audit reports it below through the pair check
+      else out.set(row.origin, s);
+    }
+  }
+  return out;
+}
+
+export interface AuditReport {
+  dataRoot: string;
+  files: number;
+  images: number;
+  undecodable: Array<{ file: string; reason: string }>;
+  notImages: Array<{ file: string; reason: string }>;
+  unknownClasses: string[];
+  emptyClasses: string[];
+  classBalance: Record<string, number>;
+  splitBalance: Record<string, Record<string, number>>;
+  sizes: Record<string, { min: [number, number]; median: [number, number]; max: [number, number] }>;
+  duplicates: DuplicatePair[];
+  crossSplitDuplicates: DuplicatePair[];
+  /** Files that appear in more than one split's CSV (the study's flaw, in its most direct form). */
+  sharedAcrossSplits: Array<{ file: string; splits: SplitName[] }>;
+  segmentation: unknown;
+}
+
+export function buildReport(params: AuditParams, files: AuditedFile[], classes: string[], sharedAcrossSplits: AuditReport['sharedAcrossSplits'], segmentation: unknown): AuditReport {
+  const images = files.filter((f) => f.kind === 'image');
+  const duplicates = findDuplicates(files, params.nearDuplicateBits ?? 4);
+  const classBalance: Record<string, number> = {};
+  for (const c of classes) classBalance[c] = 0;
+  for (const f of images) classBalance[f.class] = (classBalance[f.class] ?? 0) + 1;
+  const splitBalance: Record<string, Record<string, number>> = {};
+  for (const f of images) {
+    const s = f.split ?? 'none';
+    (splitBalance[s] ??= {})[f.class] = (splitBalance[s]![f.class] ?? 0) + 1;
+  }
+  const sizes: AuditReport['sizes'] = {};
+  for (const c of new Set(images.map((f) => f.class))) {
+    const ws = images.filter((f) => f.class === c && f.width).map((f) => [f.width!, f.height!] as [number, number]);
+    ws.sort((a, b) => a[0] * a[1] - b[0] * b[1]);
+    if (ws.length) sizes[c] = { min: ws[0]!, median: ws[Math.floor(ws.length / 2)]!, max: ws[ws.length - 1]! };
+  }
+  const present = new Set(files.map((f) => f.class));
+  return {
+    dataRoot: params.dataRoot,
+    files: files.length,
+    images: images.length,
+    undecodable: files.filter((f) => f.kind === 'undecodable').map((f) => ({ file: f.file, reason: f.reason ?? '' })),
+    notImages: files.filter((f) => f.kind === 'not-image').map((f) => ({ file: f.file, reason: f.reason ?? '' })),
+    unknownClasses: [...present].filter((c) => !classes.includes(c)).sort(),
+    emptyClasses: classes.filter((c) => !images.some((f) => f.class === c)),
+    classBalance,
+    splitBalance,
+    sizes,
+    duplicates,
+    crossSplitDuplicates: duplicates.filter((d) => d.crossSplit && d.splits[0] !== null && d.splits[1] !== null),
+    sharedAcrossSplits,
+    segmentation,
+  };
+}
+
+export function reportMarkdown(r: AuditReport): string {
+  const lines = [`# Data audit: ${r.dataRoot}`, '', `${r.images} images in ${r.files} files.`, '', '## Class balance', '', '| class | images |', '|---|---|'];
+  for (const [c, n] of Object.entries(r.classBalance)) lines.push(`| ${c} | ${n} |`);
+  lines.push('', '## Split balance (originals)', '', '| split | ' + Object.keys(r.classBalance).join(' | ') + ' |', '|---|' + Object.keys(r.classBalance).map(() => '---|').join(''));
+  for (const [s, counts] of Object.entries(r.splitBalance)) lines.push(`| ${s} | ` + Object.keys(r.classBalance).map((c) => counts[c] ?? 0).join(' | ') + ' |');
+  lines.push('', '## Image sizes (w×h)', '', '| class | min | median | max |', '|---|---|---|---|');
+  for (const [c, s] of Object.entries(r.sizes)) lines.push(`| ${c} | ${s.min.join('×')} | ${s.median.join('×')} | ${s.max.join('×')} |`);
+  lines.push('', '## Duplicates', '');
+  const exact = r.duplicates.filter((d) => d.kind === 'exact');
+  const near = r.duplicates.filter((d) => d.kind === 'near');
+  lines.push(`- exact (same sha256): ${exact.length} pairs`, `- near (pHash distance ≤ threshold): ${near.length} pairs`, `- crossing splits: **${r.crossSplitDuplicates.length}**`, `- files listed in more than one split: **${r.sharedAcrossSplits.length}**`);
+  for (const d of r.duplicates.slice(0, 50)) {
+    lines.push(`  - ${d.kind} (${d.distance} bits): ${d.a} [${d.splits[0] ?? '-'}] ↔ ${d.b} [${d.splits[1] ?? '-'}]${d.crossSplit ? ' CROSS-SPLIT' : ''}${d.crossClass ? ' CROSS-CLASS' : ''}`);
+  }
+  if (r.duplicates.length > 50) lines.push(`  - … ${r.duplicates.length - 50} more in audit.json`);
+  lines.push('', '## Problem files', '');
+  for (const f of r.undecodable) lines.push(`- undecodable: ${f.file} — ${f.reason}`);
+  for (const f of r.notImages) lines.push(`- not an image: ${f.file} — ${f.reason}`);
+  for (const c of r.unknownClasses) lines.push(`- class folder not in the class list: ${c}`);
+  for (const c of r.emptyClasses) lines.push(`- empty class: ${c}`);
+  if (!r.undecodable.length && !r.notImages.length && !r.unknownClasses.length && !r.emptyClasses.length) lines.push('None.');
+  return lines.join('\n') + '\n';
+}
+
+/** The failure message for leakage, naming both files of the first few offending pairs. */
+export function leakageMessage(r: AuditReport): string | null {
+  const items = [
+    ...r.sharedAcrossSplits.map((s) => `${s.file} is listed in ${s.splits.join(' and ')}`),
+    ...r.crossSplitDuplicates.map((d) => `${d.kind} duplicate${d.kind === 'near' ? ` (${d.distance} bits)` : ''}: ${d.a} (${d.splits[0]}) and ${d.b} (${d.splits[1]})`),
+  ];
+  if (items.length === 0) return null;
+  const shown = items.slice(0, 10).map((s) => `  - ${s}`).join('\n');
+  return `${items.length} duplicate(s) cross splits (leakage between train/val/test):\n${shown}${items.length > 10 ? `\n  … ${items.length - 10} more in audit.json` : ''}\nRemove one of each pair, or set audit.allowCrossSplitDuplicates=true to accept them.`;
+}
+
+export default defineStage<AuditParams>({
+  paramsSchema,
+  async run(ctx) {
+    const root = path.resolve(ctx.workspace, ctx.params.dataRoot);
+    const segment = depByStage(ctx, 'segment');
+    const split = depByStage(ctx, 'split');
+    const segParams = segment ? await readJson(path.join(segment.dir, 'summary.json')) : null;
+    const classes = ctx.params.classes ?? Object.keys((segParams as { byClass?: object } | null)?.byClass ?? {});
+    const bySplit = split ? await splitsByOrigin(split.dir) : new Map<string, SplitName>();
+    const sharedAcrossSplits = split ? await filesInSeveralSplits(split.dir) : [];
+    const inRoot = (f: InputFile) => path.relative(root, f.path).split(path.sep).join('/');
+    // Only files inside class folders are data; files at the root (manifest, licence) are not.
+    const dataFiles = ctx.inputs.filter((f) => inRoot(f).split('/').length === 2);
+    const files: AuditedFile[] = [];
+    let done = 0;
+    for (const f of dataFiles) {
+      files.push(await auditFile(f, inRoot(f), bySplit.get(f.rel) ?? null));
+      ctx.progress(++done, dataFiles.length, f.rel);
+    }
+    const report = buildReport(ctx.params, files, classes, sharedAcrossSplits, segParams);
+    await writeFile(path.join(ctx.outDir, 'audit.json'), json(report));
+    await writeFile(path.join(ctx.outDir, 'audit.md'), reportMarkdown(report));
+    const leak = leakageMessage(report);
+    if (leak && !ctx.params.allowCrossSplitDuplicates) throw new StageError(leak, ctx.instanceId);
+    if (leak) ctx.warn(leak);
+    ctx.log(`${report.images} images, ${report.duplicates.length} duplicate pairs (${report.crossSplitDuplicates.length} cross-split), ${report.undecodable.length} undecodable`);
+  },
+});
+
+async function filesInSeveralSplits(dir: string): Promise<AuditReport['sharedAcrossSplits']> {
+  const seen = new Map<string, Set<SplitName>>();
+  for (const s of SPLITS) {
+    const csv = path.join(dir, `${s}.csv`);
+    if (!existsSync(csv)) continue;
+    for (const row of parseSplitCsv(await readFile(csv, 'utf8'))) (seen.get(row.file) ?? seen.set(row.file, new Set()).get(row.file)!).add(s);
+  }
+  return [...seen].filter(([, s]) => s.size > 1).map(([file, s]) => ({ file, splits: [...s] }));
+}
+
+async function readJson(file: string): Promise<unknown> {
+  return existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : null;
+}

@@ -1,0 +1,182 @@
+// evaluate: one trained model on the held-out test split (same source) and on every shifted-source set.
+// The test split's cells are read as training read them; the shifted sets are raw foreign-looking
+// images and go through exactly what `pipe predict` does: canonical cell → normalisation → model.
+// Output: metrics.json (EvaluationMetrics + inference time), predictions.csv, misclassified.json.
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defineStage, StageError, type StageContext } from '../pipeline/stage-api.js';
+import { initBackend } from './tf/backend.js';
+import {
+  computeEvaluationMetrics,
+  predictionsToCsv,
+  skippedEvaluationMetrics,
+  type EvaluationMetrics,
+  type MisclassifiedImage,
+  type Prediction,
+} from './lib/metrics.js';
+import { argMax, predictProbabilities } from './lib/classifier/inference.js';
+import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
+import { rawImageToInput } from './lib/classifier/raw-image-input.js';
+import { readImageRgb } from './lib/classifier/read-image.js';
+import { readLabelledSplit } from './lib/classifier/split-table.js';
+import { MODEL_DIR, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
+
+export interface EvaluateParams {
+  /** Bootstrap resamples for the confidence intervals. */
+  bootstrap: number;
+  seed: number;
+  batchSize: number;
+  /** Name of the same-source test split; null → the `source` of the test rows. */
+  primarySource: string | null;
+  backend: string;
+}
+
+const paramsSchema = {
+  type: 'object',
+  properties: {
+    bootstrap: { type: 'integer', minimum: 1 },
+    seed: { type: 'integer' },
+    batchSize: { type: 'integer', minimum: 1 },
+    primarySource: { type: ['string', 'null'] },
+    backend: { type: 'string' },
+  },
+  required: ['bootstrap', 'seed'],
+};
+
+/** One image to classify, with where it lives (for misclassified.json) and how to read it. */
+interface EvalItem {
+  id: string;
+  stage: string;
+  rel: string;
+  path: string;
+  source: string;
+  trueClass: string;
+  raw: boolean;
+}
+
+interface ShiftedSets {
+  items?: { source: string; file: string; class: string }[];
+}
+
+function depOf(ctx: StageContext<EvaluateParams>, stageId: string) {
+  return Object.values(ctx.deps).find((d) => d.stageId === stageId) ?? null;
+}
+
+/** The shifted stage's images (sets.json), or none when the stage is not a dep. */
+function shiftedItems(ctx: StageContext<EvaluateParams>, classes: string[]): EvalItem[] {
+  const shifted = depOf(ctx, 'shifted');
+  if (!shifted) return [];
+  const setsPath = join(shifted.dir, 'sets.json');
+  if (!existsSync(setsPath)) throw new StageError('sets.json is missing', setsPath);
+  const sets = JSON.parse(readFileSync(setsPath, 'utf8')) as ShiftedSets;
+  return (sets.items ?? [])
+    .filter((it) => classes.includes(it.class))
+    .map((it) => ({
+      id: `${shifted.stageId}/${it.file}`,
+      stage: shifted.stageId,
+      rel: it.file,
+      path: join(shifted.dir, it.file),
+      source: it.source,
+      trueClass: it.class,
+      raw: true,
+    }));
+}
+
+export default defineStage<EvaluateParams>({
+  paramsSchema,
+  async run(ctx) {
+    const p = ctx.params;
+    const trainDep = depOf(ctx, 'train');
+    if (!trainDep) throw new StageError('evaluate needs its train instance as a dependency', ctx.instanceId);
+    const recordPath = join(trainDep.dir, TRAIN_JSON);
+    if (!existsSync(recordPath)) throw new StageError('train.json is missing', recordPath);
+    const record = JSON.parse(readFileSync(recordPath, 'utf8')) as TrainRecord;
+    const classes = record.classes;
+    const common = { instanceId: ctx.instanceId, arch: record.arch, mode: record.mode, classes, resamples: p.bootstrap, seed: p.seed };
+    const write = async (metrics: EvaluationMetrics | (EvaluationMetrics & { model: unknown; inference: unknown }), predictions: Prediction[], misclassified: MisclassifiedImage[]) => {
+      await writeFile(join(ctx.outDir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+      await writeFile(join(ctx.outDir, 'predictions.csv'), predictionsToCsv(predictions, classes));
+      await writeFile(join(ctx.outDir, 'misclassified.json'), JSON.stringify(misclassified, null, 2) + '\n');
+    };
+
+    const testRows = readLabelledSplit(ctx.deps, 'test', classes);
+    const primarySource = p.primarySource ?? testRows.find((r) => r.source)?.source ?? record.sources[0] ?? 'test';
+    if (record.status !== 'trained') {
+      const reason = record.reason ?? 'the model was not trained';
+      ctx.warn(`${ctx.instanceId}: ${reason}`);
+      await write(skippedEvaluationMetrics({ ...common, primarySource, reason }), [], []);
+      return;
+    }
+
+    const backend = await initBackend({ prefer: p.backend ?? 'auto' });
+    const model = await loadModelFromDirectory(join(trainDep.dir, MODEL_DIR));
+    const items: EvalItem[] = [
+      ...testRows.map((r) => {
+        const slash = r.file.indexOf('/');
+        return { id: r.file, stage: r.file.slice(0, slash), rel: r.file.slice(slash + 1), path: r.path, source: r.source || primarySource, trueClass: r.class, raw: false };
+      }),
+      ...shiftedItems(ctx, classes),
+    ];
+    if (testRows.length === 0) ctx.warn(`${ctx.instanceId}: the test split is empty`);
+    if (items.some((it) => it.raw) && !record.cell) {
+      throw new StageError('train.json records no cell representation, so raw shifted images cannot be prepared', recordPath);
+    }
+    let cellFallbacks = 0;
+    const load = async (it: EvalItem) => {
+      if (!it.raw) return readImageRgb(it.path, record.inputSize);
+      const input = await rawImageToInput(it.path, { cell: record.cell!, normalization: record.normalization, size: record.inputSize });
+      if (input.cellStatus !== 'ok') cellFallbacks++;
+      return input.rgb;
+    };
+    const { probabilities, msPerImage } = await predictProbabilities(model, items, load, {
+      size: record.inputSize,
+      preprocessing: record.preprocessing,
+      batchSize: p.batchSize ?? 32,
+      onBatch: (done) => ctx.progress(done, items.length, 'evaluate'),
+    });
+    const predictions: Prediction[] = items.map((it, i) => ({
+      path: it.id,
+      source: it.source,
+      trueClass: it.trueClass,
+      predictedClass: classes[argMax(probabilities[i]!)]!,
+      probabilities: probabilities[i]!,
+    }));
+    const metrics = computeEvaluationMetrics(predictions, { ...common, primarySource });
+    const misclassified: MisclassifiedImage[] = items
+      .map((it, i) => ({ it, pred: predictions[i]! }))
+      .filter(({ pred }) => pred.predictedClass !== pred.trueClass)
+      .sort((a, b) => Math.max(...b.pred.probabilities!) - Math.max(...a.pred.probabilities!) || (a.it.id < b.it.id ? -1 : 1))
+      .map(({ it, pred }) => ({
+        path: it.id,
+        stage: it.stage,
+        rel: it.rel,
+        source: it.source,
+        trueClass: pred.trueClass,
+        predictedClass: pred.predictedClass,
+        probabilities: pred.probabilities!,
+      }));
+    const extra = {
+      model: { arch: record.arch, mode: record.mode, inputSize: record.inputSize, preprocessing: record.preprocessing, weights: record.weights },
+      inference: {
+        msPerImage: Math.round(msPerImage * 1000) / 1000,
+        batchSize: p.batchSize ?? 32,
+        backend: backend.name,
+        device: backend.device,
+        images: items.length,
+        shiftedCellFallbacks: cellFallbacks,
+      },
+    };
+    await write({ ...metrics, ...extra }, predictions, misclassified);
+    model.dispose();
+    const test = metrics.test;
+    const shifted = Object.values(metrics.sources).filter((s) => s.source !== primarySource);
+    ctx.log(
+      `${ctx.instanceId}: test accuracy ${test?.accuracy?.toFixed(4) ?? 'n/a'}` +
+        (test?.accuracyCi ? ` [${test.accuracyCi.low.toFixed(4)}, ${test.accuracyCi.high.toFixed(4)}]` : '') +
+        ` on ${test?.n ?? 0} images; ` +
+        (shifted.length ? `shifted: ${shifted.map((s) => `${s.source} ${s.accuracy?.toFixed(3) ?? 'n/a'}`).join(', ')}; ` : '') +
+        `${msPerImage.toFixed(2)} ms/image`,
+    );
+  },
+});

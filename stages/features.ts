@@ -1,0 +1,159 @@
+// features: the frozen ImageNet base of one architecture turns each cell image into a feature vector
+// (global average pool of the last convolutional block), cached per image, so that training a
+// transfer head takes seconds and a change to the head never recomputes the base.
+//
+// Output: features/<stageId>/<rel>.f32 (little-endian float32) per image, and features.json saying
+// how they were made (arch, weights, input size, preprocessing, dimension) or why none were.
+import * as tf from '@tensorflow/tfjs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { definePerItemStage, StageError, type StageContext, type WorkItem } from '../pipeline/stage-api.js';
+import { getArchitecture } from './models/registry.js';
+import { initBackend } from './tf/backend.js';
+import { buildPooledBase, missingWeightsReason, type BaseWeights } from './lib/classifier/base-model.js';
+import { assertPreprocessing, imagesToTensor, type Preprocessing } from './lib/classifier/preprocessing.js';
+import { readImageRgb } from './lib/classifier/read-image.js';
+
+export interface FeaturesParams {
+  arch: string;
+  /**
+   * `imagenet` (from the weights stage), `random` (seeded), or `imagenet-or-random` (ImageNet where the
+   * weights stage has them, else seeded random: smoke runs of every architecture).
+   */
+  weights: BaseWeights | 'imagenet-or-random';
+  /** Square input size; null → the architecture's default; `min` → the smallest it accepts. */
+  inputSize: number | 'min' | null;
+  /** `auto` → the architecture's Keras preprocessing. */
+  preprocessing: Preprocessing | 'auto';
+  /** What to do when ImageNet weights are missing: record why and write nothing, or fail. */
+  onMissingWeights: 'skip' | 'fail';
+  batchSize: number;
+  seed: number;
+  backend: string;
+}
+
+export interface FeaturesRecord {
+  status: 'computed' | 'skipped';
+  reason?: string;
+  arch: string;
+  weights: BaseWeights;
+  inputSize: number;
+  preprocessing: Preprocessing;
+  seed: number;
+  /** Length of every vector. */
+  dim: number | null;
+  items: number;
+  layout: string;
+}
+
+const paramsSchema = {
+  type: 'object',
+  properties: {
+    arch: { type: 'string', minLength: 1 },
+    weights: { enum: ['imagenet', 'random', 'imagenet-or-random'] },
+    inputSize: { anyOf: [{ type: 'integer', minimum: 8 }, { type: 'null' }, { const: 'min' }] },
+    preprocessing: { enum: ['auto', 'rescale', 'tf', 'caffe', 'torch'] },
+    onMissingWeights: { enum: ['skip', 'fail'] },
+    batchSize: { type: 'integer', minimum: 1 },
+    seed: { type: 'integer' },
+    backend: { type: 'string' },
+  },
+  required: ['arch'],
+};
+
+/** Where the vector of an input item lives, relative to the stage's output dir. */
+export function featurePath(stageId: string, rel: string): string {
+  return `features/${stageId}/${rel}.f32`;
+}
+
+function stageOf(instanceId: string | undefined): string {
+  return (instanceId ?? '').replace(/\[.*$/, '');
+}
+
+function weightsDir(ctx: StageContext<FeaturesParams>): string | null {
+  return Object.values(ctx.deps).find((d) => d.stageId === 'weights')?.dir ?? null;
+}
+
+async function resolveSettings(ctx: StageContext<FeaturesParams>) {
+  const p = ctx.params;
+  const spec = await getArchitecture(p.arch);
+  const inputSize = p.inputSize === 'min' ? spec.minInputSize : (p.inputSize ?? spec.defaultInputSize);
+  if (inputSize < spec.minInputSize) {
+    throw new StageError(`${spec.kerasName} needs inputs of at least ${spec.minInputSize} px, got ${inputSize}`, `${ctx.instanceId} params.inputSize`);
+  }
+  const preprocessing = assertPreprocessing(
+    !p.preprocessing || p.preprocessing === 'auto' ? spec.preprocessing : p.preprocessing,
+    `${ctx.instanceId} params.preprocessing`,
+  );
+  const wanted = p.weights ?? 'imagenet';
+  let missing = wanted === 'random' ? null : missingWeightsReason(p.arch, weightsDir(ctx));
+  let weights: BaseWeights = wanted === 'random' ? 'random' : 'imagenet';
+  if (missing && wanted === 'imagenet-or-random') (weights = 'random'), (missing = null);
+  if (missing && (p.onMissingWeights ?? 'skip') === 'fail') throw new StageError(missing, ctx.instanceId);
+  return { spec, inputSize, preprocessing, weights, missing, seed: p.seed ?? 1, batchSize: p.batchSize ?? 32 };
+}
+
+export default definePerItemStage<FeaturesParams>({
+  paramsSchema,
+
+  async processItems(ctx, items: WorkItem[]) {
+    const settings = await resolveSettings(ctx);
+    if (settings.missing) return; // features.json (finalize) says why; train reports it as skipped
+    await initBackend({ prefer: ctx.params.backend ?? 'auto', quiet: true });
+    const base = await buildPooledBase(settings.spec, settings.inputSize, settings.weights, {
+      weightsDir: weightsDir(ctx),
+      seed: settings.seed,
+    });
+    try {
+      let done = 0;
+      for (let start = 0; start < items.length; start += settings.batchSize) {
+        if (ctx.signal.aborted) throw new Error('cancelled');
+        const chunk = items.slice(start, start + settings.batchSize);
+        const images = await Promise.all(chunk.map((it) => readImageRgb(it.input.path, settings.inputSize)));
+        const x = imagesToTensor(images, settings.inputSize, settings.preprocessing);
+        const y = base.predict(x) as tf.Tensor2D;
+        const values = await y.data();
+        const dim = y.shape[1];
+        tf.dispose([x, y]);
+        await Promise.all(
+          chunk.map(async (item, i) => {
+            const out = join(item.outDir, featurePath(stageOf(item.input.fromInstance), item.input.rel));
+            await mkdir(dirname(out), { recursive: true });
+            const vector = new Float32Array(values.buffer, values.byteOffset + i * dim * 4, dim);
+            await writeFile(out, new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
+          }),
+        );
+        done += chunk.length;
+        ctx.progress(done, items.length, 'features');
+      }
+    } finally {
+      base.dispose();
+    }
+  },
+
+  async finalize(ctx, items) {
+    const settings = await resolveSettings(ctx);
+    const record: FeaturesRecord = {
+      status: settings.missing ? 'skipped' : 'computed',
+      arch: settings.spec.name,
+      weights: settings.weights,
+      inputSize: settings.inputSize,
+      preprocessing: settings.preprocessing,
+      seed: settings.seed,
+      dim: null,
+      items: items.reduce((n, it) => n + it.files.length, 0),
+      layout: 'features/<stageId>/<rel>.f32 — little-endian float32, one vector per image',
+    };
+    if (settings.missing) {
+      record.reason = settings.missing;
+      ctx.warn(`${ctx.instanceId}: ${settings.missing}`);
+    } else {
+      const first = items.find((it) => it.files.length > 0);
+      if (first) {
+        const { statSync } = await import('node:fs');
+        record.dim = statSync(join(ctx.outDir, first.files[0]!)).size / 4;
+      }
+    }
+    await writeFile(join(ctx.outDir, 'features.json'), JSON.stringify(record, null, 2) + '\n');
+  },
+});

@@ -1,0 +1,355 @@
+// The canonical cell: one pure transform from any leukocyte image to "the cell nearest the centre,
+// on pure white, centred, at a canonical scale". segment, predict and evaluate all call this, so a
+// model always sees foreign images exactly the way it saw its training images.
+//
+// How it finds the cell, independently of stain intensity and magnification:
+//  1. purple-ness P = B − G (nuclei stained by azure/haematoxylin absorb green far more than blue;
+//     red cells, eosin-stained granules and background do not), lightly smoothed against granules;
+//  2. nucleus = Otsu threshold on P over the whole image; lobes are grouped by a closing scaled to
+//     the image; the large group nearest the centre wins;
+//  3. whole cell = a second Otsu on P, local to a ring around the nucleus (cytoplasm vs red cells
+//     and background), connected to the nucleus, opened to cut bridges to touching red cells,
+//     bounded to a disk around the nucleus, holes filled;
+//  4. the crop side follows from the cell's equivalent diameter (not the image size), so a cell
+//     fills the same fraction of the square whatever the source microscope's magnification.
+import { fillHoles, labelComponents, selectComponents } from './image/components.js';
+import { decodeRgb, encodeMaskPng, encodePng, rgbSharp } from './image/decode.js';
+import { boxBlur } from './image/filter.js';
+import { close, dilate, distanceTo, erode, open } from './image/morphology.js';
+import { createMask, maskAnd, maskArea, maskBBox, maskOr, type BBox, type Mask, type RgbImage } from './image/raster.js';
+import { histogram, otsu, otsu3 } from './image/threshold.js';
+
+export interface CanonicalCellOptions {
+  /** Side of the output square in pixels. */
+  size?: number;
+  /** Fraction of the side left white on each side of the cell's equivalent diameter. */
+  margin?: number;
+  /** Images larger than this many pixels are downscaled before the search (speed; scale is recorded). */
+  maxWorkingPixels?: number;
+  /** Name used in error messages and the record. */
+  name?: string;
+}
+
+export type CanonicalStatus = 'ok' | 'fallback';
+
+export interface CanonicalRecord {
+  status: CanonicalStatus;
+  /** Why the cell could not be found (fallback) or what was doubtful (ok). */
+  reason: string | null;
+  /** 0..1: how cleanly stained cell and surroundings separated, lowered for border contact or odd shapes. */
+  confidence: number;
+  /** Areas in pixels of the source image. */
+  cellArea: number;
+  nucleusArea: number;
+  /** Cell bounding box in source-image pixels. */
+  bbox: BBox | null;
+  /** Output pixels per source pixel. */
+  scale: number;
+  sourceWidth: number;
+  sourceHeight: number;
+}
+
+export interface CanonicalCell {
+  status: CanonicalStatus;
+  /** size×size RGB, cell on pure white (fallback: the centre square of the image, unsegmented). */
+  cell: RgbImage;
+  /** size×size mask of the cell in `cell` (fallback: all ones). */
+  mask: Mask;
+  record: CanonicalRecord;
+}
+
+const DEFAULTS = { size: 128, margin: 0.1, maxWorkingPixels: 1_500_000 };
+
+/** Smallest image side the search accepts; below that the result is a fallback. */
+export const MIN_SIDE = 16;
+
+/**
+ * Canonical cell from encoded image bytes (any format sharp reads) or a raw RGB raster.
+ * Throws `ImageDecodeError` for bytes that are not a readable image; never throws for a readable
+ * image without a cell (that is `status: 'fallback'` with a reason).
+ */
+export async function toCanonicalCell(input: Buffer | RgbImage, options: CanonicalCellOptions = {}): Promise<CanonicalCell> {
+  const size = options.size ?? DEFAULTS.size;
+  const margin = options.margin ?? DEFAULTS.margin;
+  const image = Buffer.isBuffer(input)
+    ? await decodeRgb(input, { maxPixels: options.maxWorkingPixels ?? DEFAULTS.maxWorkingPixels, name: options.name })
+    : { ...input, originalWidth: input.width, originalHeight: input.height, scale: 1 };
+  const found = findCell(image);
+  if (!found.ok) return fallback(image, image.scale, size, found.reason);
+  return canonicalCrop(image, found, image.scale, size, margin);
+}
+
+export interface CellFound {
+  ok: true;
+  cell: Mask;
+  nucleus: Mask;
+  confidence: number;
+  reason: string | null;
+}
+
+/** Locates the leukocyte nearest the centre of an RGB image (working resolution). */
+export function findCell(image: RgbImage): CellFound | { ok: false; reason: string } {
+  const { width: w, height: h, data } = image;
+  if (w < MIN_SIDE || h < MIN_SIDE) return { ok: false, reason: `image too small (${w}×${h} px, need ≥ ${MIN_SIDE})` };
+  const n = w * h;
+  const side = Math.min(w, h);
+  const purple = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    // Offset so that the slightly negative values of background and red cells keep their order.
+    const v = 2 * (data[3 * i + 2]! - data[3 * i + 1]!) + 80;
+    purple[i] = v <= 0 ? 0 : v >= 255 ? 255 : v;
+  }
+  const smooth = boxBlur(purple, w, h, Math.max(1, Math.round(side / 150)));
+
+  // 1. Nucleus: three-class Otsu over the whole image (background | red cells and cytoplasm |
+  // nuclei); the upper cut isolates the most strongly stained class whatever the stain intensity.
+  const hist = histogram(smooth);
+  const three = otsu3(hist);
+  const nucleusCut = { threshold: three.high, separability: three.separability };
+  if (nucleusCut.separability < 0.3) return { ok: false, reason: `no distinct stained region (separability ${nucleusCut.separability.toFixed(2)})` };
+  const stained = createMask(w, h);
+  for (let i = 0; i < n; i++) stained.data[i] = smooth[i]! > nucleusCut.threshold ? 1 : 0;
+  const grouped = close(stained, Math.max(2, side / 40));
+  const { labels, components } = labelComponents(grouped);
+  const largest = components.reduce((m, c) => Math.max(m, c.area), 0);
+  const minArea = Math.max(12, 0.15 * largest);
+  const cx = (w - 1) / 2, cy = (h - 1) / 2;
+  const candidates = components.filter((c) => c.area >= minArea);
+  if (candidates.length === 0) return { ok: false, reason: 'no nucleus-sized stained region' };
+  const best = candidates.reduce((a, b) => (Math.hypot(a.cx - cx, a.cy - cy) <= Math.hypot(b.cx - cx, b.cy - cy) ? a : b));
+  const nucleusRegion = fillHoles(selectComponents({ labels, components }, grouped, [best.label]));
+  const nucleus = maskAnd(nucleusRegion, dilate(stained, 1));
+  const nucleusArea = maskArea(nucleus);
+  if (nucleusArea < 12) return { ok: false, reason: 'nucleus region too small' };
+  const rNucleus = Math.sqrt(maskArea(nucleusRegion) / Math.PI);
+
+  // 2. Cytoplasm: thresholds local to a ring around the nucleus, which holds cytoplasm, red cells and
+  // background. Pale cytoplasm (neutrophils) may sit between red cells and background or above red
+  // cells, so the two-class cut and both three-class cuts are tried; the roundest resulting cell wins.
+  const reach = dilate(nucleusRegion, 1.6 * rNucleus + 2);
+  const ring = createMask(w, h);
+  for (let i = 0; i < n; i++) ring.data[i] = reach.data[i]! && !nucleusRegion.data[i] ? 1 : 0;
+  // Cytoplasm is granular (dark granules next to pale ground), so it is judged on a wider average.
+  const coarse = boxBlur(purple, w, h, Math.max(1, Math.round(0.18 * rNucleus)));
+  const ringValues = histogram(coarse, ring.data);
+  const ring3 = otsu3(ringValues);
+  const cuts = [...new Set([otsu(ringValues).threshold, ring3.low, ring3.high])].filter((t) => t < nucleusCut.threshold);
+  const nucleusRegionArea = maskArea(nucleusRegion);
+  const grown = cuts.map((cut) => {
+    const mask = growCell(coarse, smooth, cut, reach, nucleusRegion, rNucleus);
+    const area = maskArea(mask);
+    return { mask, area, compactness: (4 * Math.PI * area) / Math.max(1, perimeter(mask)) ** 2 };
+  });
+  // A cell is round and larger than its nucleus; a nucleus alone or a cell with red cells attached is
+  // not. Among outlines nearly as round as the roundest, take the largest: pale cytoplasm counts.
+  const plausible = grown.filter((g) => g.area >= 1.15 * nucleusRegionArea);
+  const pool = plausible.length ? plausible : grown;
+  const roundest = Math.max(...pool.map((g) => g.compactness));
+  const cell = pool.filter((g) => g.compactness >= 0.97 * roundest).reduce((a, b) => (b.area > a.area ? b : a)).mask;
+
+  const cellArea = maskArea(cell);
+  let confidence = nucleusCut.separability;
+  const doubts: string[] = [];
+  const bbox = maskBBox(cell)!;
+  if (bbox.x === 0 || bbox.y === 0 || bbox.x + bbox.width === w || bbox.y + bbox.height === h) {
+    confidence *= 0.6;
+    doubts.push('cell touches the image border');
+  }
+  if (cellArea < 1.05 * nucleusArea) {
+    confidence *= 0.8;
+    doubts.push('no cytoplasm found around the nucleus');
+  }
+  const compactness = (4 * Math.PI * cellArea) / Math.max(1, perimeter(cell)) ** 2;
+  if (compactness < 0.5) {
+    confidence *= 0.7;
+    doubts.push(`irregular outline (compactness ${compactness.toFixed(2)})`);
+  }
+  return { ok: true, cell, nucleus, confidence: round3(Math.min(1, confidence)), reason: doubts.length ? doubts.join('; ') : null };
+}
+
+function fractionAbove(hist: Float64Array, t: number): number {
+  let above = 0, total = 0;
+  for (let i = 0; i < 256; i++) {
+    total += hist[i]!;
+    if (i > t) above += hist[i]!;
+  }
+  return total ? above / total : 0;
+}
+
+/** Pixels above `cut` within `reach`, joined to the nucleus, with necks to neighbours cut. */
+function growCell(smooth: Uint8Array, fine: Uint8Array, cut: number, reach: Mask, nucleusRegion: Mask, rNucleus: number): Mask {
+  const { width: w, height: h } = reach;
+  const n = w * h;
+  const cyto = createMask(w, h);
+  for (let i = 0; i < n; i++) cyto.data[i] = smooth[i]! > cut && reach.data[i] ? 1 : 0;
+  const candidate = maskOr(cyto, nucleusRegion);
+  // Erode by about half the cell's radius: necks to touching red cells and platelets vanish, and
+  // their bodies become separate cores. Keep only the cores that overlap the nucleus, then grow them
+  // back within the candidate (a reconstruction, so the cell's own outline is kept).
+  const r = Math.max(1, 0.45 * Math.sqrt(maskArea(candidate) / Math.PI));
+  const cores = erode(candidate, r);
+  const coreLabels = labelComponents(cores);
+  const keepCores = new Set<number>();
+  for (let i = 0; i < n; i++) if (nucleusRegion.data[i] && coreLabels.labels[i]) keepCores.add(coreLabels.labels[i]!);
+  let cell: Mask;
+  if (keepCores.size > 0) {
+    // Each candidate pixel goes to its nearest core (a cheap watershed), so the neck between the cell
+    // and a touching red cell is divided between them instead of being grown into by both.
+    const own = distanceTo(selectComponents(coreLabels, cores, keepCores), 1);
+    const others = createMask(w, h);
+    for (let i = 0; i < n; i++) others.data[i] = cores.data[i]! && !keepCores.has(coreLabels.labels[i]!) ? 1 : 0;
+    const hasOthers = keepCores.size < coreLabels.components.length;
+    const theirs = hasOthers ? distanceTo(others, 1) : null;
+    cell = createMask(w, h);
+    for (let i = 0; i < n; i++) {
+      const d = own[i]!;
+      cell.data[i] = candidate.data[i]! && d <= r + 1 && (!theirs || d <= theirs[i]!) ? 1 : 0;
+    }
+    cell = maskOr(cell, nucleusRegion);
+  } else {
+    cell = maskOr(open(candidate, Math.max(1, 0.35 * Math.sqrt(maskArea(candidate) / Math.PI))), nucleusRegion);
+  }
+  // The coarse average moved edges outwards by up to its radius; trim them on the fine channel.
+  const trimmed = createMask(w, h);
+  for (let i = 0; i < n; i++) trimmed.data[i] = cell.data[i]! && fine[i]! > cut ? 1 : 0;
+  cell = maskOr(fillHoles(close(trimmed, Math.max(1, 0.1 * rNucleus))), nucleusRegion);
+  cell = maskAnd(cell, fillHoles(close(maskOr(cyto, nucleusRegion), Math.max(1, 0.1 * rNucleus))));
+  const labels = labelComponents(cell);
+  const keep = new Set<number>();
+  for (let i = 0; i < n; i++) if (nucleusRegion.data[i] && labels.labels[i]) keep.add(labels.labels[i]!);
+  return fillHoles(close(selectComponents(labels, cell, keep), Math.max(1, 0.08 * rNucleus)));
+}
+
+/** Boundary pixel count (4-neighbour edges), a cheap perimeter estimate. */
+function perimeter(mask: Mask): number {
+  const { width: w, height: h, data } = mask;
+  let p = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (!data[i]) continue;
+      if (x === 0 || !data[i - 1] || x === w - 1 || !data[i + 1] || y === 0 || !data[i - w] || y === h - 1 || !data[i + w]) p++;
+    }
+  }
+  return p;
+}
+
+async function canonicalCrop(image: RgbImage, found: CellFound, workScale: number, size: number, margin: number): Promise<CanonicalCell> {
+  const { cell: mask } = found;
+  const bbox = maskBBox(mask)!;
+  const area = maskArea(mask);
+  const diameter = 2 * Math.sqrt(area / Math.PI);
+  // Equivalent diameter sets the scale; a long cell still fits, keeping at least half the margin.
+  const sideWork = Math.max(diameter / (1 - 2 * margin), Math.max(bbox.width, bbox.height) / (1 - margin), 4);
+  const centreX = bbox.x + bbox.width / 2, centreY = bbox.y + bbox.height / 2;
+  const crop = cropSquare(image, mask, centreX, centreY, Math.round(sideWork));
+  const resized = await resizeRgb(crop.rgb, size);
+  const resizedMask = await resizeMask(crop.mask, size);
+  // Re-apply the resized mask so resampling leaves no tinted halo on the white.
+  const cell = new Uint8Array(resized.data);
+  for (let i = 0; i < size * size; i++) if (!resizedMask.data[i]) cell[3 * i] = cell[3 * i + 1] = cell[3 * i + 2] = 255;
+  const toSource = 1 / workScale;
+  return {
+    status: 'ok',
+    cell: { width: size, height: size, data: cell },
+    mask: resizedMask,
+    record: {
+      status: 'ok',
+      reason: found.reason,
+      confidence: found.confidence,
+      cellArea: Math.round(area * toSource * toSource),
+      nucleusArea: Math.round(maskArea(found.nucleus) * toSource * toSource),
+      bbox: {
+        x: Math.round(bbox.x * toSource),
+        y: Math.round(bbox.y * toSource),
+        width: Math.round(bbox.width * toSource),
+        height: Math.round(bbox.height * toSource),
+      },
+      scale: round3((size / Math.round(sideWork)) * workScale),
+      sourceWidth: Math.round(image.width * toSource),
+      sourceHeight: Math.round(image.height * toSource),
+    },
+  };
+}
+
+/** Square window centred at (cx, cy); outside the image and outside the mask become white. */
+function cropSquare(image: RgbImage, mask: Mask, cx: number, cy: number, side: number): { rgb: RgbImage; mask: Mask } {
+  const x0 = Math.round(cx - side / 2), y0 = Math.round(cy - side / 2);
+  const rgb = new Uint8Array(side * side * 3).fill(255);
+  const m = createMask(side, side);
+  for (let y = 0; y < side; y++) {
+    const sy = y0 + y;
+    if (sy < 0 || sy >= image.height) continue;
+    for (let x = 0; x < side; x++) {
+      const sx = x0 + x;
+      if (sx < 0 || sx >= image.width) continue;
+      const s = sy * image.width + sx;
+      if (!mask.data[s]) continue;
+      const d = y * side + x;
+      m.data[d] = 1;
+      rgb[3 * d] = image.data[3 * s]!;
+      rgb[3 * d + 1] = image.data[3 * s + 1]!;
+      rgb[3 * d + 2] = image.data[3 * s + 2]!;
+    }
+  }
+  return { rgb: { width: side, height: side, data: rgb }, mask: m };
+}
+
+async function resizeRgb(image: RgbImage, size: number): Promise<RgbImage> {
+  const { data, info } = await rgbSharp(image)
+    .resize(size, size, { fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data) };
+}
+
+async function resizeMask(mask: Mask, size: number): Promise<Mask> {
+  const sharp = (await import('sharp')).default;
+  const grey = Buffer.alloc(mask.data.length);
+  for (let i = 0; i < grey.length; i++) grey[i] = mask.data[i] ? 255 : 0;
+  const { data } = await sharp(grey, { raw: { width: mask.width, height: mask.height, channels: 1 } })
+    .resize(size, size, { fit: 'fill', kernel: 'linear' })
+    .extractChannel(0)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const out = createMask(size, size);
+  for (let i = 0; i < out.data.length; i++) out.data[i] = data[i]! >= 128 ? 1 : 0;
+  return out;
+}
+
+async function fallback(image: RgbImage, workScale: number, size: number, reason: string): Promise<CanonicalCell> {
+  const side = Math.min(image.width, image.height);
+  const x0 = Math.floor((image.width - side) / 2), y0 = Math.floor((image.height - side) / 2);
+  const { data } = await rgbSharp(image)
+    .extract({ left: x0, top: y0, width: side, height: side })
+    .resize(size, size, { fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const mask = createMask(size, size);
+  mask.data.fill(1);
+  return {
+    status: 'fallback',
+    cell: { width: size, height: size, data: new Uint8Array(data) },
+    mask,
+    record: {
+      status: 'fallback',
+      reason,
+      confidence: 0,
+      cellArea: 0,
+      nucleusArea: 0,
+      bbox: null,
+      scale: round3((size / side) * workScale),
+      sourceWidth: Math.round(image.width / workScale),
+      sourceHeight: Math.round(image.height / workScale),
+    },
+  };
+}
+
+function round3(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
+
+/** PNG bytes of a canonical cell and its mask (fixed encoder options: deterministic bytes). */
+export async function encodeCanonical(result: CanonicalCell): Promise<{ cellPng: Buffer; maskPng: Buffer }> {
+  return { cellPng: await encodePng(result.cell), maskPng: await encodeMaskPng(result.mask) };
+}

@@ -1,0 +1,81 @@
+// Saves and loads a tfjs LayersModel to a plain directory in Node (`model.json` + `weights.bin`).
+// tfjs without tfjs-node has no file:// handler, so this is the IOHandler the study uses everywhere.
+import * as tf from '@tensorflow/tfjs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+export const MODEL_JSON = 'model.json';
+export const WEIGHTS_BIN = 'weights.bin';
+
+/** An IOHandler reading and writing `<dir>/model.json` and the weight files its manifest names. */
+export function directoryHandler(dir: string): tf.io.IOHandler {
+  const root = resolve(dir);
+  return {
+    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      if (artifacts.modelTopology instanceof ArrayBuffer) {
+        throw new Error(`${root}: binary model topologies are not supported`);
+      }
+      const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      const modelJson: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology as {},
+        format: artifacts.format ?? 'layers-model',
+        generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+        convertedBy: artifacts.convertedBy ?? null,
+        weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs ?? [] }],
+      };
+      if (artifacts.trainingConfig) modelJson.trainingConfig = artifacts.trainingConfig;
+      if (artifacts.userDefinedMetadata) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
+      await mkdir(root, { recursive: true });
+      // Write beside, then rename: a reader never sees a model.json whose weights are half written.
+      await writeFile(join(root, `${WEIGHTS_BIN}.tmp`), new Uint8Array(weightData));
+      await writeFile(join(root, `${MODEL_JSON}.tmp`), JSON.stringify(modelJson));
+      await rename(join(root, `${WEIGHTS_BIN}.tmp`), join(root, WEIGHTS_BIN));
+      await rename(join(root, `${MODEL_JSON}.tmp`), join(root, MODEL_JSON));
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
+
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const jsonPath = join(root, MODEL_JSON);
+      if (!existsSync(jsonPath)) throw new Error(`${jsonPath}: no model here (model.json is missing)`);
+      let modelJson: tf.io.ModelJSON;
+      try {
+        modelJson = JSON.parse(await readFile(jsonPath, 'utf8')) as tf.io.ModelJSON;
+      } catch (error) {
+        throw new Error(`${jsonPath}: not valid JSON (${(error as Error).message})`);
+      }
+      return tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => readWeights(root, manifest));
+    },
+  };
+}
+
+/** Reads every weight file of a manifest (relative to `root`) into specs + one buffer. */
+export async function readWeights(
+  root: string,
+  manifest: tf.io.WeightsManifestConfig,
+): Promise<[tf.io.WeightsManifestEntry[], ArrayBuffer]> {
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const buffers: ArrayBuffer[] = [];
+  for (const group of manifest) {
+    specs.push(...group.weights);
+    for (const path of group.paths) {
+      const file = join(root, path);
+      if (!existsSync(file)) throw new Error(`${file}: weight file named in the manifest is missing`);
+      const bytes = await readFile(file);
+      buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    }
+  }
+  return [specs, tf.io.CompositeArrayBuffer.join(buffers)];
+}
+
+/** Saves the whole model (topology + weights) into `dir`, replacing what was there. */
+export async function saveModelToDirectory(model: tf.LayersModel, dir: string): Promise<void> {
+  await rm(join(dir, MODEL_JSON), { force: true });
+  await mkdir(dirname(resolve(dir)), { recursive: true });
+  await model.save(directoryHandler(dir));
+}
+
+/** Loads a model saved by `saveModelToDirectory` (or any layers-model directory). */
+export async function loadModelFromDirectory(dir: string): Promise<tf.LayersModel> {
+  return tf.loadLayersModel(directoryHandler(dir));
+}

@@ -1,0 +1,104 @@
+// Reads the split stage's train.csv / val.csv / test.csv (`file,class,source,group,origin`) and resolves
+// each `file` (`<stageId>/<relpath>`) to an absolute path through the instance's deps.
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DepOutput } from '../../../pipeline/stage-api.js';
+
+export interface SplitRow {
+  /** `<stageId>/<relpath>` as written by the split stage. */
+  file: string;
+  class: string;
+  source: string;
+  group: string;
+  origin: string;
+}
+
+export interface LabelledFile extends SplitRow {
+  /** Absolute path of the image. */
+  path: string;
+  /** Index of `class` in the study's class list. */
+  label: number;
+}
+
+/** Parses RFC 4180 CSV (quoted fields, doubled quotes) into rows of strings. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') (field += '"'), i++;
+      else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') row.push(field), (field = '');
+    else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') i++;
+      row.push(field), (field = '');
+      if (row.length > 1 || row[0] !== '') rows.push(row);
+      row = [];
+    } else field += ch;
+  }
+  if (field !== '' || row.length > 0) row.push(field), rows.push(row);
+  return rows;
+}
+
+export function csvField(value: string | number): string {
+  const text = String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function readSplitCsv(path: string): SplitRow[] {
+  if (!existsSync(path)) throw new Error(`${path}: split file is missing`);
+  const [header, ...rows] = parseCsv(readFileSync(path, 'utf8'));
+  if (!header) return [];
+  const column = (name: keyof SplitRow, required: boolean) => {
+    const i = header.indexOf(name);
+    if (i < 0 && required) throw new Error(`${path}: column "${name}" is missing (header: ${header.join(',')})`);
+    return i;
+  };
+  const idx = { file: column('file', true), class: column('class', true), source: column('source', false), group: column('group', false), origin: column('origin', false) };
+  return rows.map((r) => ({
+    file: r[idx.file] ?? '',
+    class: r[idx.class] ?? '',
+    source: idx.source >= 0 ? (r[idx.source] ?? '') : '',
+    group: idx.group >= 0 ? (r[idx.group] ?? '') : '',
+    origin: idx.origin >= 0 ? (r[idx.origin] ?? '') : '',
+  }));
+}
+
+/** Maps `<stageId>/<relpath>` to `<dep dir>/<relpath>` using the dep whose stageId matches. */
+export function resolveStageFile(file: string, deps: Record<string, DepOutput>, subject: string): string {
+  const slash = file.indexOf('/');
+  const stageId = slash > 0 ? file.slice(0, slash) : '';
+  const rel = file.slice(slash + 1);
+  const dep = Object.values(deps).find((d) => d.stageId === stageId || d.instanceId === stageId);
+  if (!dep) {
+    const known = [...new Set(Object.values(deps).map((d) => d.stageId))].join(', ');
+    throw new Error(`${subject}: file "${file}" names stage "${stageId}", which is not a dependency (deps: ${known})`);
+  }
+  return join(dep.dir, rel);
+}
+
+/** Finds the split dep's directory. */
+export function splitDir(deps: Record<string, DepOutput>, stageId = 'split'): string {
+  const dep = Object.values(deps).find((d) => d.stageId === stageId);
+  if (!dep) throw new Error(`the "${stageId}" stage is not a dependency of this instance`);
+  return dep.dir;
+}
+
+/** Reads `<split>/<name>.csv` and attaches absolute paths and label indices. */
+export function readLabelledSplit(
+  deps: Record<string, DepOutput>,
+  name: 'train' | 'val' | 'test',
+  classes: readonly string[],
+): LabelledFile[] {
+  const csv = join(splitDir(deps), `${name}.csv`);
+  return readSplitCsv(csv).map((row, i) => {
+    const label = classes.indexOf(row.class);
+    if (label < 0) throw new Error(`${csv} row ${i + 2}: class "${row.class}" is not one of ${classes.join(', ')}`);
+    return { ...row, label, path: resolveStageFile(row.file, deps, `${csv} row ${i + 2}`) };
+  });
+}

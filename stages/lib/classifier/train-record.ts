@@ -1,0 +1,70 @@
+// train.json: everything evaluate and `pipe predict` need to use a trained model without pipeline.json.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NormalizeParams } from '../stain/normalize-cell.js';
+import type { Preprocessing } from './preprocessing.js';
+import type { EpochRecord } from './training-loop.js';
+
+export const TRAIN_JSON = 'train.json';
+export const MODEL_DIR = 'model';
+
+export type TrainMode = 'transfer' | 'finetune' | 'scratch';
+
+export interface CellOptions {
+  size: number;
+  margin: number;
+  [key: string]: unknown;
+}
+
+export interface TrainRecord {
+  schemaVersion: 1;
+  instanceId: string;
+  arch: string;
+  mode: TrainMode;
+  status: 'trained' | 'skipped';
+  /** Why the model was not trained (status skipped), with what to do about it. */
+  reason?: string;
+  classes: string[];
+  inputSize: number;
+  preprocessing: Preprocessing;
+  weights: 'imagenet' | 'random' | null;
+  /** How a raw image becomes the canonical cell (segment's options), and its colour normalisation. */
+  cell: CellOptions | null;
+  normalization: NormalizeParams | null;
+  /** The source name of the training data (split CSV `source`). */
+  sources: string[];
+  params: Record<string, unknown>;
+  data: { train: number; val: number; trainFeatures?: string };
+  epochs: {
+    planned: number;
+    completed: number;
+    /** Epoch whose weights were saved (lowest validation loss). */
+    kept: number | null;
+    stoppedEarly: boolean;
+    resumedFrom: number | null;
+  };
+  best: EpochRecord | null;
+  /** Trainable parameters of what was trained, and total parameters of the saved model. */
+  parameters: { trainable: number; total: number } | null;
+  backend: unknown;
+  versions: Record<string, string>;
+  seconds: { wall: number; training: number };
+}
+
+/** Finds `train.json` and `model/` from a train instance's output dir or from the model dir itself. */
+export function locateTrainedModel(path: string): { root: string; modelDir: string; record: TrainRecord } {
+  const candidates = [path, join(path, '..')];
+  for (const root of candidates) {
+    const recordPath = join(root, TRAIN_JSON);
+    if (existsSync(recordPath) && existsSync(join(root, MODEL_DIR, 'model.json'))) {
+      const record = JSON.parse(readFileSync(recordPath, 'utf8')) as TrainRecord;
+      return { root, modelDir: join(root, MODEL_DIR), record };
+    }
+  }
+  const recordPath = join(path, TRAIN_JSON);
+  if (existsSync(recordPath)) {
+    const record = JSON.parse(readFileSync(recordPath, 'utf8')) as TrainRecord;
+    if (record.status === 'skipped') throw new Error(`${path}: this model was not trained (${record.reason ?? 'skipped'})`);
+  }
+  throw new Error(`${path}: not a trained model (expected ${TRAIN_JSON} and ${MODEL_DIR}/model.json here)`);
+}

@@ -1,0 +1,216 @@
+// The training loop every mode shares: streamed batches, a checkpoint and a JSONL line per epoch,
+// resume from the last checkpoint, early stopping on validation loss, and the best epoch's weights kept.
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BatchSource } from './batch-source.js';
+import { epochSeed } from './batch-source.js';
+import {
+  hasCheckpoint,
+  loadCheckpoint,
+  loadWeightsSnapshot,
+  saveCheckpoint,
+  saveWeightsSnapshot,
+  type LoopState,
+} from './checkpoint.js';
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  val_loss: number | null;
+  val_accuracy: number | null;
+  seconds: number;
+  learning_rate: number;
+}
+
+export interface EarlyStopping {
+  /** Epochs without improvement of the validation loss before stopping. */
+  patience: number;
+  /** Smallest decrease that counts as an improvement. */
+  minDelta?: number;
+}
+
+export interface FitOptions {
+  model: tf.LayersModel;
+  optimizer: tf.Optimizer;
+  train: BatchSource;
+  val: BatchSource | null;
+  epochs: number;
+  seed: number;
+  earlyStopping: EarlyStopping | null;
+  /** Survives a crash: checkpoints and the history written so far live here. */
+  stateDir: string;
+  /** Learning rate of step `step` (0-based); null keeps the optimizer's own. */
+  learningRate?: ((step: number) => number) | null;
+  /** Applied to every batch's inputs before the model (e.g. a frozen bottom run in inference mode). */
+  inputTransform?: ((x: tf.Tensor) => tf.Tensor) | null;
+  /** Stop after at most this many steps per epoch (smoke runs). */
+  maxStepsPerEpoch?: number | null;
+  signal?: AbortSignal;
+  log?: (message: string) => void;
+  progress?: (done: number, total: number, label?: string) => void;
+}
+
+export interface FitResult {
+  history: EpochRecord[];
+  state: LoopState;
+  /** Epochs that a previous, interrupted run had already completed. */
+  resumedFromEpoch: number | null;
+  /** Epoch (1-based) whose weights the model now holds. */
+  weightsFromEpoch: number;
+}
+
+const HISTORY = 'history.jsonl';
+
+export async function readHistory(path: string): Promise<EpochRecord[]> {
+  if (!existsSync(path)) return [];
+  const text = await readFile(path, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as EpochRecord);
+}
+
+/** Mean categorical cross-entropy and accuracy of the model over a source, in inference mode. */
+export async function evaluateSource(
+  model: tf.LayersModel,
+  source: BatchSource,
+  inputTransform: ((x: tf.Tensor) => tf.Tensor) | null = null,
+): Promise<{ loss: number; accuracy: number }> {
+  let lossSum = 0;
+  let correct = 0;
+  let n = 0;
+  for await (const batch of source.batches(null)) {
+    const [loss, hits] = tf.tidy(() => {
+      const x = inputTransform ? inputTransform(batch.x) : batch.x;
+      const p = (model.predict(x) as tf.Tensor).clipByValue(1e-7, 1 - 1e-7);
+      const l = tf.neg(tf.sum(tf.mul(batch.y, tf.log(p)), -1)).sum();
+      const h = tf.equal(tf.argMax(p, -1), tf.argMax(batch.y, -1)).sum();
+      return [l, h];
+    });
+    lossSum += (await loss.data())[0]!;
+    correct += (await hits.data())[0]!;
+    n += batch.size;
+    tf.dispose([loss, hits, batch.x, batch.y]);
+  }
+  return n === 0 ? { loss: NaN, accuracy: NaN } : { loss: lossSum / n, accuracy: correct / n };
+}
+
+function freshState(): LoopState {
+  return { epochsDone: 0, steps: 0, bestValLoss: null, bestEpoch: null, epochsWithoutImprovement: 0, stoppedEarly: false, seconds: 0 };
+}
+
+/**
+ * Trains `model` (compiled here with `optimizer` and categorical cross-entropy). Resumes from
+ * `<stateDir>/checkpoint` when an earlier run of the same instance was interrupted.
+ */
+export async function fit(options: FitOptions): Promise<FitResult> {
+  const { model, optimizer, train, val, epochs, stateDir } = options;
+  const log = options.log ?? (() => {});
+  await mkdir(stateDir, { recursive: true });
+  const checkpointDir = join(stateDir, 'checkpoint');
+  const bestDir = join(stateDir, 'best');
+  const historyPath = join(stateDir, HISTORY);
+
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+
+  let state = freshState();
+  let resumedFromEpoch: number | null = null;
+  if (hasCheckpoint(checkpointDir)) {
+    state = await loadCheckpoint(checkpointDir, model, optimizer);
+    resumedFromEpoch = state.epochsDone;
+    // Lines written after the checkpoint (a kill between the two writes) are dropped.
+    const kept = (await readHistory(historyPath)).filter((r) => r.epoch <= state.epochsDone);
+    await writeFile(historyPath, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+    log(`resuming after epoch ${state.epochsDone} from ${checkpointDir}`);
+  } else {
+    await writeFile(historyPath, '');
+  }
+
+  const stepsPerEpoch = Math.ceil(train.count / train.batchSize);
+  const limit = options.maxStepsPerEpoch ?? Infinity;
+  const patience = options.earlyStopping?.patience ?? Infinity;
+  const minDelta = options.earlyStopping?.minDelta ?? 0;
+  const setLearningRate = (lr: number) => {
+    (optimizer as unknown as { learningRate: number }).learningRate = lr;
+  };
+  const currentLearningRate = () => (optimizer as unknown as { learningRate: number }).learningRate;
+
+  while (state.epochsDone < epochs && !state.stoppedEarly) {
+    const epoch = state.epochsDone + 1;
+    const started = performance.now();
+    let lossSum = 0;
+    let accSum = 0;
+    let seen = 0;
+    let step = 0;
+    for await (const batch of train.batches(epochSeed(options.seed, epoch - 1))) {
+      if (options.signal?.aborted) {
+        tf.dispose([batch.x, batch.y]);
+        throw new Error('training cancelled');
+      }
+      if (step >= limit) {
+        tf.dispose([batch.x, batch.y]);
+        continue;
+      }
+      if (options.learningRate) setLearningRate(options.learningRate(state.steps));
+      const x = options.inputTransform ? tf.tidy(() => options.inputTransform!(batch.x)) : batch.x;
+      const out = (await model.trainOnBatch(x, batch.y)) as number[];
+      if (x !== batch.x) x.dispose();
+      lossSum += out[0]! * batch.size;
+      accSum += (out[1] ?? 0) * batch.size;
+      seen += batch.size;
+      tf.dispose([batch.x, batch.y]);
+      step += 1;
+      state.steps += 1;
+      options.progress?.((epoch - 1) * Math.min(stepsPerEpoch, limit) + step, epochs * Math.min(stepsPerEpoch, limit), `epoch ${epoch}/${epochs}`);
+    }
+    if (seen === 0) throw new Error('the training set is empty');
+    const valMetrics = val && val.count > 0 ? await evaluateSource(model, val, options.inputTransform ?? null) : null;
+    const seconds = (performance.now() - started) / 1000;
+    const record: EpochRecord = {
+      epoch,
+      loss: lossSum / seen,
+      accuracy: accSum / seen,
+      val_loss: valMetrics ? valMetrics.loss : null,
+      val_accuracy: valMetrics ? valMetrics.accuracy : null,
+      seconds: Math.round(seconds * 1000) / 1000,
+      learning_rate: currentLearningRate(),
+    };
+    state.epochsDone = epoch;
+    state.seconds += seconds;
+    if (valMetrics && Number.isFinite(valMetrics.loss)) {
+      if (state.bestValLoss === null || valMetrics.loss < state.bestValLoss - minDelta) {
+        state.bestValLoss = valMetrics.loss;
+        state.bestEpoch = epoch;
+        state.epochsWithoutImprovement = 0;
+        await saveWeightsSnapshot(bestDir, model);
+      } else {
+        state.epochsWithoutImprovement += 1;
+        if (state.epochsWithoutImprovement >= patience) state.stoppedEarly = true;
+      }
+    }
+    // History first: after a kill between the two writes, resume drops the line of the lost epoch.
+    await appendFile(historyPath, JSON.stringify(record) + '\n');
+    await saveCheckpoint(checkpointDir, model, optimizer, state);
+    log(
+      `epoch ${epoch}/${epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)}` +
+        (valMetrics ? ` val_loss ${valMetrics.loss.toFixed(4)} val_acc ${valMetrics.accuracy.toFixed(4)}` : '') +
+        ` (${seconds.toFixed(1)} s)` +
+        (state.stoppedEarly ? ` — early stop, no val_loss improvement for ${state.epochsWithoutImprovement} epochs` : ''),
+    );
+  }
+
+  let weightsFromEpoch = state.epochsDone;
+  if (state.bestEpoch !== null && state.bestEpoch !== state.epochsDone && (await loadWeightsSnapshot(bestDir, model))) {
+    weightsFromEpoch = state.bestEpoch;
+    log(`kept the weights of epoch ${state.bestEpoch} (lowest val_loss ${state.bestValLoss?.toFixed(4)})`);
+  }
+  return { history: await readHistory(historyPath), state, resumedFromEpoch, weightsFromEpoch };
+}
+
+/** Keras' time-based decay: lr / (1 + decay · step). */
+export function timeBasedDecay(learningRate: number, decay: number): (step: number) => number {
+  return (step) => learningRate / (1 + decay * step);
+}

@@ -1,0 +1,95 @@
+// Plain typed-array rasters shared by the pixel code: interleaved RGB and binary masks.
+
+/** Interleaved 8-bit RGB, row-major, no padding. */
+export interface RgbImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** Binary mask, one byte per pixel: 1 inside, 0 outside. */
+export interface Mask {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+export interface BBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export function createMask(width: number, height: number): Mask {
+  return { width, height, data: new Uint8Array(width * height) };
+}
+
+export function maskArea(mask: Mask): number {
+  let n = 0;
+  for (let i = 0; i < mask.data.length; i++) n += mask.data[i]!;
+  return n;
+}
+
+export function maskBBox(mask: Mask): BBox | null {
+  const { width, height, data } = mask;
+  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      if (data[row + x]) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+    }
+  }
+  return x1 < 0 ? null : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
+
+export function maskCentroid(mask: Mask): { x: number; y: number } | null {
+  let sx = 0, sy = 0, n = 0;
+  for (let y = 0; y < mask.height; y++) {
+    for (let x = 0; x < mask.width; x++) {
+      if (mask.data[y * mask.width + x]) {
+        sx += x;
+        sy += y;
+        n++;
+      }
+    }
+  }
+  return n === 0 ? null : { x: sx / n, y: sy / n };
+}
+
+export function maskAnd(a: Mask, b: Mask): Mask {
+  const out = createMask(a.width, a.height);
+  for (let i = 0; i < out.data.length; i++) out.data[i] = a.data[i]! & b.data[i]!;
+  return out;
+}
+
+export function maskOr(a: Mask, b: Mask): Mask {
+  const out = createMask(a.width, a.height);
+  for (let i = 0; i < out.data.length; i++) out.data[i] = a.data[i]! | b.data[i]!;
+  return out;
+}
+
+/** Dice coefficient of two masks of the same size (1 when both are empty). */
+export function dice(a: Mask, b: Mask): number {
+  let inter = 0, sa = 0, sb = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    inter += a.data[i]! & b.data[i]!;
+    sa += a.data[i]!;
+    sb += b.data[i]!;
+  }
+  return sa + sb === 0 ? 1 : (2 * inter) / (sa + sb);
+}
+
+/** Pixels outside the mask become white. */
+export function whiteOutside(image: RgbImage, mask: Mask): RgbImage {
+  const out = new Uint8Array(image.data);
+  for (let i = 0; i < mask.data.length; i++) {
+    if (!mask.data[i]) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = 255;
+  }
+  return { width: image.width, height: image.height, data: out };
+}

@@ -1,0 +1,74 @@
+// The study table's rows (one per architecture × mode), shared by the HTML page, REPORT.md and metrics.json.
+import type { Interval } from '../metrics.js';
+import type { ModelResult, OriginalStudy } from './types.js';
+
+export interface StudyRow {
+  label: string;
+  arch: string;
+  mode: string;
+  status: string;
+  reason: string | null;
+  accuracy: number | null;
+  accuracyCi: Interval | null;
+  accuracyWilson: Interval | null;
+  macroF1: number | null;
+  testImages: number | null;
+  /** Epochs run, counted over all phases. */
+  epochs: number | null;
+  bestEpoch: number | null;
+  stoppedEarly: boolean | null;
+  trainSeconds: number | null;
+  /** Inference time per image measured by evaluate. */
+  msPerImage: number | null;
+  backend: string | null;
+  /** Accuracy of each shifted-source set, keyed by source. */
+  shifted: Record<string, { accuracy: number | null; accuracyCi: Interval | null; n: number }>;
+  /** The original study's published accuracy for this architecture and mode; null when not published / not read. */
+  originalAccuracy: number | null;
+  /** Whether the original study had this architecture × mode at all. */
+  inOriginalStudy: boolean;
+}
+
+export function studyRows(models: ModelResult[], original: OriginalStudy, primarySource: string): StudyRow[] {
+  return models.map((m) => {
+    const test = m.metrics?.status === 'evaluated' ? m.metrics.test : null;
+    const orig = original.results.find((r) => r.arch === m.arch && r.mode === m.mode);
+    const status = m.metrics?.status === 'skipped' || m.train?.status === 'skipped' ? 'skipped' : m.metrics ? 'evaluated' : m.train ? 'trained, not evaluated' : 'missing';
+    const shifted: StudyRow['shifted'] = {};
+    for (const [source, sm] of Object.entries(m.metrics?.sources ?? {})) {
+      if (source !== primarySource) shifted[source] = { accuracy: sm.accuracy, accuracyCi: sm.accuracyCi, n: sm.n };
+    }
+    const b = m.train?.backend;
+    const trained = status !== 'skipped';
+    return {
+      label: m.label,
+      arch: m.arch,
+      mode: m.mode,
+      status,
+      reason: m.metrics?.reason ?? m.train?.reason ?? null,
+      accuracy: test?.accuracy ?? null,
+      accuracyCi: test?.accuracyCi ?? null,
+      accuracyWilson: test?.accuracyWilson ?? null,
+      macroF1: test?.macroF1 ?? null,
+      testImages: test?.n ?? null,
+      epochs: !trained ? null : m.history.length > 0 ? m.history.length : (m.train?.epochsCompleted ?? null),
+      stoppedEarly: m.train?.stoppedEarly ?? null,
+      bestEpoch: m.train?.bestEpoch ?? null,
+      trainSeconds: trained ? (m.train?.wallSeconds ?? null) : null,
+      msPerImage: typeof m.metrics?.inference?.msPerImage === 'number' ? m.metrics.inference.msPerImage : null,
+      backend: b ? `${b.name}${b.gpu ? ' (GPU)' : ''}` : null,
+      shifted,
+      originalAccuracy: orig?.accuracy ?? null,
+      inOriginalStudy: orig !== undefined,
+    };
+  });
+}
+
+/** Index of the evaluated row with the highest same-source accuracy, or -1. */
+export function bestRow(rows: StudyRow[]): number {
+  let best = -1;
+  rows.forEach((r, i) => {
+    if (r.accuracy !== null && (best < 0 || r.accuracy > (rows[best]!.accuracy ?? -1))) best = i;
+  });
+  return best;
+}

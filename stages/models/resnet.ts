@@ -1,0 +1,74 @@
+// ResNet50 (He et al. 2015) as Keras Applications' `resnet` module builds it: bottleneck residual
+// blocks (1x1 → 3x3 → 1x1, 4x expansion) in four stacks of 3, 4, 6 and 3; convolutions with bias,
+// batch norm epsilon 1.001e-5, projection shortcut on each stack's first block.
+import * as tf from '@tensorflow/tfjs';
+import { checkInputShape, resolveBuildOptions, type ArchSpec, type BuildOptions, type InputShape } from './arch-spec.js';
+import { applyAvgPoolClassifier } from './classifier-head.js';
+import { layerFactory, type LayerFactory } from './layer-factory.js';
+import { kerasApplicationsWeights } from './keras-weight-urls.js';
+
+const BN_EPSILON = 1.001e-5;
+const MIN_INPUT_SIZE = 32;
+
+type Sym = tf.SymbolicTensor;
+
+function conv(L: LayerFactory, x: Sym, filters: number, kernelSize: number, strides: number, name: string, padding: 'same' | 'valid' = 'valid'): Sym {
+  return L.conv2d({ filters, kernelSize, strides, padding, useBias: true, name }).apply(x) as Sym;
+}
+
+function batchNorm(x: Sym, name: string): Sym {
+  return tf.layers.batchNormalization({ axis: -1, epsilon: BN_EPSILON, name }).apply(x) as Sym;
+}
+
+function relu(x: Sym, name: string): Sym {
+  return tf.layers.activation({ activation: 'relu', name }).apply(x) as Sym;
+}
+
+/** Bottleneck block; `projection` gives the shortcut its own 1x1 conv (Keras `conv_shortcut`). */
+function bottleneck(L: LayerFactory, x: Sym, filters: number, stride: number, projection: boolean, name: string): Sym {
+  const shortcut = projection ? batchNorm(conv(L, x, 4 * filters, 1, stride, `${name}_0_conv`), `${name}_0_bn`) : x;
+  let y = relu(batchNorm(conv(L, x, filters, 1, stride, `${name}_1_conv`), `${name}_1_bn`), `${name}_1_relu`);
+  y = relu(batchNorm(conv(L, y, filters, 3, 1, `${name}_2_conv`, 'same'), `${name}_2_bn`), `${name}_2_relu`);
+  y = batchNorm(conv(L, y, 4 * filters, 1, 1, `${name}_3_conv`), `${name}_3_bn`);
+  const sum = tf.layers.add({ name: `${name}_add` }).apply([shortcut, y]) as Sym;
+  return relu(sum, `${name}_out`);
+}
+
+function stack(L: LayerFactory, x: Sym, filters: number, blocks: number, firstStride: number, name: string): Sym {
+  let y = bottleneck(L, x, filters, firstStride, true, `${name}_block1`);
+  for (let i = 2; i <= blocks; i++) y = bottleneck(L, y, filters, 1, false, `${name}_block${i}`);
+  return y;
+}
+
+export function buildResNet50(inputShape: InputShape, options?: BuildOptions): tf.LayersModel {
+  const opts = resolveBuildOptions(options);
+  checkInputShape('ResNet50', inputShape, MIN_INPUT_SIZE);
+  const L = layerFactory(opts.initialWeights);
+  const input = tf.input({ shape: inputShape, name: 'input_1' });
+  let x = tf.layers.zeroPadding2d({ padding: [[3, 3], [3, 3]], name: 'conv1_pad' }).apply(input) as Sym;
+  x = relu(batchNorm(conv(L, x, 64, 7, 2, 'conv1_conv'), 'conv1_bn'), 'conv1_relu');
+  x = tf.layers.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: 'pool1_pad' }).apply(x) as Sym;
+  x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'pool1_pool' }).apply(x) as Sym;
+  x = stack(L, x, 64, 3, 1, 'conv2');
+  x = stack(L, x, 128, 4, 2, 'conv3');
+  x = stack(L, x, 256, 6, 2, 'conv4');
+  x = stack(L, x, 512, 3, 2, 'conv5');
+  return tf.model({ inputs: input, outputs: applyAvgPoolClassifier(x, opts), name: 'resnet50' });
+}
+
+export const architectures: ArchSpec[] = [
+  {
+    name: 'resnet50',
+    kerasName: 'ResNet50',
+    family: 'resnet',
+    defaultInputSize: 224,
+    minInputSize: MIN_INPUT_SIZE,
+    preprocessing: 'caffe',
+    featureLayer: 'conv5_block3_out',
+    build: buildResNet50,
+    imagenet: kerasApplicationsWeights('resnet', 'resnet50', {
+      top: '2cb95161c43110f7111970584f804107',
+      notop: '4d473c1dd8becc155b73f8504c6f6626',
+    }),
+  },
+];

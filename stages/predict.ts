@@ -1,0 +1,223 @@
+// `pipe predict [--model <instance|path>] [--out <dir>] <image files or folders>…`
+// Classifies raw images (any size; with the smear around the cell or already cut out on white) with a
+// trained model, preparing each one exactly as the training data was prepared: canonical cell
+// (segment's function) → stain normalisation (normalize's) → the model's input size and preprocessing.
+// Without --model it takes the model with the best test accuracy among the current evaluate outputs.
+// Writes predictions.csv and predictions.json (class probabilities per image) and prints a summary.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { extname, join, relative, resolve } from 'node:path';
+import { defineCommand, StageError, type CommandContext } from '../pipeline/stage-api.js';
+import { initBackend } from './tf/backend.js';
+import { argMax, predictProbabilities } from './lib/classifier/inference.js';
+import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
+import { rawImageToInput } from './lib/classifier/raw-image-input.js';
+import { csvField } from './lib/classifier/split-table.js';
+import { locateTrainedModel, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
+
+export const USAGE = 'pipe predict [--model <train instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] <image file or folder>…';
+
+const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp', '.gif']);
+
+export interface PredictArgs {
+  model: string | null;
+  out: string;
+  batchSize: number;
+  backend: string | undefined;
+  inputs: string[];
+}
+
+export function parsePredictArgs(argv: string[]): PredictArgs {
+  const args: PredictArgs = { model: null, out: '.', batchSize: 16, backend: undefined, inputs: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new StageError(`${arg} needs a value`, 'pipe predict');
+      return v;
+    };
+    if (arg === '--model' || arg === '-m') args.model = value();
+    else if (arg === '--out' || arg === '-o') args.out = value();
+    else if (arg === '--batch-size') {
+      args.batchSize = Number(value());
+      if (!Number.isInteger(args.batchSize) || args.batchSize < 1) throw new StageError('--batch-size must be a positive integer', 'pipe predict');
+    } else if (arg === '--backend') args.backend = value();
+    else if (arg.startsWith('--')) throw new StageError(`unknown option ${arg}; usage: ${USAGE}`, 'pipe predict');
+    else args.inputs.push(arg);
+  }
+  if (args.inputs.length === 0) throw new StageError(`no images given; usage: ${USAGE}`, 'pipe predict');
+  return args;
+}
+
+/** Image files named directly or found (recursively, sorted) in the named folders. */
+export async function collectImages(inputs: string[], cwd: string): Promise<string[]> {
+  const files: string[] = [];
+  const walk = async (dir: string) => {
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const path = join(dir, e.name);
+      if (e.isDirectory()) await walk(path);
+      else if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(path);
+    }
+  };
+  for (const input of inputs) {
+    const path = resolve(cwd, input);
+    if (!existsSync(path)) throw new StageError('no such file or folder', input);
+    if (statSync(path).isDirectory()) await walk(path);
+    else files.push(path);
+  }
+  if (files.length === 0) throw new StageError(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) found`, inputs.join(' '));
+  return files;
+}
+
+interface ChosenModel {
+  label: string;
+  root: string;
+  modelDir: string;
+  record: TrainRecord;
+  testAccuracy?: number | null;
+}
+
+function readJson<T>(path: string): T | null {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
+}
+
+/** The train instance whose train.json names `arch` and `mode`. */
+function trainInstanceFor(ctx: CommandContext, arch: string, mode: string): string {
+  for (const id of ctx.instances('train')) {
+    const record = readJson<TrainRecord>(join(ctx.outputDir(id), TRAIN_JSON));
+    if (record?.arch === arch && record.mode === mode) return id;
+  }
+  throw new StageError(`no current train outputs for arch ${arch}, mode ${mode}; run \`npx pipe run\` first`, 'pipe predict');
+}
+
+/** --model as a folder, a train or evaluate instance id, or `<arch>/<mode>`; else the best evaluated model. */
+export function chooseModel(ctx: CommandContext, model: string | null, cwd: string): ChosenModel {
+  if (model !== null) {
+    const asPath = resolve(cwd, model);
+    if (existsSync(asPath)) return { label: model, ...locateTrainedModel(asPath) };
+    let instance = model;
+    if (model.startsWith('evaluate[')) instance = `train[${model.slice('evaluate['.length)}`;
+    else if (/^[^[\]/]+\/(transfer|finetune|scratch)$/.test(model)) {
+      const [arch, mode] = model.split('/') as [string, string];
+      instance = trainInstanceFor(ctx, arch, mode);
+    }
+    if (!instance.startsWith('train[') && instance !== 'train') {
+      throw new StageError(`not a folder, nor a train/evaluate instance id, nor <arch>/<mode>`, `--model ${model}`);
+    }
+    return { label: instance, ...locateTrainedModel(ctx.outputDir(instance)) };
+  }
+  let best: ChosenModel | null = null;
+  for (const id of ctx.instances('evaluate')) {
+    const metrics = readJson<{ status?: string; arch: string; mode: string; test: { accuracy: number | null } | null }>(
+      join(ctx.outputDir(id), 'metrics.json'),
+    );
+    if (!metrics || metrics.status !== 'evaluated' || metrics.test?.accuracy == null) continue;
+    if (best && (best.testAccuracy ?? -1) >= metrics.test.accuracy) continue;
+    const trainId = trainInstanceFor(ctx, metrics.arch, metrics.mode);
+    best = { label: trainId, testAccuracy: metrics.test.accuracy, ...locateTrainedModel(ctx.outputDir(trainId)) };
+  }
+  if (!best) throw new StageError('no evaluated model yet; run `npx pipe run` first, or pass --model <folder or instance>', 'pipe predict');
+  return best;
+}
+
+export interface ImagePrediction {
+  file: string;
+  predicted: string | null;
+  confidence: number | null;
+  probabilities: Record<string, number> | null;
+  cellStatus: string | null;
+  error: string | null;
+}
+
+export function predictionsCsv(rows: readonly ImagePrediction[], classes: readonly string[]): string {
+  const header = ['file', 'predicted', 'confidence', ...classes.map((c) => `p_${c}`), 'cell_status', 'error'];
+  const lines = rows.map((r) =>
+    [r.file, r.predicted ?? '', r.confidence ?? '', ...classes.map((c) => r.probabilities?.[c] ?? ''), r.cellStatus ?? '', r.error ?? '']
+      .map((v) => csvField(typeof v === 'number' ? Number(v.toFixed(6)) : v))
+      .join(','),
+  );
+  return [header.join(','), ...lines].join('\n') + '\n';
+}
+
+export default defineCommand({
+  usage: USAGE,
+  async run(ctx) {
+    const cwd = process.env.INIT_CWD ?? process.cwd();
+    if (ctx.argv.includes('--help') || ctx.argv.includes('-h')) {
+      ctx.log(USAGE);
+      return 0;
+    }
+    const args = parsePredictArgs(ctx.argv);
+    const chosen = chooseModel(ctx, args.model, cwd);
+    const { record } = chosen;
+    if (!record.cell) throw new StageError('train.json records no cell representation; retrain with the current train stage', chosen.root);
+    const files = await collectImages(args.inputs, cwd);
+    await initBackend({ prefer: args.backend ?? 'auto', quiet: true });
+    const model = await loadModelFromDirectory(chosen.modelDir);
+    ctx.log(
+      `model ${chosen.label} (${record.arch}, ${record.mode}` +
+        (chosen.testAccuracy != null ? `, test accuracy ${(chosen.testAccuracy * 100).toFixed(1)}%` : '') +
+        `) on ${files.length} image(s)`,
+    );
+
+    const status = new Map<string, { cell: string | null; error: string | null }>();
+    const blank = new Uint8Array(record.inputSize * record.inputSize * 3).fill(255);
+    const { probabilities } = await predictProbabilities(
+      model,
+      files,
+      async (file) => {
+        try {
+          const input = await rawImageToInput(file, { cell: record.cell!, normalization: record.normalization, size: record.inputSize });
+          status.set(file, { cell: input.cellStatus, error: null });
+          return input.rgb;
+        } catch (error) {
+          status.set(file, { cell: null, error: (error as Error).message });
+          return blank; // classified but reported as failed; the row carries the error instead
+        }
+      },
+      { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize },
+    );
+    model.dispose();
+
+    const rows: ImagePrediction[] = files.map((file, i) => {
+      const s = status.get(file)!;
+      const display = relative(cwd, file) || file;
+      if (s.error) return { file: display, predicted: null, confidence: null, probabilities: null, cellStatus: null, error: s.error };
+      const row = probabilities[i]!;
+      const k = argMax(row);
+      return {
+        file: display,
+        predicted: record.classes[k]!,
+        confidence: row[k]!,
+        probabilities: Object.fromEntries(record.classes.map((c, j) => [c, row[j]!])),
+        cellStatus: s.cell,
+        error: null,
+      };
+    });
+    const outDir = resolve(cwd, args.out);
+    await mkdir(outDir, { recursive: true });
+    const csvPath = join(outDir, 'predictions.csv');
+    const jsonPath = join(outDir, 'predictions.json');
+    await writeFile(csvPath, predictionsCsv(rows, record.classes));
+    await writeFile(
+      jsonPath,
+      JSON.stringify(
+        {
+          model: { id: chosen.label, arch: record.arch, mode: record.mode, classes: record.classes, inputSize: record.inputSize, testAccuracy: chosen.testAccuracy ?? null },
+          images: rows,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    for (const r of rows) {
+      ctx.log(r.error ? `${r.file}: ERROR ${r.error}` : `${r.file}: ${r.predicted} (${((r.confidence ?? 0) * 100).toFixed(1)}%)${r.cellStatus === 'ok' ? '' : ` [cell: ${r.cellStatus}]`}`);
+    }
+    ctx.log(`wrote ${relative(cwd, csvPath) || csvPath} and ${relative(cwd, jsonPath) || jsonPath}`);
+    const failed = rows.filter((r) => r.error).length;
+    if (failed) ctx.warn(`${failed} of ${rows.length} image(s) could not be read`);
+    return failed ? 1 : 0;
+  },
+});

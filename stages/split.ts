@@ -1,0 +1,190 @@
+// split (whole): stratified by class, grouped by source image, stable under curation.
+// A group's split is a pure function of its key (the original's sha256, or the smear a crop came
+// from) and the seed: adding or removing images never moves any other group. Stratification holds
+// per class in expectation (each class's groups are placed independently with the same fractions);
+// split.json reports the realised counts.
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { defineStage, StageError, type DepOutput, type StageContext } from '../pipeline/stage-api.js';
+import { unitHash } from './lib/image/rng.js';
+import { csvField, parseCsv } from './lib/csv.js';
+import { classAndStem, json } from './lib/item-files.js';
+import type { SegmentRecord } from './segment.js';
+import type { AugmentRecord } from './augment.js';
+
+export type SplitName = 'train' | 'val' | 'test';
+export const SPLITS: SplitName[] = ['train', 'val', 'test'];
+
+export interface SplitParams {
+  seed: number;
+  fractions: Record<SplitName, number>;
+  /** Also list the augmented variants of val/test sources (the original study did; off by default). */
+  augmentEvalSplits: boolean;
+  /**
+   * Regex on a file's stem whose first capture group names its source image, for several crops cut
+   * from one smear (voc-crops names them `<smear>__crop<k>`). Files that do not match group by content.
+   */
+  groupPattern?: string;
+  /** Stage whose `cells/` the CSVs point at (default: normalize when it is a dep, else segment). */
+  cellsFrom?: string;
+}
+
+export interface SplitRow {
+  file: string;
+  class: string;
+  source: string;
+  group: string;
+  origin: string;
+}
+
+export interface GroupEntry {
+  group: string;
+  classes: string[];
+  split: SplitName;
+  members: string[];
+}
+
+const paramsSchema = {
+  type: 'object',
+  required: ['seed', 'fractions'],
+  properties: {
+    seed: { type: 'integer' },
+    fractions: {
+      type: 'object',
+      required: ['train', 'val', 'test'],
+      properties: { train: { type: 'number', minimum: 0 }, val: { type: 'number', minimum: 0 }, test: { type: 'number', minimum: 0 } },
+      additionalProperties: false,
+    },
+    augmentEvalSplits: { type: 'boolean' },
+    groupPattern: { type: 'string' },
+    cellsFrom: { type: 'string' },
+  },
+};
+
+export const DEFAULT_GROUP_PATTERN = '^(.+)__crop\\d+$';
+
+/** Group key of an original: the smear it was cut from, else its content hash. */
+export function groupKey(record: Pick<SegmentRecord, 'file' | 'sha256'>, pattern: RegExp): string {
+  const m = pattern.exec(classAndStem(record.file).stem);
+  return m?.[1] ? `image:${m[1]}` : `sha256:${record.sha256}`;
+}
+
+/** Split of a group: depends only on its key, the seed and the fractions. */
+export function assignSplit(group: string, seed: number, fractions: Record<SplitName, number>): SplitName {
+  const total = fractions.train + fractions.val + fractions.test;
+  if (!(total > 0)) throw new StageError('fractions must sum to more than 0', 'split.fractions');
+  const u = unitHash(`split:${seed}:${group}`) * total;
+  return u < fractions.train ? 'train' : u < fractions.train + fractions.val ? 'val' : 'test';
+}
+
+export interface SplitInputs {
+  records: SegmentRecord[];
+  /** class/stem → augment record (only for cells that were augmented). */
+  variants: Map<string, AugmentRecord>;
+  cellsStage: string;
+  augmentStage: string | null;
+}
+
+export interface SplitResult {
+  groups: GroupEntry[];
+  rows: Record<SplitName, SplitRow[]>;
+  excluded: Array<{ file: string; status: string; reason: string | null }>;
+  counts: Record<SplitName, Record<string, { originals: number; variants: number }>>;
+}
+
+/** The whole split as a pure function of the records and params. */
+export function computeSplit(inputs: SplitInputs, params: SplitParams): SplitResult {
+  const pattern = new RegExp(params.groupPattern ?? DEFAULT_GROUP_PATTERN);
+  const groups = new Map<string, GroupEntry>();
+  const rows: Record<SplitName, SplitRow[]> = { train: [], val: [], test: [] };
+  const counts: SplitResult['counts'] = { train: {}, val: {}, test: {} };
+  const excluded: SplitResult['excluded'] = [];
+  for (const r of [...inputs.records].sort((a, b) => (a.file < b.file ? -1 : 1))) {
+    if (!r.cell || (r.status !== 'ok' && r.status !== 'fallback')) {
+      excluded.push({ file: r.file, status: r.status, reason: r.reason });
+      continue;
+    }
+    const group = groupKey(r, pattern);
+    const split = assignSplit(group, params.seed, params.fractions);
+    const entry = groups.get(group) ?? { group, classes: [], split, members: [] };
+    groups.set(group, entry);
+    if (!entry.classes.includes(r.class)) entry.classes.push(r.class);
+    const base = { class: r.class, source: r.source, group, origin: r.file };
+    const cellFile = `${inputs.cellsStage}/${r.cell}`;
+    rows[split].push({ file: cellFile, ...base });
+    entry.members.push(cellFile);
+    const c = (counts[split][r.class] ??= { originals: 0, variants: 0 });
+    c.originals++;
+    if (split === 'train' || params.augmentEvalSplits) {
+      const { className, stem } = classAndStem(r.cell);
+      const aug = inputs.variants.get(`${className}/${stem}`);
+      for (const v of aug?.variants ?? []) {
+        const file = `${inputs.augmentStage}/${v.file}`;
+        rows[split].push({ file, ...base });
+        entry.members.push(file);
+        c.variants++;
+      }
+    }
+  }
+  return { groups: [...groups.values()].sort((a, b) => (a.group < b.group ? -1 : 1)), rows, excluded, counts };
+}
+
+export function toCsv(rows: SplitRow[]): string {
+  return ['file,class,source,group,origin', ...rows.map((r) => [r.file, r.class, r.source, r.group, r.origin].map(csvField).join(','))].join('\n') + '\n';
+}
+
+/** Rows of a split CSV. */
+export function parseSplitCsv(text: string): SplitRow[] {
+  return parseCsv(text) as unknown as SplitRow[];
+}
+
+export function depByStage(ctx: StageContext<unknown>, stageId: string): DepOutput | null {
+  return Object.values(ctx.deps).find((d) => d.stageId === stageId) ?? null;
+}
+
+async function readInputs(ctx: StageContext<SplitParams>): Promise<SplitInputs> {
+  const segment = depByStage(ctx, 'segment');
+  if (!segment) throw new StageError('split needs the segment stage as a dep', ctx.instanceId);
+  const recordsFile = path.join(segment.dir, 'records.jsonl');
+  if (!existsSync(recordsFile)) throw new StageError('segment produced no records.jsonl', recordsFile);
+  const records = (await readFile(recordsFile, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as SegmentRecord);
+  const cellsDep = ctx.params.cellsFrom ? depByStage(ctx, ctx.params.cellsFrom) : depByStage(ctx, 'normalize') ?? segment;
+  if (!cellsDep) throw new StageError(`"${ctx.params.cellsFrom}" is not a dep of split`, 'split.cellsFrom');
+  const augment = depByStage(ctx, 'augment');
+  const variants = new Map<string, AugmentRecord>();
+  for (const r of records) {
+    if (!r.cell) continue;
+    if (!existsSync(path.join(cellsDep.dir, r.cell))) {
+      throw new StageError(`cell ${r.cell} of ${r.file} is missing from ${cellsDep.stageId}'s outputs`, ctx.instanceId);
+    }
+    if (!augment) continue;
+    const { className, stem } = classAndStem(r.cell);
+    const recFile = path.join(augment.dir, 'variants', className, `${stem}.json`);
+    if (existsSync(recFile)) variants.set(`${className}/${stem}`, JSON.parse(await readFile(recFile, 'utf8')));
+  }
+  return { records, variants, cellsStage: cellsDep.stageId, augmentStage: augment?.stageId ?? null };
+}
+
+export default defineStage<SplitParams>({
+  paramsSchema,
+  async run(ctx) {
+    const inputs = await readInputs(ctx);
+    const result = computeSplit(inputs, ctx.params);
+    for (const s of SPLITS) await writeFile(path.join(ctx.outDir, `${s}.csv`), toCsv(result.rows[s]));
+    await writeFile(
+      path.join(ctx.outDir, 'split.json'),
+      json({
+        seed: ctx.params.seed,
+        fractions: ctx.params.fractions,
+        augmentEvalSplits: ctx.params.augmentEvalSplits,
+        cellsFrom: inputs.cellsStage,
+        counts: result.counts,
+        excluded: result.excluded,
+        groups: result.groups,
+      }),
+    );
+    const n = (s: SplitName) => result.rows[s].length;
+    ctx.log(`train ${n('train')} / val ${n('val')} / test ${n('test')} rows; ${result.groups.length} groups; ${result.excluded.length} excluded`);
+  },
+});

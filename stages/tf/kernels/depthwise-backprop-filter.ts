@@ -1,0 +1,58 @@
+// DepthwiseConv2dNativeBackpropFilter for wasm (missing in stock): dF[ky,kx,c,m] =
+// Σ x[n, y·s+ky·d−pad, x·s+kx·d−pad, c] · dy[n, y, x, c·M+m]. One pass over dy in JS with
+// contiguous channel loops and float64 accumulators; its cost equals the forward depthwise conv,
+// which is small next to the pointwise convolutions around it.
+import * as tf from '@tensorflow/tfjs';
+import { type BackendWasm, type TensorInfo, dim, heapF32 } from '../wasm-kernel-utils.js';
+
+function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, attrs.dilations ?? 1,
+    attrs.pad, attrs.dimRoundingMode, true, 'channelsLast');
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth, filterHeight: kh, filterWidth: kw } = info;
+  const m = dim(attrs.filterShape, 3);
+  const cm = c * m;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const padTop = info.padInfo.top;
+  const padLeft = info.padInfo.left;
+  const acc = new Float64Array(kh * kw * cm);
+  const xv = heapF32(backend, x);
+  const dyv = heapF32(backend, dy);
+  for (let b = 0; b < batchSize; b++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      for (let ox = 0; ox < outWidth; ox++) {
+        const g = ((b * outHeight + oy) * outWidth + ox) * cm;
+        for (let fy = 0; fy < kh; fy++) {
+          const iy = oy * sh - padTop + fy * dh;
+          if (iy < 0 || iy >= inHeight) continue;
+          for (let fx = 0; fx < kw; fx++) {
+            const ix = ox * sw - padLeft + fx * dw;
+            if (ix < 0 || ix >= inWidth) continue;
+            const xo = ((b * inHeight + iy) * inWidth + ix) * c;
+            const ao = (fy * kw + fx) * cm;
+            if (m === 1) {
+              for (let ch = 0; ch < c; ch++) acc[ao + ch]! += xv[xo + ch]! * dyv[g + ch]!;
+            } else {
+              for (let ch = 0; ch < c; ch++) {
+                const xval = xv[xo + ch]!;
+                for (let q = 0; q < m; q++) acc[ao + ch * m + q]! += xval * dyv[g + ch * m + q]!;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  const out = backend.makeOutput([...attrs.filterShape], 'float32');
+  heapF32(backend, out).set(acc);
+  return out;
+}
+
+export const depthwiseBackpropFilterConfig: tf.KernelConfig = {
+  kernelName: 'DepthwiseConv2dNativeBackpropFilter',
+  backendName: 'wasm',
+  kernelFunc: depthwiseBackpropFilter as unknown as tf.KernelFunc,
+};

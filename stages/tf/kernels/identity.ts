@@ -1,0 +1,18 @@
+// Identity for wasm without a copy: tensors are immutable, so the output shares the input's buffer
+// (reference-counted, as the cpu backend does). Stock wasm copies; gradients of additions call it
+// for every activation-sized tensor.
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm, TensorInfo } from '../wasm-kernel-utils.js';
+
+function identity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { x } = args.inputs as { x: TensorInfo };
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
+export const identityConfig: tf.KernelConfig = {
+  kernelName: 'Identity',
+  backendName: 'wasm',
+  kernelFunc: identity as unknown as tf.KernelFunc,
+};

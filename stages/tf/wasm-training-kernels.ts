@@ -1,0 +1,56 @@
+// Registers leukopipe's kernels on the wasm backend: the gradients stock wasm lacks (without them
+// `model.fit` of any conv net throws) and faster versions of stock kernels that are slow loops.
+import * as tf from '@tensorflow/tfjs';
+import { captureStockKernel } from './wasm-kernel-utils.js';
+import { conv2DBackpropFilterConfig } from './kernels/conv2d-backprop-filter.js';
+import { conv2DBackpropInputConfig } from './kernels/conv2d-backprop-input.js';
+import { depthwiseBackpropFilterConfig } from './kernels/depthwise-backprop-filter.js';
+import { depthwiseBackpropInputConfig } from './kernels/depthwise-backprop-input.js';
+import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.js';
+import { tileConfig } from './kernels/tile.js';
+import { batchMatMulConfig, fusedMatMulConfig } from './kernels/batch-mat-mul.js';
+import { meanConfig, sumConfig } from './kernels/reduce-leading-axes.js';
+import { maxPoolGradConfig } from './kernels/max-pool-grad.js';
+import { identityConfig } from './kernels/identity.js';
+import { fusedBatchNormConfig } from './kernels/fused-batch-norm.js';
+
+/** Kernels stock wasm does not have. */
+const MISSING: tf.KernelConfig[] = [
+  conv2DBackpropFilterConfig,
+  depthwiseBackpropFilterConfig,
+  depthwiseBackpropInputConfig,
+  unsortedSegmentSumConfig,
+];
+
+/** Stock kernels replaced because they are slow. */
+const FASTER: tf.KernelConfig[] = [
+  conv2DBackpropInputConfig,
+  tileConfig,
+  batchMatMulConfig,
+  fusedMatMulConfig,
+  sumConfig,
+  meanConfig,
+  maxPoolGradConfig,
+  identityConfig,
+  fusedBatchNormConfig,
+];
+
+let registered: string[] | null = null;
+
+/** Idempotent; returns the kernel names now served by leukopipe code. */
+export function registerWasmTrainingKernels(which: 'all' | 'missing' = 'all'): string[] {
+  if (registered) return registered;
+  // The stock kernels our replacements call (and may replace) are captured first.
+  for (const name of ['Conv2D', 'DepthwiseConv2dNative', 'BatchMatMul', 'Transpose', 'Reshape', 'Slice', 'Sum', 'Tile', 'Conv2DBackpropInput', '_FusedMatMul', 'Mean', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'FusedDepthwiseConv2D', 'PadV2', 'Multiply']) {
+    captureStockKernel(name);
+  }
+  const configs = which === 'all' ? [...MISSING, ...FASTER] : MISSING;
+  for (const config of configs) {
+    const stockConfig = tf.getKernel(config.kernelName, 'wasm');
+    if (stockConfig) tf.unregisterKernel(config.kernelName, 'wasm');
+    // A replaced kernel keeps the stock setup (it binds the wasm function our version may call).
+    tf.registerKernel({ ...config, setupFunc: stockConfig?.setupFunc });
+  }
+  registered = configs.map((c) => c.kernelName);
+  return registered;
+}

@@ -1,0 +1,112 @@
+// The report's building blocks on known inputs: DAG layout, Markdown conversion, offline chart
+// rendering, and the errors a malformed dep output produces.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { dagDepths, dagSpec } from '../../stages/lib/report/dag.js';
+import { markdownToHtml } from '../../stages/lib/report/markdown-to-html.js';
+import { renderVegaLite } from '../../stages/lib/report/vega-svg.js';
+import { loadDag, loadReportData } from '../../stages/lib/report/load-inputs.js';
+import { duration, pct, interval } from '../../stages/lib/report/format.js';
+import type { DagNode } from '../../stages/lib/report/types.js';
+
+const node = (id: string, deps: string[] = []): DagNode => ({ id, label: id, deps, instances: 1, status: null, seconds: null });
+
+test('DAG depth is the longest path from a root', () => {
+  const d = dagDepths([node('segment'), node('normalize', ['segment']), node('split', ['segment', 'normalize']), node('report', ['split', 'segment'])]);
+  assert.equal(Object.fromEntries(d), { segment: 0, normalize: 1, split: 2, report: 3 });
+});
+
+test('a DAG cycle is an error naming a stage on it', () => {
+  assert.throws(() => dagDepths([node('a', ['b']), node('b', ['a'])]), /cycle through "(a|b)"/);
+});
+
+test('the DAG chart renders every stage with its time and status', async () => {
+  const nodes = [node('segment'), { ...node('train', ['segment']), instances: 3, status: 'cached', seconds: 125 }];
+  const svg = await renderVegaLite(dagSpec({ nodes, provenance: '' }));
+  assert.match(svg, /^<svg role="img"/);
+  assert.match(svg, />segment</);
+  assert.match(svg, /×3 · 2\.1 min · cached/);
+});
+
+test('a chart that would fetch data is refused', async () => {
+  let message = '';
+  try {
+    await renderVegaLite({ data: { url: 'https://example.org/x.json' }, mark: 'point' } as never);
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert.match(message, /must carry their data inline/);
+});
+
+test('markdown: headings shift, HTML is escaped, tables and lists convert', () => {
+  const html = markdownToHtml('# Audit\n\nA <script>x</script> **bold** and `code`.\n\n- one\n- two\n\n| a | b |\n|---|--:|\n| 1 | 2 |\n', 2);
+  assert.match(html, /<h3>Audit<\/h3>/);
+  assert.match(html, /A &lt;script&gt;x&lt;\/script&gt; <strong>bold<\/strong> and <code>code<\/code>\./);
+  assert.match(html, /<ul><li>one<\/li><li>two<\/li><\/ul>/);
+  assert.match(html, /<thead><tr><th>a<\/th><th>b<\/th><\/tr><\/thead><tbody><tr><td>1<\/td><td>2<\/td><\/tr><\/tbody>/);
+  assert.not.match(html, /<script>/);
+});
+
+test('formatting shows n/a for missing values, never NaN', () => {
+  assert.is(pct(null), 'n/a');
+  assert.is(pct(Number.NaN), 'n/a');
+  assert.is(pct(0.9821), '98.2 %');
+  assert.is(interval(null), 'n/a');
+  assert.is(interval({ low: 0.9, high: 0.95, level: 0.95, method: 'wilson' }), '90.0–95.0');
+  assert.is(duration(0.25), '250 ms');
+  assert.is(duration(7200), '2.00 h');
+});
+
+test('without a run state the DAG comes from pipeline.json, and says so', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'leukopipe-dag-'));
+  try {
+    await writeFile(path.join(dir, 'pipeline.json'), JSON.stringify({ stages: [{ id: 'a' }, { id: 'b', deps: ['a', 'x[arch=${matrix.arch}]?'] }] }));
+    const dag = await loadDag(dir, null, {});
+    assert.equal(dag.nodes.map((n) => [n.id, n.deps, n.status, n.seconds]), [['a', [], null, null], ['b', ['a', 'x'], null, null]]);
+    assert.match(dag.provenance, /without times/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('without a run state, times come from the runner manifests of the current outputs', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'leukopipe-dag-'));
+  try {
+    await writeFile(path.join(dir, 'pipeline.json'), JSON.stringify({ stages: [{ id: 'train' }, { id: 'report', deps: ['train'] }] }));
+    await mkdir(path.join(dir, '.pipe'));
+    await mkdir(path.join(dir, 'artifacts', 'manifests', 'ab'), { recursive: true });
+    await mkdir(path.join(dir, 'artifacts', 'manifests', 'cd'), { recursive: true });
+    await writeFile(path.join(dir, 'artifacts', 'manifests', 'ab', '01.json'), JSON.stringify({ durationMs: 1500 }));
+    await writeFile(path.join(dir, 'artifacts', 'manifests', 'cd', '02.json'), JSON.stringify({ durationMs: 2500 }));
+    await writeFile(path.join(dir, '.pipe', 'current.json'), JSON.stringify({ 'train[arch=a]': { key: 'ab01' }, 'train[arch=b]': { key: 'cd02' }, report: { key: 'ab01' } }));
+    const dag = await loadDag(dir, null, {}, 'report');
+    assert.equal(dag.nodes.map((n) => [n.id, n.instances, n.status, n.seconds]), [['train', 2, 'built', 4], ['report', 1, 'running', null]]);
+    assert.match(dag.provenance, /manifests/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a malformed metrics.json is an error naming the file', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'leukopipe-bad-'));
+  try {
+    const evalDir = path.join(dir, 'evaluate');
+    await mkdir(evalDir);
+    await writeFile(path.join(evalDir, 'metrics.json'), '{"schemaVersion": 1, "classes": [');
+    const deps = { 'evaluate[arch=a,mode=b]': { instanceId: 'evaluate[arch=a,mode=b]', stageId: 'evaluate', matrix: { arch: 'a', mode: 'b' }, dir: evalDir } };
+    let message = '';
+    try {
+      await loadReportData({ deps, workspace: dir, title: 't', galleryPerModel: 3 });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert.match(message, /evaluate\/metrics\.json: not valid JSON/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -1,0 +1,140 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  applyPhotometric,
+  colourShift,
+  createRng,
+  gammaAdjust,
+  gaussianBlur,
+  hedShift,
+  jpegRoundTrip,
+  photometricEnabled,
+  resize,
+  rotate,
+  scaleAboutCentre,
+  seedFrom,
+  type PhotometricParams,
+} from '../../stages/lib/photometric.js';
+import { cellOnWhite, isWhite } from './synthetic-cells.js';
+
+const ALL: PhotometricParams = {
+  stain: { sigma: 0.3, bias: 0.1 },
+  colour: { brightness: 0.1, contrast: 0.2, saturation: 0.2, hue: 10, channelGain: 0.1 },
+  gamma: { range: [0.7, 1.4] },
+  scale: { range: [0.7, 1.3] },
+  blur: { sigma: [0.5, 1.5] },
+  jpeg: { quality: [30, 60] },
+};
+
+test('the generator is deterministic for a seed and differs between seeds', () => {
+  const a = createRng(7);
+  const b = createRng(7);
+  const c = createRng(8);
+  const xs = Array.from({ length: 5 }, () => a());
+  assert.equal(xs, Array.from({ length: 5 }, () => b()));
+  assert.not.equal(xs, Array.from({ length: 5 }, () => c()));
+  const r = createRng(1);
+  let mean = 0;
+  for (let i = 0; i < 10000; i++) {
+    const v = r();
+    assert.ok(v >= 0 && v < 1);
+    mean += v / 10000;
+  }
+  assert.ok(Math.abs(mean - 0.5) < 0.02, `mean ${mean}`);
+  assert.is(seedFrom('EO_1'), seedFrom('EO_1'));
+  assert.is.not(seedFrom('EO_1', 0), seedFrom('EO_1', 1));
+});
+
+test('applyPhotometric gives the same bytes for the same seed and different bytes for another', async () => {
+  const cell = cellOnWhite(48);
+  const a = await applyPhotometric(cell.data, 48, 48, ALL, 42);
+  const b = await applyPhotometric(cell.data, 48, 48, ALL, 42);
+  const c = await applyPhotometric(cell.data, 48, 48, ALL, 43);
+  assert.equal(a, b);
+  assert.not.equal(a, c);
+  assert.equal(cell.data, cellOnWhite(48).data, 'input untouched');
+});
+
+test('with no op configured applyPhotometric returns an identical copy', async () => {
+  const cell = cellOnWhite(32);
+  assert.not.ok(photometricEnabled({}));
+  assert.ok(photometricEnabled({ gamma: { range: [1, 1] } }));
+  const out = await applyPhotometric(cell.data, 32, 32, {}, 1);
+  assert.equal(out, cell.data);
+  assert.ok(out !== cell.data);
+});
+
+test('an op with p = 0 never fires, and enabling it does not change the others\' draws', async () => {
+  const cell = cellOnWhite(32);
+  const onlyStain = await applyPhotometric(cell.data, 32, 32, { stain: { sigma: 0.3, bias: 0.1 } }, 5);
+  const withOff = await applyPhotometric(cell.data, 32, 32, { stain: { sigma: 0.3, bias: 0.1 }, gamma: { range: [0.5, 0.5], p: 0 } }, 5);
+  assert.equal(onlyStain, withOff);
+});
+
+test('the identity HED shift returns the input (within rounding) and stain/colour keep white background white', () => {
+  const cell = cellOnWhite(40);
+  const same = hedShift(cell.data, 40, 40, { scale: [1, 1, 1], bias: [0, 0, 0] });
+  let maxDiff = 0;
+  for (let i = 0; i < same.length; i++) maxDiff = Math.max(maxDiff, Math.abs(same[i]! - cell.data[i]!));
+  assert.ok(maxDiff <= 1, `max diff ${maxDiff}`);
+  const stained = hedShift(cell.data, 40, 40, { scale: [1.3, 0.7, 1], bias: [0.1, -0.05, 0.02] });
+  const coloured = colourShift(cell.data, 40, 40, { brightness: 20, contrast: 1.2, saturation: 0.8, hue: 15, channelGain: [1.1, 0.9, 1] });
+  assert.ok(isWhite(stained, 0) && isWhite(coloured, 0), 'corner stays white');
+  const centre = (40 * 20 + 20) * 3;
+  assert.not.equal([...stained.subarray(centre, centre + 3)], [...cell.data.subarray(centre, centre + 3)]);
+});
+
+test('gamma fixes black and white and darkens mid-tones for gamma > 1', () => {
+  const out = gammaAdjust(new Uint8Array([0, 128, 255]), 2);
+  assert.equal([...out], [0, 64, 255]);
+  assert.throws(() => gammaAdjust(new Uint8Array(3), 0), /gamma must be > 0/);
+});
+
+test('blur keeps a flat image flat and smooths an edge', () => {
+  const flat = new Uint8Array(10 * 10 * 3).fill(100);
+  assert.equal(gaussianBlur(flat, 10, 10, 1.5), flat);
+  const edge = new Uint8Array(10 * 1 * 3);
+  for (let x = 5; x < 10; x++) edge.fill(200, x * 3, x * 3 + 3);
+  const b = gaussianBlur(edge, 10, 1, 1);
+  assert.ok(b[4 * 3]! > 0 && b[5 * 3]! < 200, 'edge softened');
+  assert.ok(b[4 * 3]! < b[5 * 3]!, 'still monotone');
+});
+
+test('scaleAboutCentre shrinks the cell onto a white canvas of the same size, enlarging crops into it', () => {
+  const cell = cellOnWhite(40);
+  const small = scaleAboutCentre(cell.data, 40, 40, 0.5);
+  assert.is(small.length, cell.data.length);
+  const count = (d: Uint8Array) => {
+    let n = 0;
+    for (let p = 0; p < d.length; p += 3) if (!isWhite(d, p)) n++;
+    return n;
+  };
+  const ratio = count(small) / count(cell.data);
+  assert.ok(ratio > 0.2 && ratio < 0.32, `area ratio ${ratio}`);
+  const big = scaleAboutCentre(cell.data, 40, 40, 1.5);
+  const bigRatio = count(big) / count(cell.data);
+  assert.ok(bigRatio > 1.8 && bigRatio < 2.5, `area ratio ${bigRatio}`);
+});
+
+test('resize and rotate keep sizes; rotating by 360° is the identity', () => {
+  const cell = cellOnWhite(30);
+  assert.is(resize(cell.data, 30, 30, 12, 20).length, 12 * 20 * 3);
+  const r = rotate(cell.data, 30, 30, 360);
+  let maxDiff = 0;
+  for (let i = 0; i < r.length; i++) maxDiff = Math.max(maxDiff, Math.abs(r[i]! - cell.data[i]!));
+  assert.ok(maxDiff <= 1, `max diff ${maxDiff}`);
+});
+
+test('a low JPEG quality loses more than a high one', async () => {
+  const cell = cellOnWhite(48);
+  const err = (d: Uint8Array) => d.reduce((s, v, i) => s + Math.abs(v - cell.data[i]!), 0) / d.length;
+  const low = await jpegRoundTrip(cell.data, 48, 48, 10);
+  const high = await jpegRoundTrip(cell.data, 48, 48, 95);
+  assert.is(low.length, cell.data.length);
+  assert.ok(err(low) > err(high), `low ${err(low)} high ${err(high)}`);
+  let error = '';
+  await jpegRoundTrip(cell.data, 48, 48, 0).catch((e: Error) => (error = e.message));
+  assert.match(error, /JPEG quality must be 1..100/);
+});
+
+test.run();

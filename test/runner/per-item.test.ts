@@ -1,0 +1,121 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stageApi, upperStage, Workspace } from './rig.js';
+
+// A second per-item stage downstream, to check that one new upstream item is one item of work here too.
+const countStage = `
+import { definePerItemStage } from ${JSON.stringify(stageApi)};
+import { appendFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+export default definePerItemStage({
+  async processItems(ctx, items) {
+    for (const it of items) {
+      const out = join(it.outDir, 'len', it.input.rel + '.n');
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, String(readFileSync(it.input.path, 'utf8').length * Number(ctx.params.scale)));
+      appendFileSync(join(ctx.workspace, 'calls.log'), 'item ' + ctx.instanceId + ' ' + it.input.rel + '\\n');
+    }
+  },
+});
+`;
+
+const ws = new Workspace({
+  'pipeline.json': {
+    stages: [
+      { id: 'upper', module: 'stages/upper.ts', perItem: true, inputs: ['data/**/*.txt'], outputs: ['up/**', 'summary.json'] },
+      {
+        id: 'len', module: 'stages/len.ts', perItem: true, deps: ['upper'], matrix: { scale: [1, 10] },
+        inputs: [{ from: 'upper', glob: 'up/**/*.txt' }], params: { scale: '${matrix.scale}' }, outputs: ['len/**'],
+      },
+    ],
+  },
+  'stages/upper.ts': upperStage,
+  'stages/len.ts': countStage,
+  'stages/lib/suffix.ts': "export const suffix = '';\n",
+  ...Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`data/c${i % 2}/f${i}.txt`, 'x'.repeat(i + 1)])),
+});
+
+test('matrix instances are named stage[axis=value] and each gets its matrix value as a typed param', async () => {
+  const r = await ws.pipe(['run', '-j', '2']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /ran\s+len\[scale=1\]/);
+  assert.match(r.stdout, /ran\s+len\[scale=10\]/);
+  assert.is(ws.read('artifacts/stages/len[scale=10]/len/up/data/c1/f3.txt.n'), '40');
+  assert.is(ws.read('artifacts/stages/len[scale=1]/len/up/data/c1/f3.txt.n'), '4');
+  assert.is(ws.calls().filter((c) => c.startsWith('item upper')).length, 12);
+  assert.is(JSON.parse(ws.read('artifacts/stages/upper/summary.json')).items, 12);
+});
+
+test('adding one input file is one item of work in every per-item stage downstream', async () => {
+  ws.write('data/c0/new.txt', 'new');
+  ws.resetCalls();
+  const r = await ws.pipe(['run']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.equal(ws.calls().sort(), [
+    'finalize upper',
+    'item len[scale=10] up/data/c0/new.txt',
+    'item len[scale=1] up/data/c0/new.txt',
+    'item upper data/c0/new.txt',
+  ]);
+  assert.match(r.stdout, /ran\s+upper .*\(items: 1 ran, 12 cached\)/);
+  assert.is(ws.read('artifacts/stages/len[scale=10]/len/up/data/c0/new.txt.n'), '30');
+});
+
+test('deleting one input removes exactly its derived outputs, without processing any item', async () => {
+  ws.remove('data/c1/f5.txt');
+  ws.resetCalls();
+  const r = await ws.pipe(['run']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.equal(ws.calls(), ['finalize upper']);
+  assert.match(r.stdout, /\(items: 0 ran, 12 cached, 1 removed\)/);
+  assert.is(ws.exists('artifacts/stages/upper/up/data/c1/f5.txt'), false);
+  assert.is(ws.exists('artifacts/stages/len[scale=1]/len/up/data/c1/f5.txt.n'), false);
+  assert.is(ws.exists('artifacts/stages/len[scale=1]/len/up/data/c1/f3.txt.n'), true);
+});
+
+test('targets select one instance and what it needs; profiles replace a matrix', async () => {
+  ws.write('pipeline.json', { ...JSON.parse(ws.read('pipeline.json')), profiles: { big: { description: 'scale 100 only', matrix: { len: { scale: [100] } } } } });
+  ws.resetCalls();
+  const r = await ws.pipe(['run', 'len[scale=100]', '--profile', 'big']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /up to date\s+upper/);
+  assert.is(ws.calls().filter((c) => c.startsWith('item len[scale=100]')).length, 12);
+  assert.is(ws.read('artifacts/stages/len[scale=100]/len/up/data/c1/f3.txt.n'), '400');
+});
+
+test('pipe <command> runs a defineCommand module with argv and the current output dirs', async () => {
+  ws.write('stages/show.ts', `
+import { defineCommand } from ${JSON.stringify(stageApi)};
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+export default defineCommand({
+  usage: 'pipe show <instance>',
+  async run(ctx) {
+    const dir = ctx.outputDir(ctx.argv[0]);
+    ctx.log(ctx.instances('len').join(' '));
+    ctx.log(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    return 0;
+  },
+});
+`);
+  ws.write('pipeline.json', { ...JSON.parse(ws.read('pipeline.json')), commands: { show: { module: 'stages/show.ts', description: 'show an instance' } } });
+  const r = await ws.pipe(['show', 'upper']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /len\[scale=1\] len\[scale=10\]/);
+  assert.match(r.stdout, /\{"items":12\}/);
+  const missing = await ws.pipe(['show', 'len[scale=7]']);
+  assert.is(missing.code, 1);
+  assert.match(missing.stderr, /show: len\[scale=7\] has no current outputs; run `npx pipe run 'len\[scale=7\]'` first/);
+  const help = await ws.pipe(['--help']);
+  assert.match(help.stdout, /show\s+show an instance/);
+});
+
+test('dag prints text and Mermaid', async () => {
+  const r = await ws.pipe(['dag', '--mermaid']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^flowchart TD\n  n0\["upper"\]/);
+  assert.match(r.stdout, /n0 --> n1\n  n0 --> n2/);
+});
+
+test.after(() => ws.dispose());
+test.run();

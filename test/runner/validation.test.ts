@@ -1,0 +1,98 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { disposeAll, Workspace } from './rig.js';
+
+const cmd = (id: string, extra: object = {}) => ({ id, command: 'true', ...extra });
+
+async function problems(pipeline: string | object, args: string[] = ['run', '--dry-run']): Promise<string> {
+  const ws = new Workspace({ 'pipeline.json': pipeline });
+  try {
+    const r = await ws.pipe(args);
+    assert.is.not(r.code, 0, `expected a failure, got: ${r.stdout}`);
+    assert.is(ws.exists('artifacts'), false, 'nothing may be written before validation passes');
+    return r.stderr;
+  } finally {
+    ws.dispose();
+  }
+}
+
+test('JSON syntax errors give line:column', async () => {
+  const err = await problems('{\n  "stages": [\n    { "id": "a", }\n  ]\n}\n');
+  assert.match(err, /pipeline\.json:3:\d+: JSON syntax error/);
+});
+
+test('schema violations name the JSON path, line:column and what was expected', async () => {
+  const text = JSON.stringify({ stages: [cmd('a'), { id: 'b', command: 'true', resources: { gpu: 'one' } }, { id: 'c', command: 'x', colour: 1 }] }, null, 2);
+  const err = await problems(text);
+  assert.match(err, /pipeline\.json:\d+:\d+: stages\[1\]\.resources\.gpu: must be integer/);
+  assert.match(err, /pipeline\.json:\d+:\d+: stages\[2\]: has unknown field "colour"/);
+  const line = Number(/stages\[2\]: has unknown field/.test(err) ? /pipeline\.json:(\d+):\d+: stages\[2\]: has unknown/.exec(err)![1] : 0);
+  assert.is(text.split('\n')[line - 1]!.trim().startsWith('"colour"') || text.split('\n')[line - 1]!.includes('{'), true);
+});
+
+test('a stage needs exactly one of module and command', async () => {
+  const err = await problems({ stages: [{ id: 'a' }] });
+  assert.match(err, /stages\[0\]: must match exactly one form \(needs field "module"; or needs field "command"\)/);
+});
+
+test('duplicate ids', async () => {
+  const err = await problems({ stages: [cmd('a'), cmd('a')] });
+  assert.match(err, /pipeline\.json:\d+:\d+: duplicate stage id "a" \(first defined as stages\[0\]\)/);
+});
+
+test('unknown dependencies, with the stages that exist', async () => {
+  const err = await problems({ stages: [cmd('a', { deps: ['nope'] })] });
+  assert.match(err, /stage "a": unknown dependency "nope" \(stages: a\)/);
+});
+
+test('a selector that matches no instance is an error unless optional', async () => {
+  const stages = [cmd('w', { matrix: { arch: ['x'] } }), cmd('t', { matrix: { arch: ['x', 'y'] }, deps: ['w[arch=${matrix.arch}]'] })];
+  const err = await problems({ stages });
+  assert.match(err, /t\[arch=y\]: dependency "w\[arch=y\]" matches no instance of "w" \(it has w\[arch=x\]\); add "\?" to make it optional/);
+  const ws = new Workspace({ 'pipeline.json': { stages: [stages[0], { ...stages[1], deps: ['w[arch=${matrix.arch}]?'] }] } });
+  const dag = await ws.pipe(['dag']);
+  ws.dispose();
+  assert.is(dag.code, 0, dag.stderr);
+  assert.match(dag.stdout, /t\[arch=x\]  \(command\)\n  ← w\[arch=x\]\nt\[arch=y\]  \(command\)\n(?!  ←)/);
+});
+
+test('cycles are reported with their path', async () => {
+  const err = await problems({ stages: [cmd('a', { deps: ['c'] }), cmd('b', { deps: ['a'] }), cmd('c', { deps: ['b'] })] });
+  assert.match(err, /dependency cycle: (a → c → b → a|c → b → a → c|b → a → c → b)/);
+});
+
+test('a matrix that expands to nothing', async () => {
+  const err = await problems({ stages: [cmd('a', { matrix: { arch: ['x'], exclude: [{ arch: 'x' }] } })] });
+  assert.match(err, /pipeline\.json:\d+:\d+: stage "a": matrix expands to no instance/);
+});
+
+test('output paths claimed by two stages (publish folders)', async () => {
+  const err = await problems({ stages: [cmd('a', { publish: 'reports' }), cmd('b', { publish: 'reports/b' }), cmd('m', { matrix: { k: [1, 2] }, publish: 'out/m' })] });
+  assert.match(err, /output path "reports\/b" of b is also claimed by a \("reports"\)/);
+  assert.match(err, /output path "out\/m" of m\[k=2\] is also claimed by m\[k=1\]/);
+});
+
+test('inputs from a stage that is not a dep; unknown profile; --set of an unknown stage', async () => {
+  const err = await problems({ stages: [cmd('a'), cmd('b', { inputs: [{ from: 'a', glob: '**' }] })] });
+  assert.match(err, /b: inputs from "a", which is not in its deps/);
+  const err2 = await problems({ stages: [cmd('a')], profiles: { paper: {} } }, ['run', '--profile', 'nope']);
+  assert.match(err2, /unknown profile "nope" \(profiles: paper\)/);
+  const err3 = await problems({ stages: [cmd('a')] }, ['run', '--set', 'zz.k=1']);
+  assert.match(err3, /--set zz\.k=1: unknown stage "zz"/);
+});
+
+test('a missing stage module is a clear error naming the stage; other stages still run', async () => {
+  const ws = new Workspace({
+    'pipeline.json': { stages: [{ id: 'ghost', module: 'stages/ghost.ts' }, { id: 'ok', command: 'echo ok >> calls.log' }] },
+  });
+  const r = await ws.pipe(['run', 'ok']);
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(ws.calls(), ['ok']);
+  const r2 = await ws.pipe(['run', 'ghost']);
+  assert.is(r2.code, 1);
+  assert.match(r2.stdout, /FAILED\s+ghost[\s\S]*stage "ghost": module stages\/ghost\.ts does not exist/);
+  ws.dispose();
+});
+
+test.after(disposeAll);
+test.run();

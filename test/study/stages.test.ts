@@ -1,0 +1,312 @@
+// features → train (transfer, finetune, scratch) → evaluate → predict on a few tiny images, one or two
+// steps each, through the real stage modules.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import type { InputFile, CommandContext } from '../../pipeline/stage-api.js';
+import features from '../../stages/features.js';
+import train from '../../stages/train.js';
+import evaluate from '../../stages/evaluate.js';
+import predict from '../../stages/predict.js';
+import { parseCsv } from '../../stages/lib/classifier/split-table.js';
+import { stageContext } from './context.js';
+import { tempDir, TINY_CLASSES, tinyCellPng, writeTinyStudy } from './tiny-images.js';
+
+process.env.LEUKOPIPE_BACKEND = 'wasm';
+let root = '';
+let normalizeDir = '';
+let splitDir = '';
+let featuresDir = '';
+const trained: Record<string, string> = {};
+const evaluated: Record<string, string> = {};
+
+const trainParams = (mode: string, arch: string, extra: Record<string, unknown> = {}) => ({
+  arch,
+  mode,
+  classes: null,
+  epochs: 2,
+  batchSize: 4,
+  optimizer: { name: 'adam', learningRate: 0.01 },
+  earlyStopping: null,
+  seed: 1,
+  inputSize: 32,
+  preprocessing: 'rescale',
+  maxStepsPerEpoch: null,
+  finetune: { fromLayer: 'conv_pad_12', epochs: 1, batchSize: 4, optimizer: { name: 'adam', learningRate: 0.001 } },
+  cell: { size: 24, margin: 0.1 },
+  normalize: { method: 'none' },
+  backend: 'wasm',
+  ...extra,
+});
+
+test.before(async () => {
+  root = await tempDir('stages');
+  ({ normalizeDir, splitDir } = await writeTinyStudy(root, { size: 24 }));
+});
+test.after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+test('features writes one float32 vector per image and features.json', async () => {
+  const cells: InputFile[] = [];
+  for (const c of TINY_CLASSES) {
+    for (const name of (await readdir(join(normalizeDir, 'cells', c))).sort()) {
+      cells.push({ path: join(normalizeDir, 'cells', c, name), rel: `cells/${c}/${name}`, hash: name, fromInstance: 'normalize' });
+    }
+  }
+  featuresDir = join(root, 'features');
+  const weightsDir = join(root, 'weights');
+  await mkdir(weightsDir, { recursive: true });
+  await writeFile(join(weightsDir, 'weights.json'), JSON.stringify({ arch: 'mobilenet_v1_0.25', status: 'missing', message: 'put X at Y' }));
+  const ctx = await stageContext({
+    stageId: 'features',
+    matrix: { arch: 'mobilenet_v1_0.25' },
+    params: { arch: 'mobilenet_v1_0.25', weights: 'imagenet-or-random', inputSize: 32, preprocessing: 'auto', onMissingWeights: 'skip', batchSize: 5, seed: 1, backend: 'wasm' } as const,
+    deps: { 'weights[arch=mobilenet_v1_0.25]': weightsDir, normalize: normalizeDir },
+    inputs: cells,
+    outDir: featuresDir,
+  });
+  const items = cells.map((input) => ({ input, outDir: featuresDir }));
+  await features.processItems(ctx as never, items);
+  await features.finalize!(ctx as never, cells.map((input) => ({ input, files: [`features/normalize/${input.rel}.f32`] })));
+  const record = JSON.parse(readFileSync(join(featuresDir, 'features.json'), 'utf8'));
+  assert.is(record.status, 'computed');
+  assert.is(record.weights, 'random', 'missing ImageNet weights fall back to seeded random here');
+  assert.is(record.dim, 256);
+  const vector = readFileSync(join(featuresDir, 'features/normalize/cells/EOSINOPHIL/train_0.png.f32'));
+  assert.is(vector.byteLength, 256 * 4);
+});
+
+test('features with missing weights and onMissingWeights skip: no vectors, the reason recorded', async () => {
+  const weightsDir = join(root, 'weights');
+  const out = join(root, 'features-skipped');
+  const ctx = await stageContext({
+    stageId: 'features',
+    params: { arch: 'mobilenet_v1_0.25', weights: 'imagenet', inputSize: 32, onMissingWeights: 'skip' } as never,
+    deps: { 'weights[arch=mobilenet_v1_0.25]': weightsDir },
+    outDir: out,
+  });
+  const input = { path: join(normalizeDir, 'cells/EOSINOPHIL/train_0.png'), rel: 'cells/EOSINOPHIL/train_0.png', hash: 'x', fromInstance: 'normalize' };
+  await features.processItems(ctx as never, [{ input, outDir: out }]);
+  await features.finalize!(ctx as never, [{ input, files: [] }]);
+  assert.not.ok(existsSync(join(out, 'features')));
+  const record = JSON.parse(readFileSync(join(out, 'features.json'), 'utf8'));
+  assert.is(record.status, 'skipped');
+  assert.match(record.reason, /put X at Y/);
+});
+
+test('train transfer: head on cached features, whole model saved, history and train.json', async () => {
+  const ctx = await stageContext({
+    stageId: 'train',
+    matrix: { arch: 'mobilenet_v1_0.25', mode: 'transfer' },
+    params: trainParams('transfer', 'mobilenet_v1_0.25') as never,
+    deps: { split: splitDir, normalize: normalizeDir, 'features[arch=mobilenet_v1_0.25]': featuresDir },
+  });
+  await train.run(ctx as never);
+  trained.transfer = ctx.outDir;
+  const record = JSON.parse(readFileSync(join(ctx.outDir, 'train.json'), 'utf8'));
+  assert.is(record.status, 'trained');
+  assert.equal(record.classes, TINY_CLASSES);
+  assert.is(record.inputSize, 32);
+  assert.is(record.preprocessing, 'tf', 'transfer uses the preprocessing the features were computed with');
+  assert.is(record.epochs.completed, 2);
+  assert.is(record.data.train, 8);
+  assert.equal(record.cell, { size: 24, margin: 0.1 });
+  assert.type(record.backend.name, 'string');
+  const history = readFileSync(join(ctx.outDir, 'history.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(history.map((h) => `${h.phase}:${h.epoch}`), ['head:1', 'head:2']);
+  const modelJson = JSON.parse(readFileSync(join(ctx.outDir, 'model/model.json'), 'utf8'));
+  const layerNames = modelJson.modelTopology.config.layers.map((l: { name: string }) => l.name);
+  assert.ok(layerNames.includes('conv1') && layerNames.includes('head_predictions'), 'base and head in one model');
+});
+
+test('train finetune: head phase, then the top blocks on images', async () => {
+  const ctx = await stageContext({
+    stageId: 'train',
+    matrix: { arch: 'mobilenet_v1_0.25', mode: 'finetune' },
+    params: trainParams('finetune', 'mobilenet_v1_0.25', { epochs: 1 }) as never,
+    deps: { split: splitDir, normalize: normalizeDir, 'features[arch=mobilenet_v1_0.25]': featuresDir },
+  });
+  await train.run(ctx as never);
+  trained.finetune = ctx.outDir;
+  const record = JSON.parse(readFileSync(join(ctx.outDir, 'train.json'), 'utf8'));
+  const history = readFileSync(join(ctx.outDir, 'history.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(history.map((h) => h.phase), ['head', 'finetune']);
+  assert.ok(record.parameters.trainable > 256 * 4 + 4, 'the top blocks train too');
+  assert.ok(record.parameters.trainable < record.parameters.total);
+});
+
+test('train scratch resumes from the checkpoint an interrupted run left', async () => {
+  const stateDir = join(root, 'scratch-state');
+  const first = await stageContext({
+    stageId: 'train',
+    matrix: { arch: 'small_cnn', mode: 'scratch' },
+    params: trainParams('scratch', 'small_cnn', { epochs: 1 }) as never,
+    deps: { split: splitDir, normalize: normalizeDir },
+    stateDir,
+  });
+  await train.run(first as never); // stands for a run killed after its first epoch: the state stays
+  const second = await stageContext({
+    stageId: 'train',
+    matrix: { arch: 'small_cnn', mode: 'scratch' },
+    params: trainParams('scratch', 'small_cnn', { epochs: 2 }) as never,
+    deps: { split: splitDir, normalize: normalizeDir },
+    stateDir,
+  });
+  await train.run(second as never);
+  trained.scratch = second.outDir;
+  const record = JSON.parse(readFileSync(join(second.outDir, 'train.json'), 'utf8'));
+  assert.is(record.epochs.resumedFrom, 1);
+  assert.is(record.epochs.completed, 2);
+  assert.is(record.weights, null);
+  assert.ok(second.logs.some((l) => /resuming after epoch 1/.test(l)));
+  const history = readFileSync(join(second.outDir, 'history.jsonl'), 'utf8').trim().split('\n');
+  assert.is(history.length, 2);
+});
+
+test('train transfer with skipped features writes a skipped train.json and no model', async () => {
+  const ctx = await stageContext({
+    stageId: 'train',
+    matrix: { arch: 'mobilenet_v1_0.25', mode: 'transfer' },
+    params: trainParams('transfer', 'mobilenet_v1_0.25') as never,
+    deps: { split: splitDir, normalize: normalizeDir, 'features[arch=mobilenet_v1_0.25]': join(root, 'features-skipped') },
+  });
+  await train.run(ctx as never);
+  trained.skipped = ctx.outDir;
+  const record = JSON.parse(readFileSync(join(ctx.outDir, 'train.json'), 'utf8'));
+  assert.is(record.status, 'skipped');
+  assert.match(record.reason, /^skipped: weights missing — put X at Y/);
+  assert.not.ok(existsSync(join(ctx.outDir, 'model', 'model.json')));
+});
+
+async function writeShiftedSet(): Promise<string> {
+  const dir = join(root, 'shifted');
+  const items = [];
+  for (const [i, c] of TINY_CLASSES.entries()) {
+    await mkdir(join(dir, 'sets/white-tight', c), { recursive: true });
+    const file = `sets/white-tight/${c}/s${i}.png`;
+    // A larger cell on white: predict's path cuts and rescales it to the canonical cell.
+    await writeFile(join(dir, file), await tinyCellPng(c, 100 + i, 60));
+    items.push({ source: 'white-tight', file, class: c, origin: `${c}/x.jpg` });
+  }
+  await writeFile(join(dir, 'sets.json'), JSON.stringify({ items }));
+  return dir;
+}
+
+test('evaluate: test split and shifted set separately, predictions.csv and misclassified.json agree', async () => {
+  const shiftedDir = await writeShiftedSet();
+  const ctx = await stageContext({
+    stageId: 'evaluate',
+    matrix: { arch: 'mobilenet_v1_0.25', mode: 'transfer' },
+    params: { bootstrap: 200, seed: 1, batchSize: 3, primarySource: null, backend: 'wasm' },
+    deps: { 'train[arch=mobilenet_v1_0.25,mode=transfer]': trained.transfer!, split: splitDir, normalize: normalizeDir, shifted: shiftedDir },
+  });
+  await evaluate.run(ctx as never);
+  evaluated.transfer = ctx.outDir;
+  const metrics = JSON.parse(readFileSync(join(ctx.outDir, 'metrics.json'), 'utf8'));
+  assert.is(metrics.status, 'evaluated');
+  assert.is(metrics.primarySource, 'tiny');
+  assert.equal(Object.keys(metrics.sources).sort(), ['tiny', 'white-tight']);
+  assert.is(metrics.test.n, 4);
+  assert.is(metrics.sources['white-tight'].n, 2);
+  assert.type(metrics.inference.msPerImage, 'number');
+  assert.ok(metrics.test.accuracyCi.low <= metrics.test.accuracy && metrics.test.accuracy <= metrics.test.accuracyCi.high);
+  const [header, ...rows] = parseCsv(readFileSync(join(ctx.outDir, 'predictions.csv'), 'utf8'));
+  assert.equal(header, ['path', 'source', 'true', 'predicted', 'p_EOSINOPHIL', 'p_LYMPHOCYTE']);
+  assert.is(rows.length, 6);
+  const testRows = rows.filter((r) => r[1] === 'tiny');
+  const correct = testRows.filter((r) => r[2] === r[3]).length;
+  assert.is(metrics.test.correct, correct);
+  assert.is(metrics.test.accuracy, correct / testRows.length);
+  const confusionTotal = metrics.test.confusion.counts.flat().reduce((a: number, b: number) => a + b, 0);
+  assert.is(confusionTotal, 4);
+  const misclassified = JSON.parse(readFileSync(join(ctx.outDir, 'misclassified.json'), 'utf8'));
+  assert.is(misclassified.length, rows.filter((r) => r[2] !== r[3]).length);
+  for (const m of misclassified) {
+    assert.ok(m.stage === 'normalize' || m.stage === 'shifted');
+    assert.is(m.probabilities.length, 2);
+  }
+});
+
+test('evaluate of a skipped model writes skipped metrics', async () => {
+  const ctx = await stageContext({
+    stageId: 'evaluate',
+    params: { bootstrap: 10, seed: 1, batchSize: 3, primarySource: null, backend: 'wasm' },
+    deps: { train: trained.skipped!, split: splitDir, normalize: normalizeDir },
+  });
+  await evaluate.run(ctx as never);
+  const metrics = JSON.parse(readFileSync(join(ctx.outDir, 'metrics.json'), 'utf8'));
+  assert.is(metrics.status, 'skipped');
+  assert.match(metrics.reason, /weights missing/);
+  assert.is(metrics.test, null);
+});
+
+function commandContext(argv: string[], outputs: Record<string, string>): CommandContext & { logs: string[] } {
+  const logs: string[] = [];
+  return {
+    argv,
+    workspace: process.cwd(),
+    outputDir: (id) => {
+      const dir = outputs[id];
+      if (!dir) throw new Error(`${id} has no current outputs`);
+      return dir;
+    },
+    instances: (stageId) => Object.keys(outputs).filter((id) => id.startsWith(`${stageId}[`)),
+    log: (m) => logs.push(m),
+    warn: (m) => logs.push(`warn: ${m}`),
+    logs,
+  };
+}
+
+test('predict on a folder writes CSV and JSON with a row per image; a bad file is an error row', async () => {
+  const images = join(root, 'foreign');
+  await mkdir(join(images, 'sub'), { recursive: true });
+  await writeFile(join(images, 'a.png'), await tinyCellPng('EOSINOPHIL', 300, 50));
+  await sharp(await tinyCellPng('LYMPHOCYTE', 301, 80)).jpeg().toFile(join(images, 'sub', 'b.jpg'));
+  await writeFile(join(images, 'broken.png'), 'not an image');
+  await writeFile(join(images, 'notes.txt'), 'ignored: not an image extension');
+  const out = join(root, 'predict-out');
+  const ctx = commandContext(['--model', trained.transfer!, '--out', out, images], {});
+  const code = await predict.run(ctx);
+  assert.is(code, 1, 'one unreadable image → exit code 1');
+  const [header, ...rows] = parseCsv(readFileSync(join(out, 'predictions.csv'), 'utf8'));
+  assert.equal(header, ['file', 'predicted', 'confidence', 'p_EOSINOPHIL', 'p_LYMPHOCYTE', 'cell_status', 'error']);
+  assert.is(rows.length, 3);
+  const byName = Object.fromEntries(rows.map((r) => [r[0]!.split('/').pop(), r]));
+  assert.ok(TINY_CLASSES.includes(byName['a.png']![1]!));
+  const p = Number(byName['a.png']![3]) + Number(byName['a.png']![4]);
+  assert.ok(Math.abs(p - 1) < 1e-4);
+  assert.is(byName['broken.png']![1], '');
+  assert.match(byName['broken.png']![6]!, /broken\.png/);
+  const json = JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8'));
+  assert.is(json.images.length, 3);
+  assert.is(json.model.arch, 'mobilenet_v1_0.25');
+});
+
+test('predict without --model takes the evaluated model with the best test accuracy', async () => {
+  const evalDir = async (accuracy: number, mode: string) => {
+    const dir = join(root, `eval-${mode}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'metrics.json'), JSON.stringify({ status: 'evaluated', arch: mode === 'scratch' ? 'small_cnn' : 'mobilenet_v1_0.25', mode, test: { accuracy } }));
+    return dir;
+  };
+  const outputs = {
+    'train[arch=mobilenet_v1_0.25,mode=transfer]': trained.transfer!,
+    'train[arch=small_cnn,mode=scratch]': trained.scratch!,
+    'evaluate[arch=mobilenet_v1_0.25,mode=transfer]': await evalDir(0.5, 'transfer'),
+    'evaluate[arch=small_cnn,mode=scratch]': await evalDir(0.75, 'scratch'),
+  };
+  const image = join(root, 'one.png');
+  await writeFile(image, await tinyCellPng('EOSINOPHIL', 400, 40));
+  const out = join(root, 'predict-best');
+  const code = await predict.run(commandContext(['--out', out, image], outputs));
+  assert.is(code, 0);
+  const json = JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8'));
+  assert.is(json.model.id, 'train[arch=small_cnn,mode=scratch]');
+  assert.is(json.model.testAccuracy, 0.75);
+});
+
+test.run();
