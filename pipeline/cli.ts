@@ -5,6 +5,7 @@ import { flagHelp, parseArgs, UsageError, type FlagSpec } from './args.js';
 import { PipelineError } from './errors.js';
 import { packageRoot } from './paths.js';
 import { runFlags } from './cmd-run.js';
+import { watchFlags } from './cmd-watch.js';
 
 const common: FlagSpec[] = [
   { name: 'cwd', alias: 'C', type: 'string', value: 'dir', help: 'workspace folder (default: nearest folder upwards holding pipeline.json)' },
@@ -28,6 +29,14 @@ const commands: Record<string, CommandSpec> = {
     details: `Targets are stage ids (every instance), instance ids (train[arch=vgg16,mode=transfer]) or
 selectors (train[mode=scratch]). Each instance ends as: up to date, restored (its key was seen before:
 outputs come from the store), ran, failed, skipped (a dependency failed) or cancelled.`,
+  },
+  watch: {
+    summary: 'rerun what file changes invalidate, as they happen (dataset curation)',
+    usage: 'pipe watch [targets…] [--until stage] [options]',
+    flags: watchFlags,
+    details: `Watches the data folders, stage sources and pipeline.json the targets depend on. Each batch of
+changes (closed by --debounce ms of quiet) starts a run that does only the invalidated work; an
+instance whose inputs change while it runs is cancelled and scheduled again. Ctrl-C stops cleanly.`,
   },
   status: { summary: 'what a run would do, and why', usage: 'pipe status [targets…] [options]', flags: planFlags },
   explain: {
@@ -145,6 +154,8 @@ async function main(argv: string[]): Promise<number> {
   switch (name) {
     case 'run':
       return (await import('./cmd-run.js')).cmdRun(workspace, p, argv);
+    case 'watch':
+      return (await import('./cmd-watch.js')).cmdWatch(workspace, p, argv);
     case 'status':
       return (await import('./cmd-status.js')).cmdStatus(workspace, p, argv);
     case 'explain':

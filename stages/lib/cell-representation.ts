@@ -12,6 +12,10 @@
 //     bounded to a disk around the nucleus, holes filled;
 //  4. the crop side follows from the cell's equivalent diameter (not the image size), so a cell
 //     fills the same fraction of the square whatever the source microscope's magnification.
+// An image whose border is (nearly) all white is a cell already cut out onto white: there is no
+// plasma or red cell to contrast pale cytoplasm against, so purple-ness would keep only the nucleus.
+// There the cell is simply the non-white region nearest the centre (findCellOnWhite), cropped and
+// scaled by the same rule (4).
 import { fillHoles, labelComponents, selectComponents } from './image/components.js';
 import { decodeRgb, encodeMaskPng, encodePng, rgbSharp } from './image/decode.js';
 import { boxBlur } from './image/filter.js';
@@ -32,8 +36,20 @@ export interface CanonicalCellOptions {
 
 export type CanonicalStatus = 'ok' | 'fallback';
 
+/** Which search found the cell: `smear` (stained smear, purple-ness) or `white` (already cut out onto white). */
+export type CanonicalBackground = 'white' | 'smear';
+
+/** A border pixel is white when its darkest channel is at least this (JPEG ringing stays above it). */
+export const WHITE_BORDER_LEVEL = 235;
+/** Share of white border pixels from which an image counts as already cut out onto white. */
+export const WHITE_BORDER_FRACTION = 0.9;
+/** On white input, a pixel belongs to the cell when its darkest channel is below this. */
+export const WHITE_FOREGROUND_LEVEL = 235;
+
 export interface CanonicalRecord {
   status: CanonicalStatus;
+  /** Which search was used; always set by toCanonicalCell (optional only for records built elsewhere). */
+  background?: CanonicalBackground;
   /** Why the cell could not be found (fallback) or what was doubtful (ok). */
   reason: string | null;
   /** 0..1: how cleanly stained cell and surroundings separated, lowered for border contact or odd shapes. */
@@ -74,9 +90,80 @@ export async function toCanonicalCell(input: Buffer | RgbImage, options: Canonic
   const image = Buffer.isBuffer(input)
     ? await decodeRgb(input, { maxPixels: options.maxWorkingPixels ?? DEFAULTS.maxWorkingPixels, name: options.name })
     : { ...input, originalWidth: input.width, originalHeight: input.height, scale: 1 };
-  const found = findCell(image);
-  if (!found.ok) return fallback(image, image.scale, size, found.reason);
-  return canonicalCrop(image, found, image.scale, size, margin);
+  const background: CanonicalBackground = whiteBorderFraction(image) >= WHITE_BORDER_FRACTION ? 'white' : 'smear';
+  const found = background === 'white' ? findCellOnWhite(image) : findCell(image);
+  const result = found.ok ? await canonicalCrop(image, found, image.scale, size, margin) : await fallback(image, image.scale, size, found.reason);
+  const { status, ...rest } = result.record;
+  result.record = { status, background, ...rest };
+  return result;
+}
+
+/** Share of border pixels whose darkest channel is ≥ WHITE_BORDER_LEVEL (0 for an empty image). */
+export function whiteBorderFraction(image: RgbImage): number {
+  const { width: w, height: h, data } = image;
+  if (w === 0 || h === 0) return 0;
+  let white = 0, total = 0;
+  const visit = (x: number, y: number) => {
+    const p = 3 * (y * w + x);
+    total++;
+    if (Math.min(data[p]!, data[p + 1]!, data[p + 2]!) >= WHITE_BORDER_LEVEL) white++;
+  };
+  for (let x = 0; x < w; x++) {
+    visit(x, 0);
+    if (h > 1) visit(x, h - 1);
+  }
+  for (let y = 1; y < h - 1; y++) {
+    visit(0, y);
+    if (w > 1) visit(w - 1, y);
+  }
+  return white / total;
+}
+
+/**
+ * The cell of an image already cut out onto white: the non-white component nearest the centre (among
+ * those at least a fifth of the largest, so JPEG specks and crumbs are ignored), holes filled. Pale
+ * cytoplasm is kept because anything darker than paper counts. The nucleus (for the record) is the
+ * Otsu-purple part of the cell.
+ */
+export function findCellOnWhite(image: RgbImage): CellFound | { ok: false; reason: string } {
+  const { width: w, height: h, data } = image;
+  if (w < MIN_SIDE || h < MIN_SIDE) return { ok: false, reason: `image too small (${w}×${h} px, need ≥ ${MIN_SIDE})` };
+  const n = w * h;
+  const foreground = createMask(w, h);
+  for (let i = 0; i < n; i++) foreground.data[i] = Math.min(data[3 * i]!, data[3 * i + 1]!, data[3 * i + 2]!) < WHITE_FOREGROUND_LEVEL ? 1 : 0;
+  const labelling = labelComponents(foreground);
+  const largest = labelling.components.reduce((m, c) => Math.max(m, c.area), 0);
+  if (largest < 12) return { ok: false, reason: 'white image without a cell (no non-white region)' };
+  const cx = (w - 1) / 2, cy = (h - 1) / 2;
+  const best = labelling.components
+    .filter((c) => c.area >= 0.2 * largest)
+    .reduce((a, b) => (Math.hypot(a.cx - cx, a.cy - cy) <= Math.hypot(b.cx - cx, b.cy - cy) ? a : b));
+  const cell = fillHoles(selectComponents(labelling, foreground, [best.label]));
+  const cellArea = maskArea(cell);
+
+  const purple = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = 2 * (data[3 * i + 2]! - data[3 * i + 1]!) + 80;
+    purple[i] = v <= 0 ? 0 : v >= 255 ? 255 : v;
+  }
+  const cut = otsu(histogram(purple, cell.data));
+  const nucleus = createMask(w, h);
+  for (let i = 0; i < n; i++) nucleus.data[i] = cell.data[i]! && purple[i]! > cut.threshold ? 1 : 0;
+
+  // Confidence: how white the border is, lowered (as on smears) when the cell is cut by the border.
+  let confidence = whiteBorderFraction(image);
+  const doubts: string[] = [];
+  const bbox = maskBBox(cell)!;
+  if (bbox.x === 0 || bbox.y === 0 || bbox.x + bbox.width === w || bbox.y + bbox.height === h) {
+    confidence *= 0.6;
+    doubts.push('cell touches the image border');
+  }
+  const compactness = (4 * Math.PI * cellArea) / Math.max(1, perimeter(cell)) ** 2;
+  if (compactness < 0.5) {
+    confidence *= 0.7;
+    doubts.push(`irregular outline (compactness ${compactness.toFixed(2)})`);
+  }
+  return { ok: true, cell, nucleus, confidence: round3(Math.min(1, confidence)), reason: doubts.length ? doubts.join('; ') : null };
 }
 
 export interface CellFound {

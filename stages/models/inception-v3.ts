@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { checkInputShape, resolveBuildOptions, type ArchSpec, type BuildOptions, type InputShape } from './arch-spec.js';
 import { applyAvgPoolClassifier } from './classifier-head.js';
 import { KerasAutoNames } from './keras-names.js';
+import { allowTrainingBatchNormWithoutScale } from './batch-norm-without-scale.js';
 import { layerFactory, type LayerFactory } from './layer-factory.js';
 import { kerasApplicationsWeights } from './keras-weight-urls.js';
 
@@ -13,6 +14,8 @@ const BN_EPSILON = 1e-3;
 const MIN_INPUT_SIZE = 75;
 
 type Sym = tf.SymbolicTensor;
+
+allowTrainingBatchNormWithoutScale();
 
 class InceptionBuilder {
   readonly names = new KerasAutoNames();
