@@ -1,0 +1,61 @@
+// The whole study end to end, as CI runs it: `pipe run --profile smoke` in a fresh copy of the
+// repository (every architecture × mode on 24 images for one step, through to the report), then an
+// immediate second run that must do nothing.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const workspace = mkdtempSync(join(tmpdir(), 'leukopipe-smoke-'));
+
+function copyTrackedFiles(): void {
+  const files = execFileSync('git', ['ls-files', '-z'], { cwd: repo, encoding: 'utf8' }).split('\0').filter(Boolean);
+  for (const file of files) {
+    if (!existsSync(join(repo, file))) continue; // deleted in the working tree
+    cpSync(join(repo, file), join(workspace, file), { recursive: true });
+  }
+  cpSync(join(repo, 'dist'), join(workspace, 'dist'), { recursive: true });
+  symlinkSync(join(repo, 'node_modules'), join(workspace, 'node_modules'));
+}
+
+function pipe(...args: string[]): { code: number | null; out: string } {
+  const r = spawnSync(process.execPath, [join(workspace, 'bin/pipe.js'), ...args], {
+    cwd: workspace,
+    encoding: 'utf8',
+    env: { ...process.env, FORCE_COLOR: '0' },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
+}
+
+test.after(() => rmSync(workspace, { recursive: true, force: true }));
+
+test('smoke profile: the whole DAG runs, every train instance is evaluated and reported', () => {
+  copyTrackedFiles();
+  const first = pipe('run', '--profile', 'smoke', '-j', '2', '--plain');
+  assert.is(first.code, 0, first.out.slice(-4000));
+  const reportDir = join(workspace, 'artifacts/stages/report');
+  for (const file of ['index.html', 'REPORT.md', 'metrics.json']) assert.ok(existsSync(join(reportDir, file)), file);
+
+  const trainIds = [...first.out.matchAll(/^ran\s+(train\[[^\]]+\])/gm)].map((m) => m[1]!);
+  assert.ok(trainIds.length >= 18, `every architecture × mode trained (${trainIds.length})`);
+  for (const id of trainIds) {
+    const evaluation = join(workspace, 'artifacts/stages', id.replace('train[', 'evaluate['), 'metrics.json');
+    assert.ok(existsSync(evaluation), `evaluated: ${id}`);
+  }
+  const html = readFileSync(join(reportDir, 'index.html'), 'utf8');
+  assert.ok(html.includes('densenet201') && html.includes('small_cnn'), 'the report lists the architectures');
+});
+
+test('an immediate second run does nothing', () => {
+  const second = pipe('run', '--profile', 'smoke', '-j', '2', '--plain');
+  assert.is(second.code, 0, second.out.slice(-4000));
+  assert.not.match(second.out, /^(ran|restored)\s/m);
+  assert.match(second.out, /up to date/);
+});
+
+test.run();
