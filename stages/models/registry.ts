@@ -11,6 +11,7 @@ import type { ArchSpec } from './arch-spec.js';
 /** Files of this folder that are not families. */
 const SUPPORT_MODULES = new Set([
   'arch-spec',
+  'batch-norm-without-scale',
   'classifier-head',
   'imagenet-weights',
   'keras-h5',
