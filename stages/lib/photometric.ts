@@ -7,19 +7,12 @@ import sharp from 'sharp';
 import { assertRgb, cellMask, DEFAULT_WHITE_THRESHOLD } from './stain/cell-mask.js';
 import { clampByte, fromOd, HED_FROM_RGB_OD, invert3, toOd } from './stain/color-spaces.js';
 
-export type Rng = () => number;
+import { mulberry32, type Random } from './image/rng.js';
 
-/** Mulberry32: a small, fast, well-distributed 32-bit generator; the same seed gives the same stream. */
-export function createRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export type Rng = Random;
+
+/** Mulberry32 (the project's one seeded generator): the same seed gives the same stream. */
+export const createRng: (seed: number) => Rng = mulberry32;
 
 /** Stable 32-bit seed from a string and a number (FNV-1a), e.g. an item's name and a variant index. */
 export function seedFrom(text: string, salt = 0): number {

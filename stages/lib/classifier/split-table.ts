@@ -3,15 +3,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DepOutput } from '../../../pipeline/stage-api.js';
+import type { SplitRow } from '../../split.js';
 
-export interface SplitRow {
-  /** `<stageId>/<relpath>` as written by the split stage. */
-  file: string;
-  class: string;
-  source: string;
-  group: string;
-  origin: string;
-}
+export type { SplitRow };
 
 export interface LabelledFile extends SplitRow {
   /** Absolute path of the image. */
