@@ -2,7 +2,9 @@
 // `pipe watch --until audit` running. Builds a throwaway workspace from this repo's pipeline.json and
 // stages and N images of the full PBC subset (/work/shared/data/pbc_wbc4/images), runs the initial
 // cycle (not timed), then copies one more image in and times until the cycle's block is printed.
-//   nice node --import tsx bench/watch-drop-image.ts [N=5000] [repeats=3]
+//   nice node --import tsx bench/watch-drop-image.ts [N=5000] [repeats=3] [--set stage.param=value …]
+// (--set goes to `pipe watch`; e.g. --set audit.allowCrossSplitDuplicates=true when the images chosen
+// contain a duplicate pair that the split puts on both sides, as the 4,790-image subset does).
 import { spawn } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,8 +13,15 @@ import { fileURLToPath } from 'node:url';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const source = '/work/shared/data/pbc_wbc4/images';
-const n = Number(process.argv[2] ?? 5000);
-const repeats = Number(process.argv[3] ?? 3);
+const positional: string[] = [];
+const overrides: string[] = [];
+for (let i = 2; i < process.argv.length; i++) {
+  const arg = process.argv[i]!;
+  if (arg === '--set') overrides.push('--set', process.argv[++i] ?? '');
+  else positional.push(arg);
+}
+const n = Number(positional[0] ?? 5000);
+const repeats = Number(positional[1] ?? 3);
 const classes = readdirSync(source).sort();
 const pool = classes.map((c) => readdirSync(join(source, c)).filter((f) => /\.jpe?g$/i.test(f)).sort());
 const available = pool.reduce((s, l) => s + l.length, 0);
@@ -31,7 +40,7 @@ for (const c of classes) mkdirSync(join(ws, 'data/pbc_wbc4', c), { recursive: tr
 const place = ([c, f]: [string, string]) => copyFileSync(join(source, c, f), join(ws, 'data/pbc_wbc4', c, f));
 order.slice(0, n).forEach(place);
 
-const child = spawn(process.execPath, [join(repo, 'dist/cli.js'), 'watch', '--until', 'audit', '--debounce', '200'], { cwd: ws, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+const child = spawn(process.execPath, [join(repo, 'dist/cli.js'), 'watch', '--until', 'audit', '--debounce', '200', ...overrides], { cwd: ws, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
 let out = '';
 child.stdout.on('data', (d) => (out += d));
 child.stderr.on('data', (d) => (out += d));

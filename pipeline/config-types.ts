@@ -50,4 +50,6 @@ export interface PipelineConfig {
   stages: StageConfig[];
   commands?: Record<string, { module: string; description?: string }>;
   profiles?: Record<string, ProfileConfig>;
+  /** Values shared by several stages (`${vars.x}`); overridden by profiles and `--set vars.x=…`. */
+  vars?: Record<string, unknown>;
 }

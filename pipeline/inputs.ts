@@ -1,8 +1,8 @@
-// Resolves an instance's inputs: workspace globs (fast-glob) and files from deps' published outputs.
+// Resolves an instance's inputs: workspace globs (glob-files.ts) and files from deps' published outputs.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import fg from 'fast-glob';
 import picomatch from 'picomatch';
+import { globFiles } from './glob-files.js';
 import type { FileHashCache } from './file-hashes.js';
 import type { Instance } from './plan.js';
 import type { InputFile } from './stage-api.js';
@@ -24,8 +24,7 @@ export function resolveInputs(
 ): InputFile[] {
   const out: InputFile[] = [];
   if (inst.inputGlobs.length) {
-    const rels = fg.sync(inst.inputGlobs, { cwd: ws.root, onlyFiles: true, ignore: IGNORE, followSymbolicLinks: true });
-    rels.sort();
+    const rels = globFiles(ws.root, inst.inputGlobs, IGNORE);
     for (const rel of rels) {
       const path = join(ws.root, rel);
       out.push({ path, rel, hash: hashes.hash(path, statSync(path)) });

@@ -1,12 +1,13 @@
-// `${params.x}` / `${matrix.x}` substitution in pipeline.json strings.
+// `${params.x}` / `${matrix.x}` / `${vars.x}` substitution in pipeline.json strings.
 
-export type Scope = { params?: Record<string, unknown>; matrix?: Record<string, unknown> };
+export type Scope = { params?: Record<string, unknown>; matrix?: Record<string, unknown>; vars?: Record<string, unknown> };
+type Kind = keyof Scope;
 
-const REF = /\$\{(params|matrix)\.([A-Za-z0-9_.-]+)\}/g;
+const REF = /\$\{(params|matrix|vars)\.([A-Za-z0-9_.-]+)\}/g;
 
 export class InterpolationError extends Error {}
 
-function lookup(scope: Scope, kind: 'params' | 'matrix', path: string): unknown {
+function lookup(scope: Scope, kind: Kind, path: string): unknown {
   let v: unknown = scope[kind];
   for (const part of path.split('.')) {
     if (v === null || typeof v !== 'object' || !(part in (v as object))) {
@@ -24,7 +25,7 @@ function describeKeys(obj: unknown): string {
 
 /** Replaces references inside a string; values are stringified (objects as JSON). */
 export function interpolateString(s: string, scope: Scope, quote?: (v: string) => string): string {
-  return s.replace(REF, (_m, kind: 'params' | 'matrix', path: string) => {
+  return s.replace(REF, (_m, kind: Kind, path: string) => {
     const v = lookup(scope, kind, path);
     const str = typeof v === 'string' ? v : JSON.stringify(v);
     return quote ? quote(str) : str;
@@ -34,8 +35,8 @@ export function interpolateString(s: string, scope: Scope, quote?: (v: string) =
 /** Deep substitution for params: a string that is exactly one reference becomes the referenced value. */
 export function interpolateValue(value: unknown, scope: Scope): unknown {
   if (typeof value === 'string') {
-    const exact = /^\$\{(params|matrix)\.([A-Za-z0-9_.-]+)\}$/.exec(value);
-    if (exact) return lookup(scope, exact[1] as 'params' | 'matrix', exact[2]!);
+    const exact = /^\$\{(params|matrix|vars)\.([A-Za-z0-9_.-]+)\}$/.exec(value);
+    if (exact) return lookup(scope, exact[1] as Kind, exact[2]!);
     return interpolateString(value, scope);
   }
   if (Array.isArray(value)) return value.map((v) => interpolateValue(v, scope));
@@ -47,6 +48,6 @@ export function interpolateValue(value: unknown, scope: Scope): unknown {
   return value;
 }
 
-export function hasReference(s: string, kind: 'params' | 'matrix'): boolean {
+export function hasReference(s: string, kind: Kind): boolean {
   return new RegExp(`\\$\\{${kind}\\.`).test(s);
 }

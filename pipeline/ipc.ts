@@ -19,7 +19,10 @@ export interface ContextData {
 export type Job =
   | { kind: 'describe'; bundle: string; stageId: string }
   | { kind: 'whole'; bundle: string; ctx: ContextData }
-  | { kind: 'items'; bundle: string; ctx: ContextData; items: WorkItem[] }
+  // `ctx: 'same'` reuses the context of the process's previous job: a per-item instance's context lists
+  // every input (thousands), which would otherwise be serialised again for each chunk.
+  | { kind: 'items'; bundle: string; ctx: ContextData | 'same'; items: WorkItem[] }
+  | { kind: 'skip-check'; bundle: string; ctx: ContextData }
   | { kind: 'finalize'; bundle: string; ctx: ContextData; items: ItemOutputs[] }
   | { kind: 'shell'; command: string; ctx: ContextData; inputsFile: string };
 
@@ -28,6 +31,7 @@ export type ToHost = { type: 'job'; job: Job } | { type: 'cancel' } | { type: 'e
 export type FromHost =
   | { type: 'log'; level: 'log' | 'warn'; message: string }
   | { type: 'progress'; done: number; total: number; label?: string }
-  | { type: 'described'; kind: 'whole' | 'per-item'; hasFinalize: boolean }
+  | { type: 'described'; kind: 'whole' | 'per-item'; hasFinalize: boolean; hasSkipCheck: boolean }
+  | { type: 'skip-check'; reason: string | null }
   | { type: 'done' }
   | { type: 'error'; message: string; clean: boolean; exitCode?: number };

@@ -63,6 +63,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
   const stageIndex = new Map<string, number>();
   config.stages.forEach((s, i) => {
     if (stageIndex.has(s.id)) at(['stages', i, 'id'], `duplicate stage id "${s.id}" (first defined as stages[${stageIndex.get(s.id)}])`);
+    else if (s.id === 'vars') at(['stages', i, 'id'], 'the stage id "vars" is reserved (`--set vars.x=…` sets pipeline.json\'s vars)');
     else stageIndex.set(s.id, i);
     if (s.perItem && !s.module) at(['stages', i, 'perItem'], `stage "${s.id}": perItem stages need a \`module\` (definePerItemStage)`);
   });
@@ -94,7 +95,13 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
       problems.push((e as Error).message);
     }
   }
+  const vars = structuredClone(config.vars ?? {});
   for (const o of overrides) {
+    if (o.stage === 'vars') {
+      if (!(o.path[0]! in vars)) problems.push(`${o.origin}: unknown var "${o.path[0]}" (vars: ${Object.keys(vars).join(', ') || 'none in pipeline.json'})`);
+      else setPath(vars, o.path, o.value);
+      continue;
+    }
     const i = stageIndex.get(o.stage);
     if (i === undefined) problems.push(`${o.origin}: unknown stage "${o.stage}" (stages: ${[...stageIndex.keys()].join(', ')})`);
     else setPath((stages[i]!.params ??= {}), o.path, o.value);
@@ -145,14 +152,14 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
       const id = instanceId(stage.id, axes, combo);
       const matrix: Record<string, string> = {};
       for (const a of axes) if (a in combo) matrix[a] = String(combo[a]);
-      const scope = { matrix: combo as Record<string, MatrixValue> };
+      const scope = { matrix: combo as Record<string, MatrixValue>, vars };
       let params: Record<string, unknown> = {};
       try {
         params = interpolateValue(stage.params ?? {}, scope) as Record<string, unknown>;
       } catch (e) {
         at(['stages', i, 'params'], `${id}: params: ${(e as Error).message}`);
       }
-      const full = { matrix: combo, params };
+      const full = { matrix: combo, params, vars };
       const inputGlobs: string[] = [];
       const inputFrom: InputFromInstances[] = [];
       (stage.inputs ?? []).forEach((input, j) => {
@@ -200,7 +207,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
       (stage.deps ?? []).forEach((raw, j) => {
         let text: string;
         try {
-          text = interpolateString(raw, { matrix: inst.matrixRaw, params: inst.params });
+          text = interpolateString(raw, { matrix: inst.matrixRaw, params: inst.params, vars });
         } catch (e) {
           at(['stages', i, 'deps', j], `${inst.id}: deps[${j}] "${raw}": ${(e as Error).message}`);
           return;

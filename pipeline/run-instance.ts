@@ -106,24 +106,37 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
   const prevItems = prevEntry ? rc.store.readManifest(prevEntry.key)?.items : undefined;
   const nowNames = new Set(rk.inputs.map((f) => itemName(f.fromInstance ?? '', f.rel)));
   const removed = (prevItems ?? []).filter((p) => !nowNames.has(itemName(p.from, p.rel))).length;
-  rc.emit({ type: 'instance-progress', id: inst.id, done: 0, total: todo.length, label: 'items' });
-
-  // Worker processes: one per granted slot plus free extra slots, never more than there are chunks.
-  const chunkSize = Math.max(1, Math.min(64, Math.ceil(todo.length / (rc.jobs * 4))));
-  const chunks: { input: InputFile; i: number }[][] = [];
-  for (let k = 0; k < todo.length; k += chunkSize) chunks.push(todo.slice(k, k + chunkSize));
-  const extra = inst.resources.gpu > 0 && rc.gpus.length > 0 ? rc.slots.tryAcquireExtra(0) : rc.slots.tryAcquireExtra(Math.max(0, Math.min(chunks.length, rc.jobs) - grant.cpu));
-  const workerCount = Math.max(1, Math.min(Math.max(1, chunks.length), grant.cpu + extra.cpu));
   const ctxBase = contextData(rc, inst, rk, outDir, grant.gpus, 1);
   const procs: StageProcess[] = [];
+  const hasContext = new Set<StageProcess>();
+  let extra: { cpu: number; release(): void } = { cpu: 0, release() {} };
   let done = 0;
   let seq = 0;
+  let skipReason: string | null = null;
   try {
-    // Item workers' own progress is chunk-relative; the runner reports items done instead.
-    for (let w = 0; w < workerCount; w++) procs.push(spawnHost(rc, inst, grant.gpus, c));
+    procs.push(spawnHost(rc, inst, grant.gpus, c));
     await procs[0]!.run({ kind: 'describe', bundle: rk.bundle!, stageId: inst.stage.id });
     const described = procs[0]!.lastDescribe!;
     if (described.kind !== 'per-item') throw new PipelineError(`${inst.id}: pipeline.json sets "perItem": true but ${inst.stage.module} exports defineStage (use definePerItemStage)`);
+    if (described.hasSkipCheck) {
+      await procs[0]!.run({ kind: 'skip-check', bundle: rk.bundle!, ctx: ctxBase });
+      hasContext.add(procs[0]!);
+      skipReason = procs[0]!.lastSkipReason;
+    }
+    if (skipReason !== null) {
+      rc.emit({ type: 'instance-log', id: inst.id, level: 'log', message: `no items processed: ${skipReason}` });
+      todo.length = 0;
+    }
+    rc.emit({ type: 'instance-progress', id: inst.id, done: 0, total: todo.length, label: 'items' });
+
+    // Worker processes: one per granted slot plus free extra slots, never more than there are chunks.
+    const chunkSize = Math.max(1, Math.min(64, Math.ceil(todo.length / (rc.jobs * 4))));
+    const chunks: { input: InputFile; i: number }[][] = [];
+    for (let k = 0; k < todo.length; k += chunkSize) chunks.push(todo.slice(k, k + chunkSize));
+    extra = inst.resources.gpu > 0 && rc.gpus.length > 0 ? rc.slots.tryAcquireExtra(0) : rc.slots.tryAcquireExtra(Math.max(0, Math.min(chunks.length, rc.jobs) - grant.cpu));
+    const workerCount = Math.max(1, Math.min(Math.max(1, chunks.length), grant.cpu + extra.cpu));
+    // Item workers' own progress is chunk-relative; the runner reports items done instead.
+    while (procs.length < workerCount) procs.push(spawnHost(rc, inst, grant.gpus, c));
     const queue = [...chunks];
     await Promise.all(
       procs.map(async (proc) => {
@@ -135,7 +148,9 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
             return { item: { input, outDir: itemDir }, i };
           });
           proc.quietProgress = true;
-          await proc.run({ kind: 'items', bundle: rk.bundle!, ctx: ctxBase, items: work.map((w) => w.item) });
+          const ctx = hasContext.has(proc) ? 'same' : ctxBase;
+          hasContext.add(proc);
+          await proc.run({ kind: 'items', bundle: rk.bundle!, ctx, items: work.map((w) => w.item) });
           // Store each item as soon as its chunk is done, so a kill loses at most the running chunks.
           for (const { item, i } of work) {
             const files = storeFolder(rc, inst, item.outDir, new Map(), `item ${item.input.rel} produced`);
@@ -155,7 +170,8 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
     const union: Record<string, FileEntry> = {};
     const owner = new Map<string, string>();
     const itemOutputs: ItemOutputs[] = [];
-    rk.inputs.forEach((input, i) => {
+    const kept = skipReason === null ? rk.inputs : [];
+    kept.forEach((input, i) => {
       const files = itemFiles[i]!;
       for (const [rel, f] of Object.entries(files)) {
         const prev = owner.get(rel);
@@ -179,11 +195,11 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
       await procs[0]!.run({ kind: 'finalize', bundle: rk.bundle!, ctx: ctxBase, items: itemOutputs });
       files = storeFolder(rc, inst, outDir, known, 'finalize produced');
     }
-    const items: ItemRecord[] = rk.inputs.map((f, i) => ({ from: f.fromInstance ?? '', rel: f.rel, key: itemKeys[i]! }));
+    const items: ItemRecord[] = kept.map((f, i) => ({ from: f.fromInstance ?? '', rel: f.rel, key: itemKeys[i]! }));
     publishInstance(rc, inst, rk.key, rk.fields, files, started, items);
     removeQuietly(ctxBase.stateDir);
     removeQuietly(tmp);
-    return { items: { ran: todo.length, cached: rk.inputs.length - todo.length, removed } };
+    return { items: { ran: todo.length, cached: kept.length - todo.length, removed } };
   } finally {
     extra.release();
     for (const p of procs) {

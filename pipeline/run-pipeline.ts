@@ -156,7 +156,7 @@ async function executeLocked(
 
   const runOne = async (inst: Instance): Promise<InstanceResult> => {
     const depResults = await Promise.all(inst.deps.map((d) => tasks.get(d) ?? Promise.resolve<InstanceResult>({ outcome: 'up-to-date' })));
-    const started = Date.now();
+    let started = Date.now();
     const done = (r: InstanceResult, extra: Partial<Extract<PipeEvent, { type: 'instance-done' }>> = {}): InstanceResult => {
       results.set(inst.id, r);
       if (r.outcome !== 'would-run' && r.outcome !== 'would-restore') {
@@ -202,6 +202,7 @@ async function executeLocked(
     if (dry) return { outcome: 'would-run', key: rk.key, detail: reason, fields: rk.fields };
 
     const grant = await rc.slots.acquire(inst.resources.cpu, inst.resources.gpu);
+    started = Date.now(); // the time shown is the instance's own, not its wait for a free slot
     const c: Cancellable = { cancelled: stopped(), processes: new Set() };
     cancels.set(inst.id, c);
     try {

@@ -103,6 +103,12 @@ export interface PerItemStage<P> {
    */
   processItems(ctx: StageContext<P>, items: WorkItem[]): Promise<void>;
   /**
+   * Optional: a reason why no item needs processing this time (e.g. the weights every item needs are
+   * missing), or null. With a reason the runner processes no item, calls `finalize` with none and
+   * publishes the instance, which costs a moment instead of a pass over thousands of items.
+   */
+  skipAllItems?(ctx: StageContext<P>): Promise<string | null>;
+  /**
    * Optional aggregation over every item's outputs (new and cached), which the runner has already laid
    * out in `ctx.outDir`. Write summary files (records.jsonl, contact sheets) into `ctx.outDir`.
    */

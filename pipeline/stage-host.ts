@@ -69,21 +69,28 @@ async function checkParams(stage: StageModule, data: ContextData): Promise<void>
   validated.add(data.instanceId);
 }
 
+let lastContext: ContextData | undefined;
+
 async function runJob(job: Job): Promise<void> {
   if (job.kind === 'shell') return runShell(job.command, job.ctx, job.inputsFile);
   const stage = await load(job.bundle);
   if (job.kind === 'describe') {
-    send({ type: 'described', kind: stage.kind, hasFinalize: stage.kind === 'per-item' && typeof stage.finalize === 'function' });
+    const perItem = stage.kind === 'per-item';
+    send({ type: 'described', kind: stage.kind, hasFinalize: perItem && typeof stage.finalize === 'function', hasSkipCheck: perItem && typeof stage.skipAllItems === 'function' });
     return;
   }
-  await checkParams(stage, job.ctx);
-  const ctx = context(job.ctx);
+  const data = job.ctx === 'same' ? lastContext : job.ctx;
+  if (!data) throw new Error(`${job.kind} job refers to a previous context, but this process has none`);
+  lastContext = data;
+  await checkParams(stage, data);
+  const ctx = context(data);
   if (job.kind === 'whole') {
     if (stage.kind !== 'whole') throw new CleanError('module exports a per-item stage but pipeline.json does not set "perItem": true');
     await stage.run(ctx);
   } else {
     if (stage.kind !== 'per-item') throw new CleanError('pipeline.json sets "perItem": true but the module exports defineStage (use definePerItemStage)');
     if (job.kind === 'items') await stage.processItems(ctx, job.items);
+    else if (job.kind === 'skip-check') send({ type: 'skip-check', reason: (await stage.skipAllItems?.(ctx)) ?? null });
     else await stage.finalize?.(ctx, job.items);
   }
 }

@@ -22,6 +22,8 @@ export class StageProcess {
   /** Drops the stage's own progress reports (per-item chunks: the runner counts items instead). */
   quietProgress = false;
   lastDescribe: Extract<FromHost, { type: 'described' }> | undefined;
+  /** The answer of the last skip-check job: why the stage processes no item this time, or null. */
+  lastSkipReason: string | null = null;
 
   constructor(env: Record<string, string>, cwd: string, private readonly cb: HostCallbacks) {
     this.child = spawn(process.execPath, [stageHostPath()], { cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
@@ -50,6 +52,7 @@ export class StageProcess {
         if (!this.quietProgress) this.cb.progress(m.done, m.total, m.label);
       }
       else if (m.type === 'described') this.lastDescribe = m;
+      else if (m.type === 'skip-check') this.lastSkipReason = m.reason;
       else if (m.type === 'done' || m.type === 'error') {
         const p = this.pending;
         this.pending = undefined;

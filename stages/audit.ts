@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import sharp from 'sharp';
 import { defineStage, StageError, type InputFile } from '../pipeline/stage-api.js';
-import { hammingDistance, perceptualHash } from './lib/image/perceptual-hash.js';
+import { fingerprintFile, fingerprintPath, type Fingerprint } from './fingerprint.js';
+import { hammingDistance } from './lib/image/perceptual-hash.js';
 import { json } from './lib/item-files.js';
 import { depByStage, parseSplitCsv, SPLITS, type SplitName } from './split.js';
 
@@ -42,8 +42,6 @@ export interface DuplicatePair {
   splits: [SplitName | null, SplitName | null];
 }
 
-const IMAGE_EXT = /\.(jpe?g|png|tiff?|bmp|webp|gif)$/i;
-
 const paramsSchema = {
   type: 'object',
   required: ['dataRoot'],
@@ -55,21 +53,11 @@ const paramsSchema = {
   },
 };
 
-/** Decodes, measures and hashes one file of the dataset. */
-export async function auditFile(input: { path: string; hash: string }, rel: string, split: SplitName | null): Promise<AuditedFile> {
-  const parts = rel.split('/');
-  const base: AuditedFile = { file: rel, class: parts[0] ?? '', sha256: input.hash, split, kind: 'image' };
-  if (!IMAGE_EXT.test(rel)) return { ...base, kind: 'not-image', reason: 'extension is not an image type' };
-  try {
-    const bytes = await readFile(input.path);
-    const meta = await sharp(bytes, { failOn: 'error' }).metadata();
-    // Decoding the pixels (not only the header) catches truncated files.
-    const phash = await perceptualHash(sharp(bytes, { failOn: 'error', limitInputPixels: 1e9 }));
-    return { ...base, width: meta.width, height: meta.height, phash };
-  } catch (e) {
-    const msg = String((e as Error).message).split('\n')[0];
-    return { ...base, kind: 'undecodable', reason: msg };
-  }
+/** One file of the dataset as audited: its fingerprint (computed here unless `known` has it for this content). */
+export async function auditFile(input: { path: string; hash: string }, rel: string, split: SplitName | null, known?: Fingerprint | null): Promise<AuditedFile> {
+  const print = known && known.sha256 === input.hash ? known : await fingerprintFile(input, rel);
+  const { sha256, ...rest } = print;
+  return { file: rel, class: rel.split('/')[0] ?? '', sha256, split, ...rest };
 }
 
 /** Every exact and near duplicate pair among decodable images. */
@@ -216,12 +204,19 @@ export default defineStage<AuditParams>({
     const inRoot = (f: InputFile) => path.relative(root, f.path).split(path.sep).join('/');
     // Only files inside class folders are data; files at the root (manifest, licence) are not.
     const dataFiles = ctx.inputs.filter((f) => inRoot(f).split('/').length === 2);
+    // Fingerprints cached per file by the fingerprint stage, when it is a dep; any file it lacks (or
+    // whose content differs) is fingerprinted here.
+    const prints = depByStage(ctx, 'fingerprint');
     const files: AuditedFile[] = [];
     let done = 0;
+    let computed = 0;
     for (const f of dataFiles) {
-      files.push(await auditFile(f, inRoot(f), bySplit.get(f.rel) ?? null));
+      const known = prints ? await readJson(path.join(prints.dir, fingerprintPath(f.rel))) as Fingerprint | null : null;
+      if (!known || known.sha256 !== f.hash) computed += 1;
+      files.push(await auditFile(f, inRoot(f), bySplit.get(f.rel) ?? null, known));
       ctx.progress(++done, dataFiles.length, f.rel);
     }
+    if (prints && computed > 0) ctx.warn(`${computed} file(s) had no current fingerprint; computed here`);
     const report = buildReport(ctx.params, files, classes, sharedAcrossSplits, segParams);
     await writeFile(path.join(ctx.outDir, 'audit.json'), json(report));
     await writeFile(path.join(ctx.outDir, 'audit.md'), reportMarkdown(report));

@@ -63,24 +63,22 @@ function depOf(ctx: StageContext<EvaluateParams>, stageId: string) {
   return Object.values(ctx.deps).find((d) => d.stageId === stageId) ?? null;
 }
 
-/** The shifted stage's images (sets.json), or none when the stage is not a dep. */
+/** The images of every dep that publishes test sets in the shifted stage's layout (sets.json: shifted, foreign). */
 function shiftedItems(ctx: StageContext<EvaluateParams>, classes: string[]): EvalItem[] {
-  const shifted = depOf(ctx, 'shifted');
-  if (!shifted) return [];
-  const setsPath = join(shifted.dir, 'sets.json');
-  if (!existsSync(setsPath)) throw new StageError('sets.json is missing', setsPath);
-  const sets = JSON.parse(readFileSync(setsPath, 'utf8')) as ShiftedSets;
-  return (sets.items ?? [])
-    .filter((it) => classes.includes(it.class))
-    .map((it) => ({
-      id: `${shifted.stageId}/${it.file}`,
-      stage: shifted.stageId,
-      rel: it.file,
-      path: join(shifted.dir, it.file),
-      source: it.source,
-      trueClass: it.class,
-      raw: true,
-    }));
+  const out: EvalItem[] = [];
+  for (const dep of Object.values(ctx.deps).sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1))) {
+    const setsPath = join(dep.dir, 'sets.json');
+    if (!existsSync(setsPath)) {
+      if (dep.stageId === 'shifted') throw new StageError('sets.json is missing', setsPath);
+      continue;
+    }
+    const sets = JSON.parse(readFileSync(setsPath, 'utf8')) as ShiftedSets;
+    for (const it of sets.items ?? []) {
+      if (!classes.includes(it.class)) continue;
+      out.push({ id: `${dep.stageId}/${it.file}`, stage: dep.stageId, rel: it.file, path: join(dep.dir, it.file), source: it.source, trueClass: it.class, raw: true });
+    }
+  }
+  return out;
 }
 
 export default defineStage<EvaluateParams>({

@@ -12,6 +12,7 @@ import { getArchitecture } from './models/registry.js';
 import { initBackend } from './tf/backend.js';
 import { buildPooledBase, missingWeightsReason, type BaseWeights } from './lib/classifier/base-model.js';
 import { assertPreprocessing, imagesToTensor, type Preprocessing } from './lib/classifier/preprocessing.js';
+import { pyramidTapLayers } from './lib/classifier/feature-pyramid.js';
 import { readImageRgb } from './lib/classifier/read-image.js';
 
 export interface FeaturesParams {
@@ -27,6 +28,11 @@ export interface FeaturesParams {
   preprocessing: Preprocessing | 'auto';
   /** What to do when ImageNet weights are missing: record why and write nothing, or fail. */
   onMissingWeights: 'skip' | 'fail';
+  /**
+   * How many of the base's deepest resolutions to pool and concatenate (feature-pyramid.ts); 1 = the
+   * last layer only, as Keras's `pooling: 'avg'`.
+   */
+  levels: number;
   batchSize: number;
   seed: number;
   backend: string;
@@ -40,6 +46,10 @@ export interface FeaturesRecord {
   inputSize: number;
   preprocessing: Preprocessing;
   seed: number;
+  /** Resolutions pooled (absent in records written before it existed: 1). */
+  levels?: number;
+  /** The layers whose global average pools make up each vector, shallowest first. */
+  taps?: string[];
   /** Length of every vector. */
   dim: number | null;
   items: number;
@@ -54,6 +64,7 @@ const paramsSchema = {
     inputSize: { anyOf: [{ type: 'integer', minimum: 8 }, { type: 'null' }, { const: 'min' }] },
     preprocessing: { enum: ['auto', 'rescale', 'tf', 'caffe', 'torch'] },
     onMissingWeights: { enum: ['skip', 'fail'] },
+    levels: { type: 'integer', minimum: 1, maximum: 8 },
     batchSize: { type: 'integer', minimum: 1 },
     seed: { type: 'integer' },
     backend: { type: 'string' },
@@ -90,19 +101,26 @@ async function resolveSettings(ctx: StageContext<FeaturesParams>) {
   let weights: BaseWeights = wanted === 'random' ? 'random' : 'imagenet';
   if (missing && wanted === 'imagenet-or-random') (weights = 'random'), (missing = null);
   if (missing && (p.onMissingWeights ?? 'skip') === 'fail') throw new StageError(missing, ctx.instanceId);
-  return { spec, inputSize, preprocessing, weights, missing, seed: p.seed ?? 1, batchSize: p.batchSize ?? 32 };
+  return { spec, inputSize, preprocessing, weights, missing, seed: p.seed ?? 1, batchSize: p.batchSize ?? 32, levels: p.levels ?? 1 };
 }
 
 export default definePerItemStage<FeaturesParams>({
   paramsSchema,
 
+  // Missing weights: no item is read at all; features.json (finalize) says why and train reports the
+  // architecture as skipped.
+  async skipAllItems(ctx) {
+    return (await resolveSettings(ctx)).missing;
+  },
+
   async processItems(ctx, items: WorkItem[]) {
     const settings = await resolveSettings(ctx);
-    if (settings.missing) return; // features.json (finalize) says why; train reports it as skipped
+    if (settings.missing) return;
     await initBackend({ prefer: ctx.params.backend ?? 'auto', quiet: true });
-    const base = await buildPooledBase(settings.spec, settings.inputSize, settings.weights, {
+    const { model: base } = await buildPooledBase(settings.spec, settings.inputSize, settings.weights, {
       weightsDir: weightsDir(ctx),
       seed: settings.seed,
+      levels: settings.levels,
     });
     try {
       let done = 0;
@@ -140,6 +158,7 @@ export default definePerItemStage<FeaturesParams>({
       inputSize: settings.inputSize,
       preprocessing: settings.preprocessing,
       seed: settings.seed,
+      levels: settings.levels,
       dim: null,
       items: items.reduce((n, it) => n + it.files.length, 0),
       layout: 'features/<stageId>/<rel>.f32 — little-endian float32, one vector per image',
@@ -148,6 +167,11 @@ export default definePerItemStage<FeaturesParams>({
       record.reason = settings.missing;
       ctx.warn(`${ctx.instanceId}: ${settings.missing}`);
     } else {
+      // The tap names need the graph only, not the weights.
+      await initBackend({ prefer: ctx.params.backend ?? 'auto', quiet: true });
+      const graph = settings.spec.build([settings.inputSize, settings.inputSize, 3], { includeTop: false });
+      record.taps = settings.levels === 1 ? [settings.spec.featureLayer] : pyramidTapLayers(graph, settings.levels);
+      graph.dispose();
       const first = items.find((it) => it.files.length > 0);
       if (first) {
         const { statSync } = await import('node:fs');

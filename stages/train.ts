@@ -26,6 +26,7 @@ import { createOptimizer, type OptimizerParams } from './lib/classifier/optimize
 import { assertPreprocessing, type Preprocessing } from './lib/classifier/preprocessing.js';
 import { readLabelledSplit, readSplitCsv, type LabelledFile } from './lib/classifier/split-table.js';
 import { MODEL_DIR, TRAIN_JSON, type CellOptions, type TrainMode, type TrainRecord } from './lib/classifier/train-record.js';
+import { featureStatistics, foldStandardization, standardizeInPlace } from './lib/classifier/feature-standardization.js';
 import { fit, type EarlyStopping, type EpochRecord, type FitResult } from './lib/classifier/training-loop.js';
 import type { FeaturesRecord } from './features.js';
 
@@ -51,6 +52,13 @@ export interface TrainParams {
   /** Fallbacks when the segment/normalize outputs do not record their own settings. */
   cell: CellOptions;
   normalize: NormalizeParams | null;
+  /**
+   * finetune/scratch: training batches from which BatchNormalization statistics are re-estimated before
+   * each validation (batch-norm-recalibration.ts); 0 or null keeps Keras's moving averages.
+   */
+  recalibrateBatchNorm?: number | null;
+  /** transfer/finetune: fit the head on per-dimension standardised features (folded into the saved head). */
+  standardizeFeatures?: boolean;
   backend: string;
 }
 
@@ -105,6 +113,8 @@ const paramsSchema = {
         inputSize: { anyOf: [{ type: 'integer', minimum: 8 }, { type: 'null' }, { const: 'min' }] },
       },
     },
+    standardizeFeatures: { type: 'boolean' },
+    recalibrateBatchNorm: { type: ['integer', 'null'], minimum: 0 },
     backend: { type: 'string' },
   },
   required: ['arch', 'mode', 'epochs', 'batchSize', 'optimizer'],
@@ -196,11 +206,14 @@ async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val
   const head = createHeadLayers(classes.length, p.seed ?? 1);
   const model = headModel(dim, head);
   const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
+  const trainItems = train.map(toFeature);
+  const stats = (p.standardizeFeatures ?? true) ? await featureStatistics(trainItems.map((it) => it.path), dim) : null;
+  const transform = stats ? (v: Float32Array) => standardizeInPlace(v, stats) : undefined;
   const result = await fit({
     model,
     optimizer,
-    train: featureBatchSource(train.map(toFeature), { batchSize: p.batchSize, classes: classes.length, dim }),
-    val: val.length ? featureBatchSource(val.map(toFeature), { batchSize: 256, classes: classes.length, dim }) : null,
+    train: featureBatchSource(trainItems, { batchSize: p.batchSize, classes: classes.length, dim, transform }),
+    val: val.length ? featureBatchSource(val.map(toFeature), { batchSize: 256, classes: classes.length, dim, transform }) : null,
     epochs: p.epochs,
     seed: p.seed ?? 1,
     earlyStopping: p.earlyStopping ?? null,
@@ -211,6 +224,8 @@ async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val
     log: (m) => ctx.log(`head ${m}`),
     progress: (d, t) => ctx.progress(d, t, 'head'),
   });
+  // From here on the head reads raw features, as the saved model (base → head) will give it.
+  if (stats) foldStandardization(head[0]!, stats);
   return { head, result, headParams: countParameters(model) };
 }
 
@@ -261,7 +276,7 @@ export default defineStage<TrainParams>({
         const { head, result, headParams } = await trainHead(ctx, classes, train, val, features, featuresDir);
         phases.push({ name: 'head', result });
         trainedParams = headParams;
-        const base = await buildPooledBase(spec, inputSize, features.weights, { weightsDir, seed: features.seed });
+        const { model: base } = await buildPooledBase(spec, inputSize, features.weights, { weightsDir, seed: features.seed, levels: features.levels ?? 1 });
         if (p.mode === 'finetune') {
           const ft = p.finetune;
           if (!ft?.fromLayer) throw new StageError('finetune needs params.finetune.fromLayer (first layer of the base to train)', ctx.instanceId);
@@ -271,8 +286,7 @@ export default defineStage<TrainParams>({
           } catch (error) {
             throw new StageError((error as Error).message, `${ctx.instanceId} params.finetune.fromLayer`);
           }
-          const topInput = parts.top.inputs[0]!;
-          const trainable = tf.model({ inputs: topInput, outputs: applyLayers(parts.top.outputs[0]!, head), name: 'finetune_top' });
+          const trainable = tf.model({ inputs: parts.top.inputs, outputs: applyLayers(parts.top.outputs[0]!, head), name: 'finetune_top' });
           const { optimizer, schedule } = createOptimizer(ft.optimizer, `${ctx.instanceId} params.finetune.optimizer`);
           const batchSize = ft.batchSize ?? p.batchSize;
           const sources = await imageSources(classes, train, val, inputSize, preprocessing, batchSize);
@@ -281,7 +295,8 @@ export default defineStage<TrainParams>({
             model: trainable,
             optimizer,
             ...sources,
-            inputTransform: (x) => bottom.predict(x) as tf.Tensor,
+            inputTransform: (x) => bottom.predict(x) as tf.Tensor | tf.Tensor[],
+            recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
             epochs: ft.epochs,
             seed: (p.seed ?? 1) + 1,
             earlyStopping: ft.earlyStopping ?? p.earlyStopping ?? null,
@@ -317,6 +332,7 @@ export default defineStage<TrainParams>({
         seed: p.seed ?? 1,
         earlyStopping: sc.earlyStopping ?? null,
         stateDir: join(ctx.stateDir, 'scratch'),
+        recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
         learningRate: schedule,
         maxStepsPerEpoch: p.maxStepsPerEpoch ?? null,
         signal: ctx.signal,

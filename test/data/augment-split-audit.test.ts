@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { StageError } from '../../pipeline/stage-api.js';
 import augment, { drawVariant, type AugmentParams } from '../../stages/augment.js';
 import audit from '../../stages/audit.js';
+import fingerprint, { fingerprintPath } from '../../stages/fingerprint.js';
 import { encodePng } from '../../stages/lib/image/decode.js';
 import { assignSplit, computeSplit, groupKey, type SplitParams } from '../../stages/split.js';
 import type { SegmentRecord } from '../../stages/segment.js';
@@ -136,6 +137,30 @@ test('audit: an exact copy under another name is an exact duplicate', async () =
   await audit.run(ctx);
   const r = JSON.parse(readFileSync(path.join(ctx.outDir, 'audit.json'), 'utf8'));
   assert.ok(r.duplicates.some((d: { kind: string; a: string; b: string }) => d.kind === 'exact' && [d.a, d.b].sort().join() === 'EOSINOPHIL/same.jpg,EOSINOPHIL/val_copy.jpg'));
+});
+
+test('audit with a fingerprint dep: the same result, reading cached prints for the files whose content they match', async () => {
+  const { ws, inputs, deps } = await leakyFixture();
+  const params = { dataRoot: 'ds', nearDuplicateBits: 4, allowCrossSplitDuplicates: true, classes: ['EOSINOPHIL', 'NEUTROPHIL'] };
+  const plain = makeContext('audit', params, { workspace: ws, inputs, deps });
+  await audit.run(plain);
+  const prints = makeContext('fingerprint', { dataRoot: 'ds' }, { workspace: ws, inputs });
+  const outputs = await runPerItem(fingerprint, prints);
+  assert.equal(outputs.map((o) => o.files), inputs.map((f) => [fingerprintPath(f.rel)]));
+  const cached = makeContext('audit', params, { workspace: ws, inputs, deps: [...deps, { instanceId: 'fingerprint', stageId: 'fingerprint', matrix: {}, dir: prints.outDir }] });
+  await audit.run(cached);
+  const read = (dir: string) => readFileSync(path.join(dir, 'audit.json'), 'utf8');
+  assert.is(read(cached.outDir), read(plain.outDir));
+  assert.not.match(cached.warnings.join('\n'), /no current fingerprint/);
+
+  // A print is used only for the content it was made from: a stale one is recomputed, not trusted.
+  const other = inputs.find((f) => f.rel.endsWith('other.jpg'))!;
+  const printFile = path.join(prints.outDir, fingerprintPath(other.rel));
+  writeFileSync(printFile, JSON.stringify({ ...JSON.parse(readFileSync(printFile, 'utf8')), sha256: 'stale', phash: '0000000000000000' }));
+  const stale = makeContext('audit', params, { workspace: ws, inputs, deps: cached.deps ? Object.values(cached.deps) : [] });
+  await audit.run(stale);
+  assert.is(read(stale.outDir), read(plain.outDir));
+  assert.match(stale.warnings.join('\n'), /1 file\(s\) had no current fingerprint/);
 });
 
 test.run();

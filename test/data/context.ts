@@ -1,12 +1,20 @@
 // A real StageContext over temp dirs, for calling stages without the runner.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DepOutput, InputFile, StageContext, WorkItem } from '../../pipeline/stage-api.js';
 
+const created: string[] = [];
+// Each test file runs in its own process: its temp dirs go when it exits.
+process.on('exit', () => {
+  for (const dir of created) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'leukopipe-data-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  created.push(dir);
+  return dir;
 }
 
 export function inputFile(workspace: string, abs: string, fromInstance?: string): InputFile {

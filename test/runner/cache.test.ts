@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { symlinkSync } from 'node:fs';
 import { concatStage, upperStage, Workspace } from './rig.js';
 
 const pipeline = {
@@ -101,6 +102,27 @@ test('an output edited or deleted by hand is detected and restored, never truste
   assert.match(r.stdout, /restored\s+shell .*word\.txt was deleted/);
   assert.match(ws.read('artifacts/stages/concat/out.txt'), /^v1\n/);
   assert.is(ws.read('artifacts/stages/shell/word.txt'), 'hello\n');
+});
+
+test('input globs follow a linked folder once and do not loop on a link back up the tree', async () => {
+  const linked = new Workspace({
+    'pipeline.json': { stages: [{ id: 'upper', module: 'stages/upper.ts', perItem: true, inputs: ['data/**/*.txt'], outputs: ['up/**', 'summary.json'] }] },
+    'stages/upper.ts': upperStage,
+    'stages/lib/suffix.ts': "export const suffix = '';\n",
+    'data/own/a.txt': 'a',
+    'elsewhere/big-disk/b.txt': 'b',
+  });
+  try {
+    symlinkSync('../elsewhere/big-disk', linked.path('data/mounted'));
+    symlinkSync('..', linked.path('data/own/loop'));
+    symlinkSync('does-not-exist', linked.path('data/own/dangling.txt'));
+    const r = await linked.pipe(['run']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.equal(linked.calls().filter((c) => c.startsWith('item')).sort(), ['item upper data/mounted/b.txt', 'item upper data/own/a.txt']);
+    assert.is(linked.read('artifacts/stages/upper/up/data/mounted/b.txt'), 'B');
+  } finally {
+    linked.dispose();
+  }
 });
 
 test('gc frees objects that no current output or recent run refers to', async () => {

@@ -117,5 +117,58 @@ test('dag prints text and Mermaid', async () => {
   assert.match(r.stdout, /n0 --> n1\n  n0 --> n2/);
 });
 
+
+// A per-item stage that can tell up front that no item needs work (like features without weights).
+const gatedStage = `
+import { definePerItemStage } from ${JSON.stringify(stageApi)};
+import { appendFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+const log = (ctx, line) => appendFileSync(join(ctx.workspace, 'calls.log'), line + '\\n');
+export default definePerItemStage({
+  async skipAllItems(ctx) {
+    log(ctx, 'skip-check');
+    return ctx.params.off ? 'switched off by params.off' : null;
+  },
+  async processItems(ctx, items) {
+    for (const it of items) {
+      mkdirSync(join(it.outDir, 'copy'), { recursive: true });
+      writeFileSync(join(it.outDir, 'copy', it.input.rel.replace(/\\//g, '_')), 'x');
+      log(ctx, 'item ' + it.input.rel);
+    }
+  },
+  async finalize(ctx, items) {
+    log(ctx, 'finalize ' + items.length);
+    writeFileSync(join(ctx.outDir, 'count.json'), JSON.stringify({ items: items.length }));
+  },
+});
+`;
+
+test('skipAllItems: a reason means no item is read, finalize sees none, and turning it off processes them all', async () => {
+  const gated = new Workspace({
+    'pipeline.json': { stages: [{ id: 'gated', module: 'stages/gated.ts', perItem: true, inputs: ['data/*.txt'], params: { off: true }, outputs: ['copy/**', 'count.json'] }] },
+    'stages/gated.ts': gatedStage,
+    ...Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`data/f${i}.txt`, String(i)])),
+  });
+  try {
+    let r = await gated.pipe(['run', '-j', '2']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.equal(gated.calls(), ['skip-check', 'finalize 0']);
+    assert.match(r.stdout + r.stderr, /no items processed: switched off by params\.off/);
+    assert.is(JSON.parse(gated.read('artifacts/stages/gated/count.json')).items, 0);
+    assert.is(gated.exists('artifacts/stages/gated/copy'), false);
+
+    gated.resetCalls();
+    r = await gated.pipe(['run', '-j', '2', '--set', 'gated.off=false']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    const calls = gated.calls();
+    assert.is(calls.filter((c) => c.startsWith('item ')).length, 30);
+    assert.is(calls.filter((c) => c === 'skip-check').length, 1);
+    assert.is(calls.at(-1), 'finalize 30');
+    assert.is(gated.exists('artifacts/stages/gated/copy/data_f7.txt'), true);
+  } finally {
+    gated.dispose();
+  }
+});
+
 test.after(() => ws.dispose());
 test.run();

@@ -81,6 +81,35 @@ test('inputs from a stage that is not a dep; unknown profile; --set of an unknow
   assert.match(err3, /--set zz\.k=1: unknown stage "zz"/);
 });
 
+test('vars: one value shared by several stages, set by a profile or --set; unknown vars and a stage named vars are errors', async () => {
+  const pipeline = {
+    vars: { root: 'one' },
+    stages: [
+      cmd('a', { command: 'ls ${params.root} > "$PIPE_OUT/a.txt"', params: { root: '${vars.root}' }, inputs: ['${vars.root}/*.txt'], outputs: ['a.txt'] }),
+      cmd('b', { command: 'echo ${params.where} > "$PIPE_OUT/b.txt"', params: { where: 'from ${vars.root}' }, outputs: ['b.txt'] }),
+    ],
+    profiles: { two: { description: 'the other folder', params: { 'vars.root': 'two' } } },
+  };
+  const ws = new Workspace({ 'pipeline.json': pipeline, 'one/x.txt': 'x', 'two/y.txt': 'y' });
+  try {
+    let r = await ws.pipe(['run']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.is(ws.read('artifacts/stages/a/a.txt'), 'x.txt\n');
+    assert.is(ws.read('artifacts/stages/b/b.txt'), 'from one\n');
+    r = await ws.pipe(['run', '--profile', 'two']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.is(ws.read('artifacts/stages/a/a.txt'), 'y.txt\n');
+    assert.is(ws.read('artifacts/stages/b/b.txt'), 'from two\n');
+    r = await ws.pipe(['run', '--set', 'vars.root=one']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /restored\s+a/);
+  } finally {
+    ws.dispose();
+  }
+  assert.match(await problems(pipeline, ['run', '--set', 'vars.rot=two']), /--set vars\.rot=two: unknown var "rot" \(vars: root\)/);
+  assert.match(await problems({ stages: [cmd('vars')] }), /the stage id "vars" is reserved/);
+});
+
 test('a missing stage module is a clear error naming the stage; other stages still run', async () => {
   const ws = new Workspace({
     'pipeline.json': { stages: [{ id: 'ghost', module: 'stages/ghost.ts' }, { id: 'ok', command: 'echo ok >> calls.log' }] },

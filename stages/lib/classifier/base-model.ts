@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArchSpec } from '../../models/arch-spec.js';
 import { loadWeightsFromStage } from '../../models/imagenet-weights.js';
+import { pooledPyramid, pyramidTapLayers } from './feature-pyramid.js';
 import { seededReinitialize } from './seeded-init.js';
 
 export { seededReinitialize };
@@ -33,18 +34,25 @@ export function missingWeightsReason(arch: string, weightsDir: string | null): s
   return null;
 }
 
-/** The base of `spec` at `inputSize`, globally average-pooled, with the requested weights. */
+/**
+ * The base of `spec` at `inputSize` with the requested weights, globally average-pooled: the last
+ * layer only (`levels` 1, Keras's `pooling: 'avg'`), or the last layer of each of the `levels`
+ * deepest resolutions, concatenated (feature-pyramid.ts). `taps` names the pooled layers.
+ */
 export async function buildPooledBase(
   spec: ArchSpec,
   inputSize: number,
   weights: BaseWeights,
-  options: { weightsDir: string | null; seed: number },
-): Promise<tf.LayersModel> {
-  const base = spec.build([inputSize, inputSize, 3], { includeTop: false, pooling: 'avg' });
-  if (weights === 'random') seededReinitialize(base, options.seed);
+  options: { weightsDir: string | null; seed: number; levels?: number },
+): Promise<{ model: tf.LayersModel; taps: string[] }> {
+  const levels = options.levels ?? 1;
+  const raw = spec.build([inputSize, inputSize, 3], { includeTop: false, pooling: levels === 1 ? 'avg' : null });
+  if (weights === 'random') seededReinitialize(raw, options.seed);
   else {
     if (!options.weightsDir) throw new Error(`${spec.name}: ImageNet weights need a weights[arch=${spec.name}] dependency`);
-    await loadWeightsFromStage(base, spec, options.weightsDir);
+    await loadWeightsFromStage(raw, spec, options.weightsDir);
   }
-  return base;
+  if (levels === 1) return { model: raw, taps: [spec.featureLayer] };
+  const taps = pyramidTapLayers(raw, levels);
+  return { model: pooledPyramid(raw, taps), taps };
 }

@@ -54,12 +54,17 @@ function createSource<T extends LabelledItem>(items: readonly T[], batchSize: nu
       for (let i = 0; i < order.length; i += batchSize) chunks.push(order.slice(i, i + batchSize).map((k) => items[k]!));
       // Decode the next batch (sharp works off the JS thread) while the current one trains.
       let pending = chunks[0] ? load(chunks[0]) : null;
-      for (let c = 0; c < chunks.length; c++) {
-        const chunk = chunks[c]!;
-        const x = await pending!;
-        pending = chunks[c + 1] ? load(chunks[c + 1]!) : null;
-        const y = tf.oneHot(tf.tensor1d(chunk.map((it) => it.label), 'int32'), classes).toFloat() as tf.Tensor2D;
-        yield { x, y, size: chunk.length };
+      try {
+        for (let c = 0; c < chunks.length; c++) {
+          const chunk = chunks[c]!;
+          const x = await pending!;
+          pending = chunks[c + 1] ? load(chunks[c + 1]!) : null;
+          const y = tf.tidy(() => tf.oneHot(tf.tensor1d(chunk.map((it) => it.label), 'int32'), classes).toFloat() as tf.Tensor2D);
+          yield { x, y, size: chunk.length };
+        }
+      } finally {
+        // A consumer that stops early (break) leaves the prefetched batch behind.
+        pending?.then((x) => x.dispose(), () => {});
       }
     },
   };
@@ -88,13 +93,17 @@ export async function readFeatureVector(path: string): Promise<Float32Array> {
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
-/** Batches of cached feature vectors (`path` points at the .f32 file). */
-export function featureBatchSource(items: readonly LabelledItem[], options: { batchSize: number; classes: number; dim: number }): BatchSource {
+/** Batches of cached feature vectors (`path` points at the .f32 file), each optionally transformed in place. */
+export function featureBatchSource(
+  items: readonly LabelledItem[],
+  options: { batchSize: number; classes: number; dim: number; transform?: (vector: Float32Array) => void },
+): BatchSource {
   return createSource(items, options.batchSize, options.classes, async (chunk) => {
     const out = new Float32Array(chunk.length * options.dim);
     const vectors = await Promise.all(chunk.map((it) => readFeatureVector(it.path)));
     vectors.forEach((v, i) => {
       if (v.length !== options.dim) throw new Error(`${chunk[i]!.path}: feature length ${v.length}, expected ${options.dim}`);
+      options.transform?.(v);
       out.set(v, i * options.dim);
     });
     return tf.tensor2d(out, [chunk.length, options.dim]);

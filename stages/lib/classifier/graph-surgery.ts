@@ -1,6 +1,7 @@
 // Cutting a functional model in two at a layer, and putting a head on a base. Fine-tuning runs the
 // frozen bottom in inference mode outside the gradient tape (tfjs would otherwise run its
-// BatchNormalization layers in training mode even when frozen) and trains only the top.
+// BatchNormalization layers in training mode even when frozen) and trains only the top, which may
+// take several inputs (the cut, plus shallower tensors the top also reads).
 import * as tf from '@tensorflow/tfjs';
 
 function only<T>(value: T | T[], subject: string): T {
@@ -12,40 +13,74 @@ function only<T>(value: T | T[], subject: string): T {
 }
 
 /**
- * Splits `model` after layer `cutAfter`: `bottom` maps the model's input to that layer's output,
- * `top` maps a new input of that shape to the model's output, sharing the layers (and weights).
- * Fails, naming the layer, when a connection skips across the cut.
+ * Splits `model` after layer `cutAfter`. `bottom` is the cut layer and everything it depends on; it
+ * maps the model's input to every tensor of its own that the rest reads (the cut layer's output first;
+ * then e.g. a skip connection or a shallower feature-pyramid level). `top` is every other layer, with
+ * one input per such tensor, sharing the layers (and weights) of `model`.
  */
 export function splitModel(model: tf.LayersModel, cutAfter: string): { bottom: tf.LayersModel; top: tf.LayersModel } {
   const cut = model.getLayer(cutAfter);
-  const cutIndex = model.layers.indexOf(cut);
   const cutOutput = only(cut.output as tf.SymbolicTensor | tf.SymbolicTensor[], `layer ${cutAfter}`);
-  const bottom = tf.model({ inputs: model.inputs, outputs: cutOutput, name: `${model.name}_bottom` });
-  const topInput = tf.input({ shape: cutOutput.shape.slice(1) as number[], name: `${cutAfter}_input` });
-  const mapped = new Map<number, tf.SymbolicTensor>([[cutOutput.id, topInput]]);
-  for (const layer of model.layers.slice(cutIndex + 1)) {
+  // The bottom: the cut layer and its ancestors.
+  const below = new Set<tf.layers.Layer>();
+  const stack: tf.layers.Layer[] = [cut];
+  while (stack.length) {
+    const layer = stack.pop()!;
+    if (below.has(layer)) continue;
+    below.add(layer);
+    for (const node of layer.inboundNodes) for (const t of node.inputTensors) stack.push(t.sourceLayer as tf.layers.Layer);
+  }
+  const crossing: tf.SymbolicTensor[] = [cutOutput];
+  const topInputs: tf.SymbolicTensor[] = [tf.input({ shape: cutOutput.shape.slice(1) as number[], name: `${cutAfter}_input` })];
+  const mapped = new Map<number, tf.SymbolicTensor>([[cutOutput.id, topInputs[0]!]]);
+  const topInputFor = (t: tf.SymbolicTensor): tf.SymbolicTensor => {
+    const known = mapped.get(t.id);
+    if (known) return known;
+    if (!below.has(t.sourceLayer as tf.layers.Layer)) throw new Error(`cannot cut ${model.name} after ${cutAfter}: ${t.name} is read before it is computed`);
+    const input = tf.input({ shape: t.shape.slice(1) as number[], name: `${t.sourceLayer.name}_input` });
+    crossing.push(t);
+    topInputs.push(input);
+    mapped.set(t.id, input);
+    return input;
+  };
+  // model.layers is in topological order, so every layer's inputs are mapped before it is applied.
+  for (const layer of model.layers) {
+    if (below.has(layer)) continue;
     const node = layer.inboundNodes[0];
     if (!node) continue;
-    const inputs = node.inputTensors.map((t) => {
-      const m = mapped.get(t.id);
-      if (!m) throw new Error(`cannot cut ${model.name} after ${cutAfter}: layer ${layer.name} also reads ${t.name} from below the cut`);
-      return m;
-    });
+    const inputs = node.inputTensors.map(topInputFor);
     const out = layer.apply(inputs.length === 1 ? inputs[0]! : inputs) as tf.SymbolicTensor | tf.SymbolicTensor[];
     const outs = Array.isArray(out) ? out : [out];
     node.outputTensors.forEach((t, i) => mapped.set(t.id, outs[i]!));
   }
   const output = mapped.get(only(model.outputs, `${model.name} outputs`).id);
   if (!output) throw new Error(`cannot cut ${model.name} after ${cutAfter}: the output is not reachable from the cut`);
-  return { bottom, top: tf.model({ inputs: topInput, outputs: output, name: `${model.name}_top` }) };
+  const bottom = tf.model({ inputs: model.inputs, outputs: crossing.length === 1 ? crossing[0]! : crossing, name: `${model.name}_bottom` });
+  const top = tf.model({ inputs: topInputs.length === 1 ? topInputs[0]! : topInputs, outputs: output, name: `${model.name}_top` });
+  return { bottom, top };
 }
 
-/** The name of the layer just before `firstTrainable` in `model`'s layer order. */
+/**
+ * The name of the layer just before `firstTrainable` in `model`'s layer order that `firstTrainable`
+ * depends on (side branches such as a feature-pyramid pool sharing its depth are passed over).
+ */
 export function layerBefore(model: tf.LayersModel, firstTrainable: string): string {
   const index = model.layers.findIndex((l) => l.name === firstTrainable);
   if (index < 0) throw new Error(`${model.name} has no layer "${firstTrainable}"`);
   if (index === 0) throw new Error(`${model.name}: "${firstTrainable}" is the input layer; nothing stays frozen`);
-  return model.layers[index - 1]!.name;
+  const ancestors = new Set<tf.layers.Layer>();
+  const stack = [model.layers[index]!];
+  while (stack.length) {
+    const layer = stack.pop()!;
+    for (const node of layer.inboundNodes) {
+      for (const t of node.inputTensors) {
+        const source = t.sourceLayer as tf.layers.Layer;
+        if (!ancestors.has(source)) ancestors.add(source), stack.push(source);
+      }
+    }
+  }
+  for (let i = index - 1; i >= 0; i--) if (ancestors.has(model.layers[i]!)) return model.layers[i]!.name;
+  throw new Error(`${model.name}: no layer before "${firstTrainable}" feeds it`);
 }
 
 /** The study's classifier head: Dense(256, relu) → Dropout(0.5) → Dense(classes, softmax). */

@@ -6,6 +6,7 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BatchSource } from './batch-source.js';
 import { epochSeed } from './batch-source.js';
+import { recalibrateBatchNorm } from './batch-norm-recalibration.js';
 import {
   hasCheckpoint,
   loadCheckpoint,
@@ -14,6 +15,9 @@ import {
   saveWeightsSnapshot,
   type LoopState,
 } from './checkpoint.js';
+
+/** Maps a batch's inputs to the model's (e.g. a frozen bottom whose outputs are the top's inputs). */
+export type InputTransform = (x: tf.Tensor) => tf.Tensor | tf.Tensor[];
 
 export interface EpochRecord {
   epoch: number;
@@ -45,7 +49,12 @@ export interface FitOptions {
   /** Learning rate of step `step` (0-based); null keeps the optimizer's own. */
   learningRate?: ((step: number) => number) | null;
   /** Applied to every batch's inputs before the model (e.g. a frozen bottom run in inference mode). */
-  inputTransform?: ((x: tf.Tensor) => tf.Tensor) | null;
+  inputTransform?: InputTransform | null;
+  /**
+   * Before each epoch's validation, re-estimate BatchNormalization statistics from this many training
+   * batches (batch-norm-recalibration.ts); 0 or null keeps the moving averages.
+   */
+  recalibrateBatchNorm?: number | null;
   /** Stop after at most this many steps per epoch (smoke runs). */
   maxStepsPerEpoch?: number | null;
   signal?: AbortSignal;
@@ -77,7 +86,7 @@ export async function readHistory(path: string): Promise<EpochRecord[]> {
 export async function evaluateSource(
   model: tf.LayersModel,
   source: BatchSource,
-  inputTransform: ((x: tf.Tensor) => tf.Tensor) | null = null,
+  inputTransform: InputTransform | null = null,
 ): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0;
   let correct = 0;
@@ -157,7 +166,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       if (options.learningRate) setLearningRate(options.learningRate(state.steps));
       const x = options.inputTransform ? tf.tidy(() => options.inputTransform!(batch.x)) : batch.x;
       const out = (await model.trainOnBatch(x, batch.y)) as number[];
-      if (x !== batch.x) x.dispose();
+      if (x !== batch.x) tf.dispose(x);
       lossSum += out[0]! * batch.size;
       accSum += (out[1] ?? 0) * batch.size;
       seen += batch.size;
@@ -167,6 +176,9 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       options.progress?.((epoch - 1) * Math.min(stepsPerEpoch, limit) + step, epochs * Math.min(stepsPerEpoch, limit), `epoch ${epoch}/${epochs}`);
     }
     if (seen === 0) throw new Error('the training set is empty');
+    if (options.recalibrateBatchNorm) {
+      await recalibrateBatchNorm(model, train, { batches: options.recalibrateBatchNorm, seed: epochSeed(options.seed, epoch) + 1, inputTransform: options.inputTransform ?? null });
+    }
     const valMetrics = val && val.count > 0 ? await evaluateSource(model, val, options.inputTransform ?? null) : null;
     const seconds = (performance.now() - started) / 1000;
     const record: EpochRecord = {
