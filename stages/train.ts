@@ -26,7 +26,6 @@ import { createOptimizer, type OptimizerParams } from './lib/classifier/optimize
 import { assertPreprocessing, type Preprocessing } from './lib/classifier/preprocessing.js';
 import { readLabelledSplit, readSplitCsv, type LabelledFile } from './lib/classifier/split-table.js';
 import { MODEL_DIR, TRAIN_JSON, type CellOptions, type TrainMode, type TrainRecord } from './lib/classifier/train-record.js';
-import { featureStatistics, foldStandardization, standardizeInPlace } from './lib/classifier/feature-standardization.js';
 import { fit, type EarlyStopping, type EpochRecord, type FitResult } from './lib/classifier/training-loop.js';
 import type { FeaturesRecord } from './features.js';
 
@@ -53,11 +52,11 @@ export interface TrainParams {
   cell: CellOptions;
   normalize: NormalizeParams | null;
   /**
-   * finetune/scratch: training batches from which BatchNormalization statistics are re-estimated before
+   * Training batches from which BatchNormalization statistics are re-estimated before
    * each validation (batch-norm-recalibration.ts); 0 or null keeps Keras's moving averages.
    */
   recalibrateBatchNorm?: number | null;
-  /** transfer/finetune: fit the head on per-dimension standardised features (folded into the saved head). */
+  /** transfer/finetune: a BatchNormalization of the features before the study's head (graph-surgery.ts). */
   standardizeFeatures?: boolean;
   backend: string;
 }
@@ -203,17 +202,15 @@ async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val
   const dim = features.dim;
   if (!dim) throw new StageError('features.json gives no vector length (no features were computed)', `${featuresDir}/features.json`);
   const toFeature = (row: LabelledFile) => ({ path: join(featuresDir, 'features', `${row.file}.f32`), label: row.label });
-  const head = createHeadLayers(classes.length, p.seed ?? 1);
+  const head = createHeadLayers(classes.length, p.seed ?? 1, { standardize: p.standardizeFeatures ?? true });
   const model = headModel(dim, head);
   const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
-  const trainItems = train.map(toFeature);
-  const stats = (p.standardizeFeatures ?? true) ? await featureStatistics(trainItems.map((it) => it.path), dim) : null;
-  const transform = stats ? (v: Float32Array) => standardizeInPlace(v, stats) : undefined;
   const result = await fit({
     model,
     optimizer,
-    train: featureBatchSource(trainItems, { batchSize: p.batchSize, classes: classes.length, dim, transform }),
-    val: val.length ? featureBatchSource(val.map(toFeature), { batchSize: 256, classes: classes.length, dim, transform }) : null,
+    train: featureBatchSource(train.map(toFeature), { batchSize: p.batchSize, classes: classes.length, dim }),
+    val: val.length ? featureBatchSource(val.map(toFeature), { batchSize: 256, classes: classes.length, dim }) : null,
+    recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
     epochs: p.epochs,
     seed: p.seed ?? 1,
     earlyStopping: p.earlyStopping ?? null,
@@ -224,8 +221,6 @@ async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val
     log: (m) => ctx.log(`head ${m}`),
     progress: (d, t) => ctx.progress(d, t, 'head'),
   });
-  // From here on the head reads raw features, as the saved model (base → head) will give it.
-  if (stats) foldStandardization(head[0]!, stats);
   return { head, result, headParams: countParameters(model) };
 }
 

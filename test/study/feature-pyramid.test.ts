@@ -1,12 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getArchitecture } from '../../stages/models/registry.js';
 import { pooledPyramid, pyramidTapLayers } from '../../stages/lib/classifier/feature-pyramid.js';
-import { featureStatistics, foldStandardization, standardizeInPlace } from '../../stages/lib/classifier/feature-standardization.js';
-import { createHeadLayers, headModel, layerBefore, splitModel } from '../../stages/lib/classifier/graph-surgery.js';
+import { layerBefore, splitModel } from '../../stages/lib/classifier/graph-surgery.js';
 import { loadModelFromDirectory, saveModelToDirectory } from '../../stages/lib/classifier/model-directory.js';
 import { seededReinitialize } from '../../stages/lib/classifier/seeded-init.js';
 import { tempDir } from './tiny-images.js';
@@ -72,33 +71,6 @@ test('splitting a pyramid base before conv_pad_12: the top takes the cut and the
   const x = tf.randomUniform([2, 64, 64, 3], -1, 1, 'float32', 6);
   const parts = top.predict(bottom.predict(x) as tf.Tensor[]) as tf.Tensor;
   closeArrays((pyramid.predict(x) as tf.Tensor).arraySync() as number[][], parts.arraySync() as number[][], 1e-5);
-});
-
-test('a head fitted on standardised features, folded, gives the same outputs on raw features', async () => {
-  const dim = 6;
-  const vectors = Array.from({ length: 20 }, (_, i) => Float32Array.from({ length: dim }, (_, j) => (j === 5 ? 2 : Math.sin(i * 7 + j) * (j + 1) * 10 + j * 3)));
-  const paths = await Promise.all(
-    vectors.map(async (v, i) => {
-      const path = join(root, `v${i}.f32`);
-      await writeFile(path, new Uint8Array(v.buffer));
-      return path;
-    }),
-  );
-  const stats = await featureStatistics(paths, dim);
-  assert.is(stats.scale[5], 0); // constant on the training set: ignored, not blown up
-  const standardized = vectors.map((v) => {
-    const copy = Float32Array.from(v);
-    standardizeInPlace(copy, stats);
-    return Array.from(copy);
-  });
-  const column = standardized.map((v) => v[2]!);
-  assert.ok(Math.abs(column.reduce((a, b) => a + b) / column.length) < 1e-5);
-  const head = createHeadLayers(3, 1);
-  const model = headModel(dim, head);
-  const before = (model.predict(tf.tensor2d(standardized)) as tf.Tensor).arraySync() as number[][];
-  foldStandardization(head[0]!, stats);
-  const after = (model.predict(tf.tensor2d(vectors.map((v) => Array.from(v)))) as tf.Tensor).arraySync() as number[][];
-  closeArrays(before, after, 1e-5);
 });
 
 test.run();

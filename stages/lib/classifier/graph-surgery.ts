@@ -83,9 +83,16 @@ export function layerBefore(model: tf.LayersModel, firstTrainable: string): stri
   throw new Error(`${model.name}: no layer before "${firstTrainable}" feeds it`);
 }
 
-/** The study's classifier head: Dense(256, relu) → Dropout(0.5) → Dense(classes, softmax). */
-export function createHeadLayers(classes: number, seed: number): tf.layers.Layer[] {
+/**
+ * The study's classifier head: Dense(256, relu) → Dropout(0.5) → Dense(classes, softmax); with
+ * `standardize`, a BatchNormalization of the features first. The levels of a feature pyramid differ in
+ * scale by an order of magnitude and an unnormalised head mostly listens to the loudest one (96.8% vs
+ * 99.4% same-source on PBC, BENCHMARKS.md); as a layer, the normalisation keeps following the features
+ * while fine-tuning changes them, and the saved model stays plain Keras layers.
+ */
+export function createHeadLayers(classes: number, seed: number, options: { standardize?: boolean } = {}): tf.layers.Layer[] {
   return [
+    ...(options.standardize ? [tf.layers.batchNormalization({ name: 'head_standardize' })] : []),
     tf.layers.dense({ units: 256, activation: 'relu', name: 'head_dense', kernelInitializer: tf.initializers.glorotUniform({ seed }) }),
     // No dropout seed: tfjs would then draw the same mask at every step.
     tf.layers.dropout({ rate: 0.5, name: 'head_dropout' }),
