@@ -129,40 +129,65 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
     }
     rc.emit({ type: 'instance-progress', id: inst.id, done: 0, total: todo.length, label: 'items' });
 
-    // Worker processes: one per granted slot plus free extra slots, never more than there are chunks.
+    // Worker processes: one per granted slot, more as slots free up (grow), never more than chunks left.
     const chunkSize = Math.max(1, Math.min(64, Math.ceil(todo.length / (rc.jobs * 4))));
     const chunks: { input: InputFile; i: number }[][] = [];
     for (let k = 0; k < todo.length; k += chunkSize) chunks.push(todo.slice(k, k + chunkSize));
-    extra = inst.resources.gpu > 0 && rc.gpus.length > 0 ? rc.slots.tryAcquireExtra(0) : rc.slots.tryAcquireExtra(Math.max(0, Math.min(chunks.length, rc.jobs) - grant.cpu));
-    const workerCount = Math.max(1, Math.min(Math.max(1, chunks.length), grant.cpu + extra.cpu));
-    // Item workers' own progress is chunk-relative; the runner reports items done instead.
-    while (procs.length < workerCount) procs.push(spawnHost(rc, inst, grant.gpus, c));
+    const growable = !(inst.resources.gpu > 0 && rc.gpus.length > 0);
+    const extras: Grant[] = [];
+    extra = { cpu: 0, release: () => extras.forEach((g) => g.release()) };
     const queue = [...chunks];
-    await Promise.all(
-      procs.map(async (proc) => {
-        for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
-          if (c.cancelled) throw new StageFailure('cancelled');
-          const work: { item: WorkItem; i: number }[] = chunk.map(({ input, i }) => {
-            const itemDir = join(tmp, 'items', String(seq++));
-            mkdirSync(itemDir, { recursive: true });
-            return { item: { input, outDir: itemDir }, i };
-          });
-          proc.quietProgress = true;
-          const ctx = hasContext.has(proc) ? 'same' : ctxBase;
-          hasContext.add(proc);
-          await proc.run({ kind: 'items', bundle: rk.bundle!, ctx, items: work.map((w) => w.item) });
-          // Store each item as soon as its chunk is done, so a kill loses at most the running chunks.
-          for (const { item, i } of work) {
-            const files = storeFolder(rc, inst, item.outDir, new Map(), `item ${item.input.rel} produced`);
-            rc.store.writeItem({ version: 1, key: itemKeys[i]!, rel: item.input.rel, files });
-            itemFiles[i] = files;
-            removeQuietly(item.outDir);
-          }
-          done += work.length;
-          rc.emit({ type: 'instance-progress', id: inst.id, done, total: todo.length, label: 'items' });
+    const running = new Set<Promise<void>>();
+    const work = async (proc: StageProcess) => {
+      for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
+        if (c.cancelled) throw new StageFailure('cancelled');
+        const items: { item: WorkItem; i: number }[] = chunk.map(({ input, i }) => {
+          const itemDir = join(tmp, 'items', String(seq++));
+          mkdirSync(itemDir, { recursive: true });
+          return { item: { input, outDir: itemDir }, i };
+        });
+        proc.quietProgress = true;
+        const ctx = hasContext.has(proc) ? 'same' : ctxBase;
+        hasContext.add(proc);
+        await proc.run({ kind: 'items', bundle: rk.bundle!, ctx, items: items.map((w) => w.item) });
+        // Store each item as soon as its chunk is done, so a kill loses at most the running chunks.
+        for (const { item, i } of items) {
+          const files = storeFolder(rc, inst, item.outDir, new Map(), `item ${item.input.rel} produced`);
+          rc.store.writeItem({ version: 1, key: itemKeys[i]!, rel: item.input.rel, files });
+          itemFiles[i] = files;
+          removeQuietly(item.outDir);
         }
-      }),
-    );
+        done += items.length;
+        rc.emit({ type: 'instance-progress', id: inst.id, done, total: todo.length, label: 'items' });
+        grow();
+      }
+    };
+    const start = (proc: StageProcess) => {
+      const p: Promise<void> = work(proc).finally(() => running.delete(p));
+      p.catch(() => {}); // the first failure is rethrown by the race below; later ones are moot
+      running.add(p);
+    };
+    // Slots freed while this instance runs (a stage beside it finished) become more workers, as long as
+    // chunks are left to give them; the instance's own slot keeps the first worker.
+    const grow = () => {
+      if (!growable || c.cancelled) return;
+      const wanted = Math.min(queue.length, rc.jobs - procs.length);
+      if (wanted <= 0) return;
+      const more = rc.slots.tryAcquireExtra(wanted);
+      if (more.cpu === 0) return more.release();
+      extras.push(more);
+      for (let k = 0; k < more.cpu; k++) {
+        const proc = spawnHost(rc, inst, grant.gpus, c);
+        procs.push(proc);
+        start(proc);
+      }
+    };
+    // Item workers' own progress is chunk-relative; the runner reports items done instead.
+    const initial = Math.max(1, Math.min(chunks.length, grant.cpu));
+    while (procs.length < initial) procs.push(spawnHost(rc, inst, grant.gpus, c));
+    for (const proc of procs) start(proc);
+    grow();
+    while (running.size > 0) await Promise.race(running);
     for (const p of procs.slice(1)) p.close();
     extra.release();
 

@@ -170,5 +170,42 @@ test('skipAllItems: a reason means no item is read, finalize sees none, and turn
   }
 });
 
+test('a per-item stage that started with one slot takes a second worker when the stage beside it finishes', async () => {
+  const pidStage = `
+import { definePerItemStage } from ${JSON.stringify(stageApi)};
+import { appendFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+export default definePerItemStage({
+  async processItems(ctx, items) {
+    for (const it of items) {
+      await new Promise((r) => setTimeout(r, 60));
+      mkdirSync(join(it.outDir, 'out'), { recursive: true });
+      writeFileSync(join(it.outDir, 'out', it.input.rel.replace(/\\//g, '_')), 'x');
+      appendFileSync(join(ctx.workspace, 'calls.log'), 'pid ' + process.pid + '\\n');
+    }
+  },
+});
+`;
+  const grow = new Workspace({
+    'pipeline.json': {
+      stages: [
+        { id: 'beside', command: 'sleep 1.5; echo done > "$PIPE_OUT/x.txt"', outputs: ['x.txt'] },
+        { id: 'many', module: 'stages/many.ts', perItem: true, inputs: ['data/*.txt'], outputs: ['out/**'] },
+      ],
+    },
+    'stages/many.ts': pidStage,
+    ...Object.fromEntries(Array.from({ length: 80 }, (_, i) => [`data/f${i}.txt`, String(i)])),
+  });
+  try {
+    const r = await grow.pipe(['run', '-j', '2']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    const pids = new Set(grow.calls().filter((c) => c.startsWith('pid ')));
+    assert.is(grow.calls().length, 80);
+    assert.is(pids.size, 2, `items ran in ${pids.size} process(es)`);
+  } finally {
+    grow.dispose();
+  }
+});
+
 test.after(() => ws.dispose());
 test.run();
