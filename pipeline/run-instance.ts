@@ -210,14 +210,25 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
     if (described.hasFinalize) {
       const known = new Map<string, { hash: string; size: number; mtimeMs: number }>();
       const { statSync } = await import('node:fs');
+      // Hard links, not copies: a 5,000-item stage would otherwise copy (and delete) every output on each
+      // run to let finalize read a few of them.
       for (const [rel, f] of Object.entries(union)) {
         const dest = join(outDir, rel);
-        rc.store.copyObject(f.hash, dest);
+        rc.store.linkObject(f.hash, dest);
         const st = statSync(dest);
         known.set(rel, { hash: f.hash, size: st.size, mtimeMs: st.mtimeMs });
       }
       procs[0]!.quietProgress = false;
       await procs[0]!.run({ kind: 'finalize', bundle: rk.bundle!, ctx: ctxBase, items: itemOutputs });
+      // Writing into a linked item output would have changed the store's object itself: drop the object
+      // (its items rerun next time) and fail, naming the file.
+      for (const [rel, k] of known) {
+        const st = statSync(join(outDir, rel), { throwIfNoEntry: false });
+        if (st && (st.size !== k.size || st.mtimeMs !== k.mtimeMs)) {
+          rc.store.dropObject(k.hash);
+          throw new PipelineError(`${inst.id}: finalize wrote to ${rel}, an item's output; item outputs are read-only in finalize (write summary files under new names)`);
+        }
+      }
       files = storeFolder(rc, inst, outDir, known, 'finalize produced');
     }
     const items: ItemRecord[] = kept.map((f, i) => ({ from: f.fromInstance ?? '', rel: f.rel, key: itemKeys[i]! }));

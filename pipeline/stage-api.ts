@@ -110,7 +110,8 @@ export interface PerItemStage<P> {
   skipAllItems?(ctx: StageContext<P>): Promise<string | null>;
   /**
    * Optional aggregation over every item's outputs (new and cached), which the runner has already laid
-   * out in `ctx.outDir`. Write summary files (records.jsonl, contact sheets) into `ctx.outDir`.
+   * out in `ctx.outDir` as read-only links into the store. Write summary files (records.jsonl, contact
+   * sheets) into `ctx.outDir` under new names; writing to an item's output fails the instance.
    */
   finalize?(ctx: StageContext<P>, items: ItemOutputs[]): Promise<void>;
 }

@@ -1,7 +1,7 @@
 // The content-addressed store under artifacts/: objects/ (files by sha256), manifests/ (one per
 // instance key: which files, with which hashes, and the key's fields for `pipe explain`), items/ (one
 // per item key of a per-item stage) and stages/<instance>/ (the current outputs, plain copies).
-import { copyFileSync, constants, existsSync, linkSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { copyFileSync, constants, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { hashFileContents } from './file-hashes.js';
 import { writeFileAtomic } from './fs-atomic.js';
@@ -66,6 +66,11 @@ export class Store {
   copyObject(hash: string, dest: string): void {
     mkdirSync(dirname(dest), { recursive: true });
     copyFileSync(this.ws.object(hash), dest, constants.COPYFILE_FICLONE);
+  }
+
+  /** Removes an object whose content can no longer be trusted; manifests naming it become incomplete. */
+  dropObject(hash: string): void {
+    rmSync(this.ws.object(hash), { force: true });
   }
 
   /** A hard link to an object, for read-only use inside temporary folders. */

@@ -207,5 +207,47 @@ export default definePerItemStage({
   }
 });
 
+test('finalize may read the items\' outputs but not write to them: the instance fails naming the file, and the store stays sound', async () => {
+  const writer = `
+import { definePerItemStage } from ${JSON.stringify(stageApi)};
+import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+export default definePerItemStage({
+  async processItems(ctx, items) {
+    for (const it of items) {
+      mkdirSync(join(it.outDir, 'out'), { recursive: true });
+      writeFileSync(join(it.outDir, 'out', it.input.rel.replace(/\\//g, '_')), 'item ' + readFileSync(it.input.path, 'utf8'));
+    }
+  },
+  async finalize(ctx, items) {
+    const all = items.map((it) => readFileSync(join(ctx.outDir, it.files[0]), 'utf8')).join(',');
+    writeFileSync(join(ctx.outDir, 'all.txt'), all);
+    if (ctx.params.tamper) writeFileSync(join(ctx.outDir, items[0].files[0]), 'tampered');
+  },
+});
+`;
+  const ws2 = new Workspace({
+    'pipeline.json': { stages: [{ id: 'w', module: 'stages/w.ts', perItem: true, inputs: ['data/*.txt'], params: { tamper: false }, outputs: ['out/**', 'all.txt'] }] },
+    'stages/w.ts': writer,
+    'data/a.txt': 'a',
+    'data/b.txt': 'b',
+  });
+  try {
+    let r = await ws2.pipe(['run']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.is(ws2.read('artifacts/stages/w/all.txt'), 'item a,item b');
+    r = await ws2.pipe(['run', '--set', 'w.tamper=true']);
+    assert.is.not(r.code, 0);
+    assert.match(r.stdout + r.stderr, /finalize wrote to out\/data_a\.txt, an item's output/);
+    // The damaged object was dropped: the untampered run is redone from scratch, and its outputs are right.
+    r = await ws2.pipe(['run']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.is(ws2.read('artifacts/stages/w/out/data_a.txt'), 'item a');
+    assert.is(ws2.read('artifacts/stages/w/all.txt'), 'item a,item b');
+  } finally {
+    ws2.dispose();
+  }
+});
+
 test.after(() => ws.dispose());
 test.run();
