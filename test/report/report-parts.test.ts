@@ -1,6 +1,7 @@
 // The report's building blocks on known inputs: DAG layout, Markdown conversion, offline chart
 // rendering, and the errors a malformed dep output produces.
 import { test } from 'uvu';
+import { tableReason } from '../../stages/lib/report/study-rows.js';
 import * as assert from 'uvu/assert';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -107,6 +108,13 @@ test('a malformed metrics.json is an error naming the file', async () => {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a skipped model\'s reason shows as its first clause, without the repeated "skipped:"', () => {
+  const long = 'skipped: weights missing — ImageNet weights for vgg16 (VGG16) are not available offline: put vgg16_weights….h5 (md5 6d6b…) at data/weights/keras/';
+  assert.is(tableReason(long), 'weights missing');
+  assert.is(tableReason('model not trained'), 'model not trained');
+  assert.is(tableReason(null), null);
 });
 
 test.run();

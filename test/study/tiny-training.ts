@@ -9,11 +9,12 @@ import { depsFor, TINY_CLASSES } from './tiny-images.js';
 
 export const TINY_SIZE = 16;
 
-/** No dropout, seeded: two builds hold identical weights and train identically. */
-export function tinyModel(): tf.LayersModel {
+/** Seeded: two builds hold identical weights. `dropout` adds an unseeded Dropout, as the study's head has. */
+export function tinyModel(options: { dropout?: boolean } = {}): tf.LayersModel {
   const input = tf.input({ shape: [TINY_SIZE, TINY_SIZE, 3] });
   let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'relu' }).apply(input) as tf.SymbolicTensor;
   x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  if (options.dropout) x = tf.layers.dropout({ rate: 0.5 }).apply(x) as tf.SymbolicTensor;
   const out = tf.layers.dense({ units: TINY_CLASSES.length, activation: 'softmax' }).apply(x) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: out });
   seededReinitialize(model, 7);
@@ -28,8 +29,8 @@ export function tinySources(root: string) {
   return { train: imageBatchSource(train, { ...opts, batchSize: 3 }), val: imageBatchSource(val, { ...opts, batchSize: 4 }) };
 }
 
-export async function trainTiny(root: string, stateDir: string, epochs: number, extra: Partial<FitOptions> = {}) {
-  const model = tinyModel();
+export async function trainTiny(root: string, stateDir: string, epochs: number, extra: Partial<FitOptions> = {}, dropout = false) {
+  const model = tinyModel({ dropout });
   const result = await fit({ model, optimizer: tf.train.adam(0.05), ...tinySources(root), epochs, seed: 3, earlyStopping: null, stateDir, ...extra });
   return { model, result };
 }

@@ -63,6 +63,19 @@ test('a run interrupted after epoch 1 resumes and ends with the weights of an un
   assert.is(resumed.result.history[2]!.val_loss, straight.result.history[2]!.val_loss);
 });
 
+test('with an unseeded Dropout (as tfjs has it), training is still reproducible, resumed or not, and Math.random is given back', async () => {
+  const ownRandom = Math.random;
+  const a = await trainTiny(root, join(root, 'drop-a'), 3, {}, true);
+  const b = await trainTiny(root, join(root, 'drop-b'), 3, {}, true);
+  await trainTiny(root, join(root, 'drop-c'), 1, {}, true);
+  const c = await trainTiny(root, join(root, 'drop-c'), 3, {}, true);
+  assert.is(c.result.resumedFromEpoch, 1);
+  const weights = (m: { model: tf.LayersModel }) => m.model.getWeights().map((w) => Array.from(w.dataSync()));
+  assert.equal(weights(b), weights(a));
+  assert.equal(weights(c), weights(a));
+  assert.is(Math.random, ownRandom);
+});
+
 test('a training process killed (SIGKILL) mid-run resumes from its last checkpoint to the same weights', async () => {
   const stateDir = join(root, 'state-killed');
   const epochs = 12;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { BatchSource } from './batch-source.js';
 import { epochSeed } from './batch-source.js';
 import { recalibrateBatchNorm } from './batch-norm-recalibration.js';
+import { seededRandom } from '../metrics/seeded-random.js';
 import {
   hasCheckpoint,
   loadCheckpoint,
@@ -147,71 +148,81 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   };
   const currentLearningRate = () => (optimizer as unknown as { learningRate: number }).learningRate;
 
-  while (state.epochsDone < epochs && !state.stoppedEarly) {
-    const epoch = state.epochsDone + 1;
-    const started = performance.now();
-    let lossSum = 0;
-    let accSum = 0;
-    let seen = 0;
-    let step = 0;
-    for await (const batch of train.batches(epochSeed(options.seed, epoch - 1))) {
-      if (options.signal?.aborted) {
+  // tfjs draws dropout masks (and any other unseeded randomness) from Math.random, which cannot be
+  // seeded: swap in a generator seeded per epoch, so that training is reproducible bit for bit and a
+  // resumed run continues exactly as an uninterrupted one would.
+  const unseededRandom = Math.random;
+  try {
+    while (state.epochsDone < epochs && !state.stoppedEarly) {
+      const epoch = state.epochsDone + 1;
+      Math.random = seededRandom(epochSeed(options.seed, epoch - 1) ^ 0x5eed5eed);
+      const started = performance.now();
+      let lossSum = 0;
+      let accSum = 0;
+      let seen = 0;
+      let step = 0;
+      for await (const batch of train.batches(epochSeed(options.seed, epoch - 1))) {
+        if (options.signal?.aborted) {
+          tf.dispose([batch.x, batch.y]);
+          throw new Error('training cancelled');
+        }
+        if (step >= limit) {
+          tf.dispose([batch.x, batch.y]);
+          continue;
+        }
+        if (options.learningRate) setLearningRate(options.learningRate(state.steps));
+        const x = options.inputTransform ? tf.tidy(() => options.inputTransform!(batch.x)) : batch.x;
+        const out = (await model.trainOnBatch(x, batch.y)) as number[];
+        if (x !== batch.x) tf.dispose(x);
+        lossSum += out[0]! * batch.size;
+        accSum += (out[1] ?? 0) * batch.size;
+        seen += batch.size;
         tf.dispose([batch.x, batch.y]);
-        throw new Error('training cancelled');
+        step += 1;
+        state.steps += 1;
+        options.progress?.((epoch - 1) * Math.min(stepsPerEpoch, limit) + step, epochs * Math.min(stepsPerEpoch, limit), `epoch ${epoch}/${epochs}`);
       }
-      if (step >= limit) {
-        tf.dispose([batch.x, batch.y]);
-        continue;
+      if (seen === 0) throw new Error('the training set is empty');
+      if (options.recalibrateBatchNorm) {
+        await recalibrateBatchNorm(model, train, { batches: options.recalibrateBatchNorm, seed: epochSeed(options.seed, epoch) + 1, inputTransform: options.inputTransform ?? null });
       }
-      if (options.learningRate) setLearningRate(options.learningRate(state.steps));
-      const x = options.inputTransform ? tf.tidy(() => options.inputTransform!(batch.x)) : batch.x;
-      const out = (await model.trainOnBatch(x, batch.y)) as number[];
-      if (x !== batch.x) tf.dispose(x);
-      lossSum += out[0]! * batch.size;
-      accSum += (out[1] ?? 0) * batch.size;
-      seen += batch.size;
-      tf.dispose([batch.x, batch.y]);
-      step += 1;
-      state.steps += 1;
-      options.progress?.((epoch - 1) * Math.min(stepsPerEpoch, limit) + step, epochs * Math.min(stepsPerEpoch, limit), `epoch ${epoch}/${epochs}`);
-    }
-    if (seen === 0) throw new Error('the training set is empty');
-    if (options.recalibrateBatchNorm) {
-      await recalibrateBatchNorm(model, train, { batches: options.recalibrateBatchNorm, seed: epochSeed(options.seed, epoch) + 1, inputTransform: options.inputTransform ?? null });
-    }
-    const valMetrics = val && val.count > 0 ? await evaluateSource(model, val, options.inputTransform ?? null) : null;
-    const seconds = (performance.now() - started) / 1000;
-    const record: EpochRecord = {
-      epoch,
-      loss: lossSum / seen,
-      accuracy: accSum / seen,
-      val_loss: valMetrics ? valMetrics.loss : null,
-      val_accuracy: valMetrics ? valMetrics.accuracy : null,
-      seconds: Math.round(seconds * 1000) / 1000,
-      learning_rate: currentLearningRate(),
-    };
-    state.epochsDone = epoch;
-    state.seconds += seconds;
-    if (valMetrics && Number.isFinite(valMetrics.loss)) {
-      if (state.bestValLoss === null || valMetrics.loss < state.bestValLoss - minDelta) {
-        state.bestValLoss = valMetrics.loss;
-        state.bestEpoch = epoch;
-        state.epochsWithoutImprovement = 0;
-        await saveWeightsSnapshot(bestDir, model);
-      } else {
-        state.epochsWithoutImprovement += 1;
-        if (state.epochsWithoutImprovement >= patience) state.stoppedEarly = true;
+      const valMetrics = val && val.count > 0 ? await evaluateSource(model, val, options.inputTransform ?? null) : null;
+      const seconds = (performance.now() - started) / 1000;
+      const record: EpochRecord = {
+        epoch,
+        loss: lossSum / seen,
+        accuracy: accSum / seen,
+        val_loss: valMetrics ? valMetrics.loss : null,
+        val_accuracy: valMetrics ? valMetrics.accuracy : null,
+        seconds: Math.round(seconds * 1000) / 1000,
+        learning_rate: currentLearningRate(),
+      };
+      state.epochsDone = epoch;
+      state.seconds += seconds;
+      if (valMetrics && Number.isFinite(valMetrics.loss)) {
+        if (state.bestValLoss === null || valMetrics.loss < state.bestValLoss - minDelta) {
+          state.bestValLoss = valMetrics.loss;
+          state.bestEpoch = epoch;
+          state.epochsWithoutImprovement = 0;
+          await saveWeightsSnapshot(bestDir, model);
+        } else {
+          state.epochsWithoutImprovement += 1;
+          if (state.epochsWithoutImprovement >= patience) state.stoppedEarly = true;
+        }
       }
+      // History first: after a kill between the two writes, resume drops the line of the lost epoch.
+      await appendFile(historyPath, JSON.stringify(record) + '\n');
+      await saveCheckpoint(checkpointDir, model, optimizer, state);
+      log(
+        `epoch ${epoch}/${epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)}` +
+          (valMetrics ? ` val_loss ${valMetrics.loss.toFixed(4)} val_acc ${valMetrics.accuracy.toFixed(4)}` : '') +
+          ` (${seconds.toFixed(1)} s)` +
+          (state.stoppedEarly ? ` — early stop, no val_loss improvement for ${state.epochsWithoutImprovement} epochs` : ''),
+      );
     }
-    // History first: after a kill between the two writes, resume drops the line of the lost epoch.
-    await appendFile(historyPath, JSON.stringify(record) + '\n');
-    await saveCheckpoint(checkpointDir, model, optimizer, state);
-    log(
-      `epoch ${epoch}/${epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)}` +
-        (valMetrics ? ` val_loss ${valMetrics.loss.toFixed(4)} val_acc ${valMetrics.accuracy.toFixed(4)}` : '') +
-        ` (${seconds.toFixed(1)} s)` +
-        (state.stoppedEarly ? ` — early stop, no val_loss improvement for ${state.epochsWithoutImprovement} epochs` : ''),
-    );
+
+  } finally {
+    Math.random = unseededRandom;
   }
 
   let weightsFromEpoch = state.epochsDone;

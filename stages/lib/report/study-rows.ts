@@ -45,7 +45,7 @@ export function studyRows(models: ModelResult[], original: OriginalStudy, primar
       arch: m.arch,
       mode: m.mode,
       status,
-      reason: m.metrics?.reason ?? m.train?.reason ?? null,
+      reason: tableReason(m.metrics?.reason ?? m.train?.reason ?? null),
       accuracy: test?.accuracy ?? null,
       accuracyCi: test?.accuracyCi ?? null,
       accuracyWilson: test?.accuracyWilson ?? null,
@@ -71,4 +71,13 @@ export function bestRow(rows: StudyRow[]): number {
     if (r.accuracy !== null && (best < 0 || r.accuracy > (rows[best]!.accuracy ?? -1))) best = i;
   });
   return best;
+}
+
+/**
+ * The reason as a table cell: the status already says "skipped", and the weights stage's full
+ * instructions (file name, md5, URL) belong in its own log and record, not in every row.
+ */
+export function tableReason(reason: string | null): string | null {
+  if (!reason) return null;
+  return reason.replace(/^(skipped:\s*)+/, '').split(' — ')[0]!.trim() || null;
 }
