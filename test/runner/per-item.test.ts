@@ -178,7 +178,7 @@ import { join } from 'node:path';
 export default definePerItemStage({
   async processItems(ctx, items) {
     for (const it of items) {
-      await new Promise((r) => setTimeout(r, 60));
+      await new Promise((r) => setTimeout(r, 100));
       mkdirSync(join(it.outDir, 'out'), { recursive: true });
       writeFileSync(join(it.outDir, 'out', it.input.rel.replace(/\\//g, '_')), 'x');
       appendFileSync(join(ctx.workspace, 'calls.log'), 'pid ' + process.pid + '\\n');
@@ -189,7 +189,9 @@ export default definePerItemStage({
   const grow = new Workspace({
     'pipeline.json': {
       stages: [
-        { id: 'beside', command: 'sleep 1.5; echo done > "$PIPE_OUT/x.txt"', outputs: ['x.txt'] },
+        // Short beside a long per-item stage (80 × 100 ms on one worker), so that even a loaded CI machine
+        // frees the slot while most chunks are still queued.
+        { id: 'beside', command: 'sleep 0.5; echo done > "$PIPE_OUT/x.txt"', outputs: ['x.txt'] },
         { id: 'many', module: 'stages/many.ts', perItem: true, inputs: ['data/*.txt'], outputs: ['out/**'] },
       ],
     },

@@ -86,9 +86,9 @@ export function layerBefore(model: tf.LayersModel, firstTrainable: string): stri
 /**
  * The study's classifier head: Dense(256, relu) → Dropout(0.5) → Dense(classes, softmax); with
  * `standardize`, a BatchNormalization of the features first. The levels of a feature pyramid differ in
- * scale by an order of magnitude and an unnormalised head mostly listens to the loudest one (96.8% vs
- * 99.4% same-source on PBC, BENCHMARKS.md); as a layer, the normalisation keeps following the features
- * while fine-tuning changes them, and the saved model stays plain Keras layers.
+ * scale by an order of magnitude, and an unnormalised head mostly listens to the loudest one (96.8% vs
+ * 98.7–99.4% same-source on PBC in a head-only harness, BENCHMARKS.md). As a layer, the normalisation
+ * keeps following the features while fine-tuning changes them, and the saved model stays plain Keras.
  */
 export function createHeadLayers(classes: number, seed: number, options: { standardize?: boolean } = {}): tf.layers.Layer[] {
   return [
