@@ -35,7 +35,8 @@ export function globFiles(root: string, patterns: string[], ignore: string[]): s
   const matches = picomatch(positive);
   const excluded = picomatch([...ignore, ...patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1))], { dot: true });
   const found = new Set<string>();
-  const visit = (rel: string, abs: string, depth: number, ancestors: Set<string>) => {
+  // `real`: the directory's real path; `ancestors`: the real paths from the walk's start down to it.
+  const visit = (rel: string, abs: string, real: string, depth: number, ancestors: string[]) => {
     let entries: Dirent[];
     try {
       entries = readdirSync(abs, { withFileTypes: true });
@@ -47,13 +48,13 @@ export function globFiles(root: string, patterns: string[], ignore: string[]): s
       const childAbs = join(abs, entry.name);
       let isDir = entry.isDirectory();
       let isFile = entry.isFile();
-      let real: string | null = null;
+      let linkedReal: string | null = null;
       if (entry.isSymbolicLink()) {
         try {
           const st = statSync(childAbs);
           isDir = st.isDirectory();
           isFile = st.isFile();
-          if (isDir) real = realpathSync(childAbs);
+          if (isDir) linkedReal = realpathSync(childAbs);
         } catch {
           continue; // dangling link
         }
@@ -61,9 +62,9 @@ export function globFiles(root: string, patterns: string[], ignore: string[]): s
       if (isFile) {
         if (matches(childRel) && !excluded(childRel)) found.add(childRel);
       } else if (isDir && depth > 0 && !excluded(`${childRel}/`)) {
-        const childReal = real ?? join([...ancestors].at(-1)!, entry.name);
-        if (ancestors.has(childReal)) continue; // a link back up the path: a loop
-        visit(childRel, childAbs, depth - 1, new Set([...ancestors, childReal]));
+        const childReal = linkedReal ?? join(real, entry.name);
+        if (ancestors.includes(childReal)) continue; // a link back up the path: a loop
+        visit(childRel, childAbs, childReal, depth - 1, [...ancestors, childReal]);
       }
     }
   };
@@ -75,7 +76,7 @@ export function globFiles(root: string, patterns: string[], ignore: string[]): s
     } catch {
       continue;
     }
-    visit(walk.base, abs, walk.depth, new Set([real]));
+    visit(walk.base, abs, real, walk.depth, [real]);
   }
   return [...found].sort();
 }

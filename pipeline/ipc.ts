@@ -1,20 +1,8 @@
 // Messages between the runner and a stage host process (child_process IPC, JSON).
-import type { DepOutput, InputFile, ItemOutputs, WorkItem } from './stage-api.js';
+import type { ItemOutputs, StageContext, WorkItem } from './stage-api.js';
 
-/** The serialisable part of a StageContext. */
-export interface ContextData {
-  instanceId: string;
-  stageId: string;
-  matrix: Record<string, string>;
-  params: Record<string, unknown>;
-  workspace: string;
-  outDir: string;
-  stateDir: string;
-  inputs: InputFile[];
-  deps: Record<string, DepOutput>;
-  resources: { gpu: string[]; cpu: number };
-  runStateFile?: string;
-}
+/** The serialisable part of a StageContext (what the host turns back into one). */
+export type ContextData = Omit<StageContext, 'signal' | 'log' | 'warn' | 'progress'>;
 
 export type Job =
   | { kind: 'describe'; bundle: string; stageId: string }

@@ -109,7 +109,8 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
   const ctxBase = contextData(rc, inst, rk, outDir, grant.gpus, 1);
   const procs: StageProcess[] = [];
   const hasContext = new Set<StageProcess>();
-  let extra: { cpu: number; release(): void } = { cpu: 0, release() {} };
+  const extras: Grant[] = [];
+  const releaseExtras = () => extras.splice(0).forEach((g) => g.release());
   let done = 0;
   let seq = 0;
   let skipReason: string | null = null;
@@ -134,8 +135,6 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
     const chunks: { input: InputFile; i: number }[][] = [];
     for (let k = 0; k < todo.length; k += chunkSize) chunks.push(todo.slice(k, k + chunkSize));
     const growable = !(inst.resources.gpu > 0 && rc.gpus.length > 0);
-    const extras: Grant[] = [];
-    extra = { cpu: 0, release: () => extras.forEach((g) => g.release()) };
     const queue = [...chunks];
     const running = new Set<Promise<void>>();
     const work = async (proc: StageProcess) => {
@@ -189,7 +188,7 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
     grow();
     while (running.size > 0) await Promise.race(running);
     for (const p of procs.slice(1)) p.close();
-    extra.release();
+    releaseExtras();
 
     // Every item's outputs, new and cached; two items may not claim the same file.
     const union: Record<string, FileEntry> = {};
@@ -237,7 +236,7 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
     removeQuietly(tmp);
     return { items: { ran: todo.length, cached: kept.length - todo.length, removed } };
   } finally {
-    extra.release();
+    releaseExtras();
     for (const p of procs) {
       p.close();
       c.processes.delete(p);

@@ -53,9 +53,9 @@ const paramsSchema = {
   },
 };
 
-/** One file of the dataset as audited: its fingerprint (computed here unless `known` has it for this content). */
+/** One file of the dataset as audited: `known` (this content's fingerprint, already made), or one made here. */
 export async function auditFile(input: { path: string; hash: string }, rel: string, split: SplitName | null, known?: Fingerprint | null): Promise<AuditedFile> {
-  const print = known && known.sha256 === input.hash ? known : await fingerprintFile(input, rel);
+  const print = known ?? (await fingerprintFile(input, rel));
   const { sha256, ...rest } = print;
   return { file: rel, class: rel.split('/')[0] ?? '', sha256, split, ...rest };
 }
@@ -211,9 +211,10 @@ export default defineStage<AuditParams>({
     let done = 0;
     let computed = 0;
     for (const f of dataFiles) {
-      const known = prints ? await readJson(path.join(prints.dir, fingerprintPath(f.rel))) as Fingerprint | null : null;
-      if (!known || known.sha256 !== f.hash) computed += 1;
-      files.push(await auditFile(f, inRoot(f), bySplit.get(f.rel) ?? null, known));
+      const cached = prints ? ((await readJson(path.join(prints.dir, fingerprintPath(f.rel)))) as Fingerprint | null) : null;
+      const current = cached?.sha256 === f.hash ? cached : null;
+      if (!current) computed += 1;
+      files.push(await auditFile(f, inRoot(f), bySplit.get(f.rel) ?? null, current));
       ctx.progress(++done, dataFiles.length, f.rel);
     }
     if (prints && computed > 0) ctx.warn(`${computed} file(s) had no current fingerprint; computed here`);

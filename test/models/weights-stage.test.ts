@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { StageContext } from '../../pipeline/stage-api.js';
+import { makeContext } from '../data/context.js';
 import weightsStage, { type WeightsParams } from '../../stages/weights.js';
 import { getArchitecture } from '../../stages/models/registry.js';
 import { writeKerasH5Weights } from '../../stages/models/keras-h5.js';
@@ -22,29 +23,8 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'weights-stage-'));
 const home = path.join(scratch, 'home');
 process.env.HOME = home;
 
-let runs = 0;
 function context(params: WeightsParams, workspace: string): StageContext<WeightsParams> & { warnings: string[] } {
-  const dir = path.join(scratch, `run-${++runs}`);
-  mkdirSync(path.join(dir, 'out'), { recursive: true });
-  mkdirSync(path.join(dir, 'state'), { recursive: true });
-  const warnings: string[] = [];
-  return {
-    instanceId: `weights[arch=${params.arch}]`,
-    stageId: 'weights',
-    matrix: { arch: params.arch },
-    params,
-    workspace,
-    outDir: path.join(dir, 'out'),
-    stateDir: path.join(dir, 'state'),
-    inputs: [],
-    deps: {},
-    resources: { gpu: [], cpu: 1 },
-    signal: new AbortController().signal,
-    log: () => {},
-    warn: (m) => warnings.push(m),
-    progress: () => {},
-    warnings,
-  };
+  return { ...makeContext('weights', params, { workspace }), instanceId: `weights[arch=${params.arch}]`, matrix: { arch: params.arch } };
 }
 
 async function run(params: WeightsParams, workspace: string) {

@@ -1,16 +1,8 @@
 // Builds the StageContext a stage module receives from the runner, for calling the study's stages
 // directly in tests (the runner itself is tested elsewhere).
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import type { DepOutput, InputFile, StageContext } from '../../pipeline/stage-api.js';
-
-const created: string[] = [];
-// Each test file runs in its own process: the temp dirs made here go when it exits.
-process.on('exit', () => {
-  for (const dir of created) rmSync(dir, { recursive: true, force: true });
-});
+import { tempDir } from '../data/context.js';
 
 export async function stageContext<P>(options: {
   stageId: string;
@@ -25,10 +17,9 @@ export async function stageContext<P>(options: {
   const matrix = options.matrix ?? {};
   const axes = Object.entries(matrix).map(([k, v]) => `${k}=${v}`).join(',');
   const instanceId = axes ? `${options.stageId}[${axes}]` : options.stageId;
-  const outDir = options.outDir ?? (await mkdtemp(join(tmpdir(), `leukopipe-${options.stageId}-out-`)));
-  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), `leukopipe-${options.stageId}-state-`)));
-  if (!options.outDir) created.push(outDir);
-  if (!options.stateDir) created.push(stateDir);
+  // Temp dirs that go when the test process exits (tempDir).
+  const outDir = options.outDir ?? tempDir(`leukopipe-${options.stageId}-out-`);
+  const stateDir = options.stateDir ?? tempDir(`leukopipe-${options.stageId}-state-`);
   await mkdir(outDir, { recursive: true });
   await mkdir(stateDir, { recursive: true });
   const deps: Record<string, DepOutput> = {};
