@@ -3,7 +3,8 @@
 export type MatrixValue = string | number | boolean;
 
 export interface MatrixFrom {
-  from: string;
+  /** One stage, or several whose instances are concatenated (e.g. train and ensemble). */
+  from: string | string[];
 }
 
 export interface MatrixAxes {

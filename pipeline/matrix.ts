@@ -19,7 +19,7 @@ export function expandAxes(m: MatrixAxes): { axes: string[]; combos: Combination
   return { axes, combos };
 }
 
-function sameCombo(a: Combination, b: Combination): boolean {
+export function sameCombo(a: Combination, b: Combination): boolean {
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => String(a[k]) === String(b[k]));
 }

@@ -6,7 +6,7 @@ import type { LoadedConfig } from './config-load.js';
 import type { JsonPath } from './config-locate.js';
 import { ConfigErrors } from './errors.js';
 import { interpolateString, interpolateValue, InterpolationError } from './interpolate.js';
-import { expandAxes, instanceId, parseSelector, type Combination } from './matrix.js';
+import { expandAxes, instanceId, parseSelector, sameCombo, type Combination } from './matrix.js';
 import { parseSetFlag, setPath, type ParamOverride } from './param-overrides.js';
 
 export interface InputFromInstances {
@@ -123,14 +123,28 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
     expanding.add(id);
     let result: { axes: string[]; combos: Combination[] };
     if (!m) result = { axes: [], combos: [{}] };
-    else if ('from' in m && typeof m.from === 'string') {
-      if (!stageIndex.has(m.from)) {
-        at(['stages', i, 'matrix', 'from'], `stage "${id}": matrix.from names unknown stage "${m.from}"`);
-        return undefined;
+    else if ('from' in m && (typeof m.from === 'string' || Array.isArray(m.from))) {
+      // One instance per instance of each named stage, in order; the axes are the union of theirs.
+      const sources = (typeof m.from === 'string' ? [m.from] : m.from) as string[];
+      const axes: string[] = [];
+      const combos: Combination[] = [];
+      for (const from of sources) {
+        if (!stageIndex.has(from)) {
+          at(['stages', i, 'matrix', 'from'], `stage "${id}": matrix.from names unknown stage "${from}"`);
+          return undefined;
+        }
+        const src = expand(from, [...chain, id]);
+        if (!src) return undefined;
+        for (const a of src.axes) if (!axes.includes(a)) axes.push(a);
+        for (const c of src.combos) {
+          if (combos.some((seen) => sameCombo(seen, c))) {
+            at(['stages', i, 'matrix', 'from'], `stage "${id}": matrix.from gives ${instanceId(id, src.axes, c)} twice (stages ${sources.join(', ')} share a combination)`);
+            return undefined;
+          }
+          combos.push(c);
+        }
       }
-      const src = expand(m.from, [...chain, id]);
-      if (!src) return undefined;
-      result = src;
+      result = { axes, combos };
     } else result = expandAxes(m as MatrixAxes);
     if (result.combos.length === 0) {
       at(['stages', i, 'matrix'], `stage "${id}": matrix expands to no instance (check its axes, include and exclude)`);

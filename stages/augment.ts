@@ -1,6 +1,8 @@
 // augment (per item): N deterministic variants of each cell with the study's Keras
 // ImageDataGenerator settings (rotation, shifts, shear, flips, fill white), optionally followed by
-// photometric ops (stain/colour jitter, blur, JPEG, scale) from lib/photometric.ts.
+// photometric ops (stain/colour jitter, blur, JPEG, scale) from lib/photometric.ts. Before those, a
+// share of variants can lose part of their cytoplasm (lib/cytoplasm-loss.ts), as cells segmented on
+// another lab's paler smears do.
 // Same source bytes + params + seed → byte-identical variants, whatever order items run in.
 import { readFile } from 'node:fs/promises';
 import { definePerItemStage, StageError, type InputFile } from '../pipeline/stage-api.js';
@@ -8,6 +10,7 @@ import { augmentMatrix, warpAffine, type AugmentDraw } from './lib/image/affine.
 import { decodeRgb, encodePng } from './lib/image/decode.js';
 import { randomFor, seedFrom, uniform } from './lib/image/rng.js';
 import { classAndStem, json, writeAllOrNothing } from './lib/item-files.js';
+import { cytoplasmLossParamsSchema, withCytoplasmLoss, type CytoplasmLossParams } from './lib/cytoplasm-loss.js';
 import { applyPhotometric, photometricEnabled, photometricParamsSchema, type PhotometricParams } from './lib/photometric.js';
 
 export interface AugmentParams {
@@ -25,6 +28,8 @@ export interface AugmentParams {
   fill: 'white' | 'black';
   /** Optional photometric ops after the geometric transform; off unless set. */
   photometric?: PhotometricParams | null;
+  /** Optional: variants whose cytoplasm is partly cut away before the geometric transform; off unless set. */
+  cytoplasmLoss?: CytoplasmLossParams | null;
 }
 
 export interface VariantRecord {
@@ -32,6 +37,8 @@ export interface VariantRecord {
   k: number;
   transform: AugmentDraw;
   photometricSeed: number | null;
+  /** Kept rim around the nucleus (fraction of the cell radius) when this variant lost cytoplasm, else null. */
+  cytoplasmRim: number | null;
 }
 
 export interface AugmentRecord {
@@ -58,6 +65,7 @@ const paramsSchema = {
     verticalFlip: { type: 'boolean' },
     fill: { enum: ['white', 'black'] },
     photometric: { anyOf: [{ type: 'null' }, photometricParamsSchema] },
+    cytoplasmLoss: { anyOf: [{ type: 'null' }, cytoplasmLossParamsSchema] },
   },
 };
 
@@ -74,6 +82,15 @@ export function drawVariant(params: AugmentParams, sourceHash: string, k: number
   return { rotation: round4(rotation), tx: round4(tx), ty: round4(ty), shear: round4(shear), flipH, flipV };
 }
 
+/** The k-th variant's kept cytoplasm rim, or null when it keeps its cytoplasm (own stream: other draws unchanged). */
+export function drawCytoplasmRim(params: AugmentParams, sourceHash: string, k: number): number | null {
+  const loss = params.cytoplasmLoss;
+  if (!loss || loss.share <= 0) return null;
+  const rng = randomFor(`cytoplasm:${params.seed}:${sourceHash}:${k}`);
+  if (rng() >= loss.share) return null;
+  return round4(uniform(rng, loss.rim[0], loss.rim[1]));
+}
+
 /** All variants of one source cell, as files to write (PNG bytes + the JSON record). */
 export async function augmentOne(input: InputFile, params: AugmentParams): Promise<Record<string, Buffer | string>> {
   const { className, stem } = classAndStem(input.rel);
@@ -83,7 +100,9 @@ export async function augmentOne(input: InputFile, params: AugmentParams): Promi
   const variants: VariantRecord[] = [];
   for (let k = 0; k < params.variants; k++) {
     const draw = drawVariant(params, input.hash, k, image.width, image.height);
-    let out = warpAffine(image, augmentMatrix(draw, image.width, image.height), fill);
+    const cytoplasmRim = drawCytoplasmRim(params, input.hash, k);
+    const source = cytoplasmRim === null ? image : await withCytoplasmLoss(image, cytoplasmRim, params.cytoplasmLoss!.margin);
+    let out = warpAffine(source, augmentMatrix(draw, image.width, image.height), fill);
     let photometricSeed: number | null = null;
     if (photometricEnabled(params.photometric)) {
       photometricSeed = seedFrom(`photometric:${params.seed}:${input.hash}:${k}`);
@@ -91,7 +110,7 @@ export async function augmentOne(input: InputFile, params: AugmentParams): Promi
     }
     const file = `variants/${className}/${stem}__v${k}.png`;
     files[file] = await encodePng(out);
-    variants.push({ file, k, transform: draw, photometricSeed });
+    variants.push({ file, k, transform: draw, photometricSeed, cytoplasmRim });
   }
   const record: AugmentRecord = {
     source: input.rel,

@@ -1,4 +1,4 @@
-// evaluate: one trained model on the held-out test split (same source) and on every shifted-source set.
+// evaluate: one trained model (or ensemble) on the held-out test split (same source) and on every shifted-source set.
 // The test split's cells are read as training read them; the shifted sets are raw foreign-looking
 // images and go through exactly what `pipe predict` does: canonical cell → normalisation → model.
 // Output: metrics.json (EvaluationMetrics + inference time), predictions.csv, misclassified.json.
@@ -85,8 +85,9 @@ export default defineStage<EvaluateParams>({
   paramsSchema,
   async run(ctx) {
     const p = ctx.params;
-    const trainDep = depOf(ctx, 'train');
-    if (!trainDep) throw new StageError('evaluate needs its train instance as a dependency', ctx.instanceId);
+    // The model: a train instance, or an ensemble (published in train's layout).
+    const trainDep = depOf(ctx, 'train') ?? depOf(ctx, 'ensemble');
+    if (!trainDep) throw new StageError('evaluate needs its train (or ensemble) instance as a dependency', ctx.instanceId);
     const recordPath = join(trainDep.dir, TRAIN_JSON);
     if (!existsSync(recordPath)) throw new StageError('train.json is missing', recordPath);
     const record = JSON.parse(readFileSync(recordPath, 'utf8')) as TrainRecord;
@@ -98,14 +99,15 @@ export default defineStage<EvaluateParams>({
       await writeFile(join(ctx.outDir, 'misclassified.json'), JSON.stringify(misclassified, null, 2) + '\n');
     };
 
-    const testRows = readLabelledSplit(ctx.deps, 'test', classes);
-    const primarySource = p.primarySource ?? testRows.find((r) => r.source)?.source ?? record.sources[0] ?? 'test';
     if (record.status !== 'trained') {
       const reason = record.reason ?? 'the model was not trained';
       ctx.warn(`${ctx.instanceId}: ${reason}`);
+      const primarySource = p.primarySource ?? record.sources[0] ?? 'test';
       await write(skippedEvaluationMetrics({ ...common, primarySource, reason }), [], []);
       return;
     }
+    const testRows = readLabelledSplit(ctx.deps, 'test', classes);
+    const primarySource = p.primarySource ?? testRows.find((r) => r.source)?.source ?? record.sources[0] ?? 'test';
 
     const backend = await initBackend({ prefer: p.backend ?? 'auto' });
     const model = await loadModelFromDirectory(join(trainDep.dir, MODEL_DIR));

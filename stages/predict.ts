@@ -2,7 +2,8 @@
 // Classifies raw images (any size; with the smear around the cell or already cut out on white) with a
 // trained model, preparing each one exactly as the training data was prepared: canonical cell
 // (segment's function) → stain normalisation (normalize's) → the model's input size and preprocessing.
-// Without --model it takes the model with the best test accuracy among the current evaluate outputs.
+// Without --model it takes the model with the best test accuracy among the current evaluate outputs
+// (ties: the best mean accuracy over the other sources).
 // Writes predictions.csv and predictions.json (class probabilities per image) and prints a summary.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
@@ -15,7 +16,7 @@ import { rawImageToInput } from './lib/classifier/raw-image-input.js';
 import { csvField } from './lib/classifier/split-table.js';
 import { locateTrainedModel, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
-export const USAGE = 'pipe predict [--model <train instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] <image file or folder>…';
+export const USAGE = 'pipe predict [--model <train or ensemble instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] <image file or folder>…';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp', '.gif']);
 
@@ -83,9 +84,12 @@ function readJson<T>(path: string): T | null {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
 }
 
-/** The train instance whose train.json names `arch` and `mode`. */
+/** Stages that publish a usable model in train's layout (train.json + model/). */
+const MODEL_STAGES = ['train', 'ensemble'];
+
+/** The train (or ensemble) instance whose train.json names `arch` and `mode`. */
 function trainInstanceFor(ctx: CommandContext, arch: string, mode: string): string {
-  for (const id of ctx.instances('train')) {
+  for (const id of MODEL_STAGES.flatMap((stage) => ctx.instances(stage))) {
     const record = readJson<TrainRecord>(join(ctx.outputDir(id), TRAIN_JSON));
     if (record?.arch === arch && record.mode === mode) return id;
   }
@@ -98,25 +102,38 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
     const asPath = resolve(cwd, model);
     if (existsSync(asPath)) return { label: model, ...locateTrainedModel(asPath) };
     let instance = model;
-    if (model.startsWith('evaluate[')) instance = `train[${model.slice('evaluate['.length)}`;
-    else if (/^[^[\]/]+\/(transfer|finetune|scratch)$/.test(model)) {
+    if (model.startsWith('evaluate[')) {
+      const matrix = model.slice('evaluate'.length);
+      instance = MODEL_STAGES.map((stage) => stage + matrix).find((id) => ctx.instances(id.slice(0, id.indexOf('['))).includes(id)) ?? `train${matrix}`;
+    } else if (/^[^[\]/]+\/(transfer|finetune|scratch|ensemble)$/.test(model)) {
       const [arch, mode] = model.split('/') as [string, string];
       instance = trainInstanceFor(ctx, arch, mode);
     }
-    if (!instance.startsWith('train[') && instance !== 'train') {
-      throw new StageError(`not a folder, nor a train/evaluate instance id, nor <arch>/<mode>`, `--model ${model}`);
+    if (!MODEL_STAGES.some((stage) => instance.startsWith(`${stage}[`) || instance === stage)) {
+      throw new StageError(`not a folder, nor a train/ensemble/evaluate instance id, nor <arch>/<mode>`, `--model ${model}`);
     }
     return { label: instance, ...locateTrainedModel(ctx.outputDir(instance)) };
   }
   let best: ChosenModel | null = null;
+  let bestOther = -1;
   for (const id of ctx.instances('evaluate')) {
-    const metrics = readJson<{ status?: string; arch: string; mode: string; test: { accuracy: number | null } | null }>(
-      join(ctx.outputDir(id), 'metrics.json'),
-    );
+    const metrics = readJson<{
+      status?: string;
+      arch: string;
+      mode: string;
+      primarySource?: string;
+      test: { accuracy: number | null } | null;
+      sources?: Record<string, { accuracy: number | null }>;
+    }>(join(ctx.outputDir(id), 'metrics.json'));
     if (!metrics || metrics.status !== 'evaluated' || metrics.test?.accuracy == null) continue;
-    if (best && (best.testAccuracy ?? -1) >= metrics.test.accuracy) continue;
+    // Ties on the test split (one image is 0.6 points) go to the model that does best on the other sources.
+    const others = Object.entries(metrics.sources ?? {}).filter(([source, m]) => source !== metrics.primarySource && typeof m.accuracy === 'number');
+    const other = others.length ? others.reduce((sum, [, m]) => sum + m.accuracy!, 0) / others.length : -1;
+    const bestTest: number = best?.testAccuracy ?? -1;
+    if (best && (bestTest > metrics.test.accuracy || (bestTest === metrics.test.accuracy && bestOther >= other))) continue;
     const trainId = trainInstanceFor(ctx, metrics.arch, metrics.mode);
     best = { label: trainId, testAccuracy: metrics.test.accuracy, ...locateTrainedModel(ctx.outputDir(trainId)) };
+    bestOther = other;
   }
   if (!best) throw new StageError('no evaluated model yet; run `npx pipe run` first, or pass --model <folder or instance>', 'pipe predict');
   return best;

@@ -321,7 +321,8 @@ function perimeter(mask: Mask): number {
   return p;
 }
 
-async function canonicalCrop(image: RgbImage, found: CellFound, workScale: number, size: number, margin: number): Promise<CanonicalCell> {
+/** Crops and scales `image` around `found.cell` by the canonical rule (equivalent diameter sets the side). */
+export async function canonicalCrop(image: RgbImage, found: CellFound, workScale: number, size: number, margin: number): Promise<CanonicalCell> {
   const { cell: mask } = found;
   const bbox = maskBBox(mask)!;
   const area = maskArea(mask);

@@ -53,7 +53,7 @@ test('split: stable under curation, grouped by smear, variants only for train by
   const records = Array.from({ length: 400 }, (_, i) => rec(`data/x/${i % 2 ? 'EOSINOPHIL' : 'LYMPHOCYTE'}/img${i}.jpg`, i % 2 ? 'EOSINOPHIL' : 'LYMPHOCYTE', `sha${i}`));
   records.push(rec('data/x/EOSINOPHIL/smearA__crop0.png', 'EOSINOPHIL', 'c0'), rec('data/x/LYMPHOCYTE/smearA__crop1.png', 'LYMPHOCYTE', 'c1'));
   records.push(rec('data/x/EOSINOPHIL/bad.jpg', 'EOSINOPHIL', 'bad', 'rejected'));
-  const variants = new Map(records.map((r) => [`${r.class}/${path.basename(r.file).replace(/\.[^.]+$/, '')}`, { source: '', sourceStage: null, sourceSha256: r.sha256, class: r.class, seed: 1, variants: [{ file: `variants/${r.class}/v.png`, k: 0, transform: { rotation: 0, tx: 0, ty: 0, shear: 0, flipH: false, flipV: false }, photometricSeed: null }] }]));
+  const variants = new Map(records.map((r) => [`${r.class}/${path.basename(r.file).replace(/\.[^.]+$/, '')}`, { source: '', sourceStage: null, sourceSha256: r.sha256, class: r.class, seed: 1, variants: [{ file: `variants/${r.class}/v.png`, k: 0, transform: { rotation: 0, tx: 0, ty: 0, shear: 0, flipH: false, flipV: false }, photometricSeed: null, cytoplasmRim: null }] }]));
   const inputs = { records, variants, cellsStage: 'normalize', augmentStage: 'augment' };
   const full = computeSplit(inputs, splitParams);
   const where = (res: typeof full) => new Map(SPL.flatMap((s) => res.rows[s].filter((r) => r.file.startsWith('normalize/')).map((r) => [r.origin, s] as const)));

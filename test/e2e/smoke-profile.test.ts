@@ -47,8 +47,14 @@ test('smoke profile: the whole DAG runs, every train instance is evaluated and r
     const evaluation = join(workspace, 'artifacts/stages', id.replace('train[', 'evaluate['), 'metrics.json');
     assert.ok(existsSync(evaluation), `evaluated: ${id}`);
   }
+  // The ensemble of the MobileNet transfer and finetune models is built, evaluated and reported as one more model.
+  assert.match(first.out, /^ran\s+ensemble\[arch=mobilenet_v1_0\.25,mode=ensemble\]/m);
+  const ensemble = JSON.parse(readFileSync(join(workspace, 'artifacts/stages/evaluate[arch=mobilenet_v1_0.25,mode=ensemble]/metrics.json'), 'utf8'));
+  assert.is(ensemble.status, 'evaluated');
+  assert.is(ensemble.mode, 'ensemble');
   const html = readFileSync(join(reportDir, 'index.html'), 'utf8');
   assert.ok(html.includes('densenet201') && html.includes('small_cnn'), 'the report lists the architectures');
+  assert.ok(html.includes('mobilenet_v1_0.25 · ensemble'), 'the report lists the ensemble');
 });
 
 test('an immediate second run does nothing', () => {

@@ -171,14 +171,23 @@ test('skipAllItems: a reason means no item is read, finalize sees none, and turn
 });
 
 test('a per-item stage that started with one slot takes a second worker when the stage beside it finishes', async () => {
+  // The first worker holds its first chunk until a second worker shows up (or 60 s pass), so the test
+  // does not depend on how fast a loaded machine starts processes: without growth there is one pid.
   const pidStage = `
 import { definePerItemStage } from ${JSON.stringify(stageApi)};
-import { appendFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+const started = (ws) => (existsSync(join(ws, 'workers.log')) ? readFileSync(join(ws, 'workers.log'), 'utf8').trim().split('\\n') : []);
+let waited = false;
 export default definePerItemStage({
   async processItems(ctx, items) {
+    if (!started(ctx.workspace).includes(String(process.pid))) appendFileSync(join(ctx.workspace, 'workers.log'), process.pid + '\\n');
+    if (!waited) {
+      waited = true;
+      for (let t = 0; t < 600 && new Set(started(ctx.workspace)).size < 2; t++) await new Promise((r) => setTimeout(r, 100));
+    }
     for (const it of items) {
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 20));
       mkdirSync(join(it.outDir, 'out'), { recursive: true });
       writeFileSync(join(it.outDir, 'out', it.input.rel.replace(/\\//g, '_')), 'x');
       appendFileSync(join(ctx.workspace, 'calls.log'), 'pid ' + process.pid + '\\n');
@@ -189,8 +198,6 @@ export default definePerItemStage({
   const grow = new Workspace({
     'pipeline.json': {
       stages: [
-        // Short beside a long per-item stage (80 × 100 ms on one worker), so that even a loaded CI machine
-        // frees the slot while most chunks are still queued.
         { id: 'beside', command: 'sleep 0.5; echo done > "$PIPE_OUT/x.txt"', outputs: ['x.txt'] },
         { id: 'many', module: 'stages/many.ts', perItem: true, inputs: ['data/*.txt'], outputs: ['out/**'] },
       ],

@@ -56,6 +56,23 @@ test('a selector that matches no instance is an error unless optional', async ()
   assert.match(dag.stdout, /t\[arch=x\]  \(command\)\n  ← w\[arch=x\]\nt\[arch=y\]  \(command\)\n(?!  ←)/);
 });
 
+test('matrix.from with several stages mirrors the instances of each, and refuses a combination given twice', async () => {
+  const stages = [
+    cmd('t', { matrix: { arch: ['x', 'y'], mode: ['a'] } }),
+    cmd('e', { matrix: { include: [{ arch: 'x', mode: 'ens' }] }, deps: ['t'] }),
+    cmd('v', { matrix: { from: ['t', 'e'] }, deps: ['t[arch=${matrix.arch},mode=${matrix.mode}]?', 'e[arch=${matrix.arch},mode=${matrix.mode}]?'] }),
+  ];
+  const ws = new Workspace({ 'pipeline.json': { stages } });
+  const dag = await ws.pipe(['dag']);
+  ws.dispose();
+  assert.is(dag.code, 0, dag.stderr);
+  assert.match(dag.stdout, /v\[arch=x,mode=a\]  \(command\)\n  ← t\[arch=x,mode=a\]\n/);
+  assert.match(dag.stdout, /v\[arch=y,mode=a\]  \(command\)\n  ← t\[arch=y,mode=a\]\n/);
+  assert.match(dag.stdout, /v\[arch=x,mode=ens\]  \(command\)\n  ← e\[arch=x,mode=ens\]\n?$/);
+  const twice = await problems({ stages: [stages[0], cmd('e', { matrix: { include: [{ arch: 'x', mode: 'a' }] } }), stages[2]] });
+  assert.match(twice, /stage "v": matrix\.from gives v\[arch=x,mode=a\] twice/);
+});
+
 test('cycles are reported with their path', async () => {
   const err = await problems({ stages: [cmd('a', { deps: ['c'] }), cmd('b', { deps: ['a'] }), cmd('c', { deps: ['b'] })] });
   assert.match(err, /dependency cycle: (a → c → b → a|c → b → a → c|b → a → c → b)/);

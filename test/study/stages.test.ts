@@ -10,6 +10,7 @@ import type { InputFile, CommandContext } from '../../pipeline/stage-api.js';
 import features from '../../stages/features.js';
 import train from '../../stages/train.js';
 import evaluate from '../../stages/evaluate.js';
+import ensemble from '../../stages/ensemble.js';
 import predict from '../../stages/predict.js';
 import { parseCsv } from '../../stages/lib/classifier/split-table.js';
 import { stageContext } from './context.js';
@@ -244,6 +245,78 @@ test('evaluate of a skipped model writes skipped metrics', async () => {
   assert.is(metrics.test, null);
 });
 
+test('ensemble: transfer + finetune merged into one model; evaluate gives the mean of the members\' probabilities', async () => {
+  const ctx = await stageContext({
+    stageId: 'ensemble',
+    matrix: { arch: 'mobilenet_v1_0.25', mode: 'ensemble' },
+    params: { combine: 'mean' } as never,
+    deps: { 'train[arch=mobilenet_v1_0.25,mode=transfer]': trained.transfer!, 'train[arch=mobilenet_v1_0.25,mode=finetune]': trained.finetune! },
+  });
+  await ensemble.run(ctx as never);
+  trained.ensemble = ctx.outDir;
+  const record = JSON.parse(readFileSync(join(ctx.outDir, 'train.json'), 'utf8'));
+  assert.is(record.status, 'trained');
+  assert.is(record.mode, 'ensemble');
+  assert.equal(record.members.map((m: { instanceId: string; prefix: string }) => `${m.instanceId} ${m.prefix}`), [
+    'train[arch=mobilenet_v1_0.25,mode=finetune] finetune__',
+    'train[arch=mobilenet_v1_0.25,mode=transfer] transfer__',
+  ]);
+  assert.is(record.inputSize, 32);
+  assert.is(record.preprocessing, 'tf');
+  const members = [trained.transfer!, trained.finetune!].map((d) => JSON.parse(readFileSync(join(d, 'train.json'), 'utf8')));
+  assert.is(record.seconds.training, Math.round((members[0].seconds.training + members[1].seconds.training) * 100) / 100);
+  assert.ok(record.seconds.wall >= members[0].seconds.wall + members[1].seconds.wall - 0.01, 'its time is its members\' time');
+
+  const shiftedDir = await writeShiftedSet();
+  const probabilities: Record<string, Map<string, number[]>> = {};
+  for (const [mode, dep] of [['transfer', 'train'], ['finetune', 'train'], ['ensemble', 'ensemble']] as const) {
+    const id = `${dep}[arch=mobilenet_v1_0.25,mode=${mode}]`;
+    const ev = await stageContext({
+      stageId: 'evaluate',
+      matrix: { arch: 'mobilenet_v1_0.25', mode },
+      params: { bootstrap: 20, seed: 1, batchSize: 3, primarySource: null, backend: 'wasm' },
+      deps: { [id]: trained[mode]!, split: splitDir, normalize: normalizeDir, shifted: shiftedDir },
+    });
+    await evaluate.run(ev as never);
+    const [, ...rows] = parseCsv(readFileSync(join(ev.outDir, 'predictions.csv'), 'utf8'));
+    probabilities[mode] = new Map(rows.map((r) => [r[0]!, [Number(r[4]), Number(r[5])]]));
+    if (mode === 'ensemble') assert.is(JSON.parse(readFileSync(join(ev.outDir, 'metrics.json'), 'utf8')).mode, 'ensemble');
+  }
+  assert.is(probabilities.ensemble!.size, 6);
+  for (const [path, p] of probabilities.ensemble!) {
+    const a = probabilities.transfer!.get(path)!;
+    const b = probabilities.finetune!.get(path)!;
+    for (let c = 0; c < 2; c++) assert.ok(Math.abs(p[c]! - (a[c]! + b[c]!) / 2) < 1e-4, `${path}: ${p[c]} is not the mean of ${a[c]} and ${b[c]}`);
+  }
+});
+
+test('ensemble: members that read different inputs are refused, naming the field; no trained member → skipped', async () => {
+  const ctx = await stageContext({
+    stageId: 'ensemble',
+    matrix: { arch: 'mix', mode: 'ensemble' },
+    params: { combine: 'mean' } as never,
+    deps: { 'train[arch=mobilenet_v1_0.25,mode=transfer]': trained.transfer!, 'train[arch=small_cnn,mode=scratch]': trained.scratch! },
+  });
+  try {
+    await ensemble.run(ctx as never);
+    assert.unreachable('members with other preprocessing must be refused');
+  } catch (error) {
+    assert.match((error as Error).message, /members disagree on preprocessing: .* only models that read the same input can be averaged/);
+  }
+  assert.is(existsSync(join(ctx.outDir, 'model', 'model.json')), false, 'nothing half-written');
+
+  const skipped = await stageContext({
+    stageId: 'ensemble',
+    params: { combine: 'mean' } as never,
+    deps: { 'train[arch=resnet50,mode=transfer]': trained.skipped! },
+  });
+  await ensemble.run(skipped as never);
+  const record = JSON.parse(readFileSync(join(skipped.outDir, 'train.json'), 'utf8'));
+  assert.is(record.status, 'skipped');
+  assert.match(record.reason, /no member was trained \(train\[arch=resnet50,mode=transfer\]: .*weights missing/);
+  assert.is(existsSync(join(skipped.outDir, 'model')), false);
+});
+
 function commandContext(argv: string[], outputs: Record<string, string>): CommandContext & { logs: string[] } {
   const logs: string[] = [];
   return {
@@ -287,10 +360,11 @@ test('predict on a folder writes CSV and JSON with a row per image; a bad file i
 });
 
 test('predict without --model takes the evaluated model with the best test accuracy', async () => {
-  const evalDir = async (accuracy: number, mode: string) => {
+  const evalDir = async (accuracy: number, mode: string, shifted = 0.5) => {
     const dir = join(root, `eval-${mode}`);
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'metrics.json'), JSON.stringify({ status: 'evaluated', arch: mode === 'scratch' ? 'small_cnn' : 'mobilenet_v1_0.25', mode, test: { accuracy } }));
+    const sources = { tiny: { accuracy }, 'white-tight': { accuracy: shifted } };
+    await writeFile(join(dir, 'metrics.json'), JSON.stringify({ status: 'evaluated', arch: mode === 'scratch' ? 'small_cnn' : 'mobilenet_v1_0.25', mode, primarySource: 'tiny', test: { accuracy }, sources }));
     return dir;
   };
   const outputs = {
@@ -307,6 +381,17 @@ test('predict without --model takes the evaluated model with the best test accur
   const json = JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8'));
   assert.is(json.model.id, 'train[arch=small_cnn,mode=scratch]');
   assert.is(json.model.testAccuracy, 0.75);
+
+  // A tie on the test split goes to the model that does better on the other sources: here the ensemble.
+  const tied = {
+    ...outputs,
+    'ensemble[arch=mobilenet_v1_0.25,mode=ensemble]': trained.ensemble!,
+    'evaluate[arch=mobilenet_v1_0.25,mode=ensemble]': await evalDir(0.75, 'ensemble', 0.9),
+  };
+  const outTie = join(root, 'predict-tie');
+  assert.is(await predict.run(commandContext(['--out', outTie, image], tied)), 0);
+  const tieJson = JSON.parse(readFileSync(join(outTie, 'predictions.json'), 'utf8'));
+  assert.is(tieJson.model.id, 'ensemble[arch=mobilenet_v1_0.25,mode=ensemble]');
 });
 
 test.run();

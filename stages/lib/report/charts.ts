@@ -4,7 +4,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { ModelResult, OriginalStudy, SplitCounts } from './types.js';
 import { titleCase } from './format.js';
 
-const MODE_COLORS = { domain: ['transfer', 'finetune', 'scratch'], range: ['#2563eb', '#7c3aed', '#ea580c'] };
+const MODE_COLORS = { domain: ['transfer', 'finetune', 'scratch', 'ensemble'], range: ['#2563eb', '#7c3aed', '#ea580c', '#059669'] };
 const PCT_AXIS = { format: '.0%', grid: true };
 
 function evaluated(models: ModelResult[]): ModelResult[] {

@@ -26,7 +26,7 @@ export interface LoadOptions {
 }
 
 const ARCH_ORDER = ['resnet50', 'vgg16', 'vgg19', 'inception_v3', 'xception', 'densenet121', 'densenet169', 'densenet201', 'mobilenet_v1_0.25', 'small_cnn'];
-const MODE_ORDER = ['transfer', 'finetune', 'scratch'];
+const MODE_ORDER = ['transfer', 'finetune', 'scratch', 'ensemble'];
 
 async function readJson<T>(file: string): Promise<T> {
   let text: string;
@@ -326,7 +326,8 @@ export async function loadReportData(options: LoadOptions): Promise<ReportData> 
     return m;
   };
 
-  for (const dep of byStage(deps, 'train')) {
+  // An ensemble publishes train's layout (train.json, history.jsonl), so it reads like one more model.
+  for (const dep of [...byStage(deps, 'train'), ...byStage(deps, 'ensemble')]) {
     const raw = await readJsonIfPresent<Record<string, unknown>>(path.join(dep.dir, 'train.json'));
     const arch = dep.matrix.arch ?? (typeof raw?.arch === 'string' ? raw.arch : dep.instanceId);
     const mode = dep.matrix.mode ?? (typeof raw?.mode === 'string' ? raw.mode : 'unknown');
