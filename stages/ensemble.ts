@@ -71,9 +71,9 @@ export default defineStage<EnsembleParams>({
     const first = trained[0];
     for (const m of trained.slice(1)) {
       for (const field of MUST_AGREE) {
-        if (JSON.stringify(m.record[field]) !== JSON.stringify(first!.record[field])) {
+        if (first && JSON.stringify(m.record[field]) !== JSON.stringify(first.record[field])) {
           throw new StageError(
-            `members disagree on ${field}: ${first!.dep.instanceId} has ${JSON.stringify(first!.record[field])}, ${m.dep.instanceId} has ${JSON.stringify(m.record[field])}; only models that read the same input can be averaged`,
+            `members disagree on ${field}: ${first.dep.instanceId} has ${JSON.stringify(first.record[field])}, ${m.dep.instanceId} has ${JSON.stringify(m.record[field])}; only models that read the same input can be averaged`,
             join(m.dep.dir, TRAIN_JSON),
           );
         }

@@ -20,7 +20,7 @@ import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
 import { readImageRgb } from './lib/classifier/read-image.js';
 import { readLabelledSplit } from './lib/classifier/split-table.js';
-import { MODEL_DIR, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
+import { MODEL_DIR, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
 export interface EvaluateParams {
   /** Bootstrap resamples for the confidence intervals. */
@@ -59,10 +59,6 @@ interface ShiftedSets {
   items?: { source: string; file: string; class: string }[];
 }
 
-function depOf(ctx: StageContext<EvaluateParams>, stageId: string) {
-  return Object.values(ctx.deps).find((d) => d.stageId === stageId) ?? null;
-}
-
 /** The images of every dep that publishes test sets in the shifted stage's layout (sets.json: shifted, foreign). */
 function shiftedItems(ctx: StageContext<EvaluateParams>, classes: string[]): EvalItem[] {
   const out: EvalItem[] = [];
@@ -86,7 +82,7 @@ export default defineStage<EvaluateParams>({
   async run(ctx) {
     const p = ctx.params;
     // The model: a train instance, or an ensemble (published in train's layout).
-    const trainDep = depOf(ctx, 'train') ?? depOf(ctx, 'ensemble');
+    const trainDep = Object.values(ctx.deps).find((d) => (MODEL_STAGES as readonly string[]).includes(d.stageId));
     if (!trainDep) throw new StageError('evaluate needs its train (or ensemble) instance as a dependency', ctx.instanceId);
     const recordPath = join(trainDep.dir, TRAIN_JSON);
     if (!existsSync(recordPath)) throw new StageError('train.json is missing', recordPath);

@@ -14,7 +14,7 @@ import { argMax, predictProbabilities } from './lib/classifier/inference.js';
 import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
 import { csvField } from './lib/classifier/split-table.js';
-import { locateTrainedModel, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
+import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
 export const USAGE = 'pipe predict [--model <train or ensemble instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] <image file or folder>…';
 
@@ -84,9 +84,6 @@ function readJson<T>(path: string): T | null {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
 }
 
-/** Stages that publish a usable model in train's layout (train.json + model/). */
-const MODEL_STAGES = ['train', 'ensemble'];
-
 /** The train (or ensemble) instance whose train.json names `arch` and `mode`. */
 function trainInstanceFor(ctx: CommandContext, arch: string, mode: string): string {
   for (const id of MODEL_STAGES.flatMap((stage) => ctx.instances(stage))) {
@@ -104,7 +101,8 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
     let instance = model;
     if (model.startsWith('evaluate[')) {
       const matrix = model.slice('evaluate'.length);
-      instance = MODEL_STAGES.map((stage) => stage + matrix).find((id) => ctx.instances(id.slice(0, id.indexOf('['))).includes(id)) ?? `train${matrix}`;
+      const stage = MODEL_STAGES.find((s) => ctx.instances(s).includes(s + matrix)) ?? 'train';
+      instance = stage + matrix;
     } else if (/^[^[\]/]+\/(transfer|finetune|scratch|ensemble)$/.test(model)) {
       const [arch, mode] = model.split('/') as [string, string];
       instance = trainInstanceFor(ctx, arch, mode);

@@ -5,9 +5,7 @@
 // members' outputs. The result loads with `tf.loadLayersModel` like any model, so `pipe predict`,
 // evaluate and other tools need nothing special to use it.
 import type * as tf from '@tensorflow/tfjs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { MODEL_JSON, readWeights, WEIGHTS_BIN } from './model-directory.js';
+import { readModelJson, readWeights, WEIGHTS_BIN, writeModelFiles } from './model-directory.js';
 
 /** A saved layers model: its model.json and the bytes of its weights (manifest order). */
 export interface SavedModel {
@@ -149,7 +147,7 @@ export function mergeAveragingEnsemble(members: readonly SavedModel[], prefixes:
       format: first.format ?? 'layers-model',
       generatedBy: first.generatedBy,
       convertedBy: null,
-      weightsManifest: [{ paths: ['./weights.bin'], weights: specs }],
+      weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: specs }],
     },
     weights,
   };
@@ -157,22 +155,12 @@ export function mergeAveragingEnsemble(members: readonly SavedModel[], prefixes:
 
 /** Reads a model directory (model.json and its weight files) without building the model. */
 export async function readSavedModel(dir: string): Promise<SavedModel> {
-  const file = join(dir, MODEL_JSON);
-  let json: tf.io.ModelJSON;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8')) as tf.io.ModelJSON;
-  } catch (error) {
-    throw new Error(`${file}: cannot read the model (${(error as Error).message})`);
-  }
+  const json = await readModelJson(dir);
   const [, buffer] = await readWeights(dir, json.weightsManifest ?? []);
   return { json, weights: new Uint8Array(buffer) };
 }
 
-/** Writes model.json + weights.bin into `dir` (weights first, each renamed into place). */
-export async function writeSavedModel(dir: string, model: SavedModel): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, `${WEIGHTS_BIN}.tmp`), model.weights);
-  await writeFile(join(dir, `${MODEL_JSON}.tmp`), JSON.stringify(model.json));
-  await rename(join(dir, `${WEIGHTS_BIN}.tmp`), join(dir, WEIGHTS_BIN));
-  await rename(join(dir, `${MODEL_JSON}.tmp`), join(dir, MODEL_JSON));
+/** Writes a merged model into `dir` as model.json + weights.bin. */
+export function writeSavedModel(dir: string, model: SavedModel): Promise<void> {
+  return writeModelFiles(dir, model.json, model.weights);
 }

@@ -26,27 +26,40 @@ export function directoryHandler(dir: string): tf.io.IOHandler {
       };
       if (artifacts.trainingConfig) modelJson.trainingConfig = artifacts.trainingConfig;
       if (artifacts.userDefinedMetadata) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
-      await mkdir(root, { recursive: true });
-      // Write beside, then rename: a reader never sees a model.json whose weights are half written.
-      await writeFile(join(root, `${WEIGHTS_BIN}.tmp`), new Uint8Array(weightData));
-      await writeFile(join(root, `${MODEL_JSON}.tmp`), JSON.stringify(modelJson));
-      await rename(join(root, `${WEIGHTS_BIN}.tmp`), join(root, WEIGHTS_BIN));
-      await rename(join(root, `${MODEL_JSON}.tmp`), join(root, MODEL_JSON));
+      await writeModelFiles(root, modelJson, new Uint8Array(weightData));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
 
     async load(): Promise<tf.io.ModelArtifacts> {
-      const jsonPath = join(root, MODEL_JSON);
-      if (!existsSync(jsonPath)) throw new Error(`${jsonPath}: no model here (model.json is missing)`);
-      let modelJson: tf.io.ModelJSON;
-      try {
-        modelJson = JSON.parse(await readFile(jsonPath, 'utf8')) as tf.io.ModelJSON;
-      } catch (error) {
-        throw new Error(`${jsonPath}: not valid JSON (${(error as Error).message})`);
-      }
+      const modelJson = await readModelJson(root);
       return tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => readWeights(root, manifest));
     },
   };
+}
+
+/**
+ * Writes `<dir>/model.json` (whose manifest must name `./weights.bin`) and `<dir>/weights.bin`. Both are
+ * written beside and renamed into place, weights first: a reader never sees a model.json whose weights
+ * are half written.
+ */
+export async function writeModelFiles(dir: string, modelJson: tf.io.ModelJSON, weights: Uint8Array): Promise<void> {
+  const root = resolve(dir);
+  await mkdir(root, { recursive: true });
+  await writeFile(join(root, `${WEIGHTS_BIN}.tmp`), weights);
+  await writeFile(join(root, `${MODEL_JSON}.tmp`), JSON.stringify(modelJson));
+  await rename(join(root, `${WEIGHTS_BIN}.tmp`), join(root, WEIGHTS_BIN));
+  await rename(join(root, `${MODEL_JSON}.tmp`), join(root, MODEL_JSON));
+}
+
+/** `<dir>/model.json`, parsed; errors name the file. */
+export async function readModelJson(dir: string): Promise<tf.io.ModelJSON> {
+  const jsonPath = join(resolve(dir), MODEL_JSON);
+  if (!existsSync(jsonPath)) throw new Error(`${jsonPath}: no model here (model.json is missing)`);
+  try {
+    return JSON.parse(await readFile(jsonPath, 'utf8')) as tf.io.ModelJSON;
+  } catch (error) {
+    throw new Error(`${jsonPath}: not valid JSON (${(error as Error).message})`);
+  }
 }
 
 /** Reads every weight file of a manifest (relative to `root`) into specs + one buffer. */

@@ -7,6 +7,8 @@ import type { EpochRecord } from './training-loop.js';
 
 export const TRAIN_JSON = 'train.json';
 export const MODEL_DIR = 'model';
+/** Stages whose instances publish a usable model in this layout (train.json + model/). */
+export const MODEL_STAGES = ['train', 'ensemble'] as const;
 
 export type TrainMode = 'transfer' | 'finetune' | 'scratch';
 

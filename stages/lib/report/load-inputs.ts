@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import type { DepOutput } from '../../../pipeline/stage-api.js';
 import { StageError } from '../../../pipeline/stage-api.js';
 import { parseCsv, type EvaluationMetrics, type MisclassifiedImage } from '../metrics.js';
+import { MODEL_STAGES } from '../classifier/train-record.js';
 import { imageDataUri } from './thumbnails.js';
 import originalStudyJson from './original-study.json' with { type: 'json' };
 import type { ContactSheet, Dag, DagNode, Environment, GalleryImage, HistoryEntry, ModelResult, OriginalStudy, ReportData, SplitCounts, TrainSummary } from './types.js';
@@ -327,7 +328,7 @@ export async function loadReportData(options: LoadOptions): Promise<ReportData> 
   };
 
   // An ensemble publishes train's layout (train.json, history.jsonl), so it reads like one more model.
-  for (const dep of [...byStage(deps, 'train'), ...byStage(deps, 'ensemble')]) {
+  for (const dep of MODEL_STAGES.flatMap((stage) => byStage(deps, stage))) {
     const raw = await readJsonIfPresent<Record<string, unknown>>(path.join(dep.dir, 'train.json'));
     const arch = dep.matrix.arch ?? (typeof raw?.arch === 'string' ? raw.arch : dep.instanceId);
     const mode = dep.matrix.mode ?? (typeof raw?.mode === 'string' ? raw.mode : 'unknown');

@@ -51,8 +51,8 @@ export function studyRows(models: ModelResult[], original: OriginalStudy, primar
       accuracyWilson: test?.accuracyWilson ?? null,
       macroF1: test?.macroF1 ?? null,
       testImages: test?.n ?? null,
-      // An ensemble trains nothing itself: its time is its members' (train.json), its epochs are theirs.
-      epochs: !trained || m.mode === 'ensemble' ? null : m.history.length > 0 ? m.history.length : (m.train?.epochsCompleted ?? null),
+      // A model that ran no epoch itself (an ensemble: its members did) shows none.
+      epochs: !trained ? null : m.history.length > 0 ? m.history.length : m.train?.epochsCompleted || null,
       stoppedEarly: m.train?.stoppedEarly ?? null,
       bestEpoch: m.train?.bestEpoch ?? null,
       trainSeconds: trained ? (m.train?.wallSeconds ?? null) : null,
