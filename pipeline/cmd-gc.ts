@@ -1,5 +1,5 @@
-// `pipe gc`: removes store objects, manifests and item records that neither the current outputs nor
-// the last N runs refer to, and reports the bytes freed.
+// `pipe gc`: removes store objects, manifests, item records and checkpoint folders that neither the
+// current outputs nor the last N runs refer to, and reports the bytes freed.
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Parsed } from './args.js';
@@ -30,17 +30,31 @@ export interface GcResult {
   objects: number;
   manifests: number;
   items: number;
+  checkpoints: number;
   bytes: number;
+}
+
+interface RunRecord {
+  keys: Record<string, string>;
+  /** Failed or cancelled instances: their checkpoint folders are kept for a resume. */
+  interrupted?: Record<string, string>;
+}
+
+function folderBytes(dir: string): number {
+  return walk(dir).reduce((sum, f) => sum + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
 }
 
 export async function collectGarbage(workspace: string, keepRuns: number, dryRun: boolean): Promise<GcResult> {
   const ws = new WorkspacePaths(workspace);
   const store = new Store(ws);
   const keys = new Set<string>(Object.values(new CurrentState(ws).all()).map((e) => e.key));
+  const resumable = new Set<string>();
   const runs = walk(ws.runsDir).sort();
   for (const run of keepRuns > 0 ? runs.slice(-keepRuns) : []) {
     try {
-      for (const k of Object.values((JSON.parse(readFileSync(run, 'utf8')) as { keys: Record<string, string> }).keys)) keys.add(k);
+      const record = JSON.parse(readFileSync(run, 'utf8')) as RunRecord;
+      for (const k of Object.values(record.keys)) keys.add(k);
+      for (const k of Object.values(record.interrupted ?? {})) resumable.add(ws.stateDir(k));
     } catch {}
   }
   const liveObjects = new Set<string>();
@@ -52,7 +66,7 @@ export async function collectGarbage(workspace: string, keepRuns: number, dryRun
     for (const it of m.items ?? []) liveItems.add(it.key);
   }
   for (const k of liveItems) for (const f of Object.values(store.readItem(k)?.files ?? {})) liveObjects.add(f.hash);
-  const result: GcResult = { objects: 0, manifests: 0, items: 0, bytes: 0 };
+  const result: GcResult = { objects: 0, manifests: 0, items: 0, checkpoints: 0, bytes: 0 };
   const drop = (path: string, kind: keyof Omit<GcResult, 'bytes'>) => {
     result.bytes += statSync(path).size;
     result[kind]++;
@@ -62,6 +76,18 @@ export async function collectGarbage(workspace: string, keepRuns: number, dryRun
   for (const p of walk(ws.manifestsDir)) if (!keys.has(keyOfPath(p))) drop(p, 'manifests');
   for (const p of walk(ws.itemsDir)) if (!liveItems.has(keyOfPath(p))) drop(p, 'items');
   for (const p of walk(ws.objectsDir)) if (!liveObjects.has(keyOfPath(p))) drop(p, 'objects');
+  // A checkpoint folder only helps a rerun of the same key: one that no kept run left interrupted is stale
+  // (a run that succeeded removes its own).
+  let stateFolders: string[] = [];
+  try {
+    stateFolders = readdirSync(ws.stateDirRoot).map((name) => join(ws.stateDirRoot, name));
+  } catch {}
+  for (const dir of stateFolders) {
+    if (resumable.has(dir)) continue;
+    result.bytes += folderBytes(dir);
+    result.checkpoints++;
+    if (!dryRun) rmSync(dir, { recursive: true, force: true });
+  }
   if (!dryRun) for (const run of runs.slice(0, Math.max(0, runs.length - keepRuns))) rmSync(run, { force: true });
   return result;
 }
@@ -78,7 +104,7 @@ export async function cmdGc(workspace: string, p: Parsed): Promise<number> {
   try {
     const r = await collectGarbage(workspace, keepRuns, dry);
     process.stdout.write(
-      `${dry ? 'would free' : 'freed'} ${humanBytes(r.bytes)} (${r.bytes} bytes): ${r.objects} objects, ${r.manifests} manifests, ${r.items} item records; kept what current outputs and the last ${keepRuns} runs use\n`,
+      `${dry ? 'would free' : 'freed'} ${humanBytes(r.bytes)} (${r.bytes} bytes): ${r.objects} objects, ${r.manifests} manifests, ${r.items} item records, ${r.checkpoints} checkpoint folders; kept what current outputs and the last ${keepRuns} runs use\n`,
     );
     return 0;
   } finally {

@@ -211,7 +211,7 @@ async function executeLocked(
       const info = inst.stage.perItem ? await runPerItem(rc, inst, rk, grant, c) : await runWhole(rc, inst, rk, grant, c);
       return accept({ outcome: 'ran', key: rk.key, detail: reason }, info.items ? { items: info.items } : {});
     } catch (e) {
-      if (c.cancelled) return done({ outcome: 'cancelled' });
+      if (c.cancelled) return done({ outcome: 'cancelled', key: rk.key });
       failed = true;
       const err = e as Error;
       const code = e instanceof StageFailure && e.exitCode !== undefined ? ` (exit code ${e.exitCode})` : '';
@@ -239,8 +239,14 @@ async function executeLocked(
     // A run that changed something is recorded, so `pipe gc` keeps what recent runs produced.
     if (!dry && [...results.values()].some((r) => r.outcome !== 'up-to-date')) {
       const keys: Record<string, string> = {};
-      for (const [id, r] of results) if (r.key && r.outcome !== 'failed') keys[id] = r.key;
-      writeFileAtomic(join(rc.ws.runsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.json`), JSON.stringify({ at: new Date().toISOString(), profile: options.profile ?? null, set: options.set ?? [], keys }));
+      // Failed or cancelled instances may leave a checkpoint to resume from; gc keeps those of recent runs.
+      const interrupted: Record<string, string> = {};
+      for (const [id, r] of results) {
+        if (!r.key) continue;
+        if (r.outcome === 'failed' || r.outcome === 'cancelled') interrupted[id] = r.key;
+        else keys[id] = r.key;
+      }
+      writeFileAtomic(join(rc.ws.runsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.json`), JSON.stringify({ at: new Date().toISOString(), profile: options.profile ?? null, set: options.set ?? [], keys, interrupted }));
     }
   }
   const counts = { 'up-to-date': 0, restored: 0, ran: 0, failed: 0, skipped: 0, cancelled: 0 } as Record<Outcome, number>;

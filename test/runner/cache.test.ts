@@ -139,5 +139,30 @@ test('gc frees objects that no current output or recent run refers to', async ()
   assert.match(again.stdout, /freed 0 B/);
 });
 
+test('gc keeps the checkpoint a recent failed run left for its resume, and removes it once no kept run needs it', async () => {
+  const ckpt = new Workspace({
+    'pipeline.json': {
+      stages: [{ id: 'fit', command: 'echo epoch > "$PIPE_STATE/checkpoint.txt"; echo fit >> calls.log; exit ${params.exitCode}', params: { exitCode: 0 }, outputs: [] }],
+    },
+  });
+  try {
+    const failedRun = await ckpt.pipe(['run', '--set', 'fit.exitCode=3']);
+    assert.is(failedRun.code, 1, failedRun.stdout);
+    const left = ckpt.list('.pipe/state');
+    assert.is(left.length, 1, 'the failed instance leaves its checkpoint folder');
+    const kept = await ckpt.pipe(['gc']);
+    assert.match(kept.stdout, /0 checkpoint folders/);
+    assert.equal(ckpt.list('.pipe/state'), left);
+    const ok = await ckpt.pipe(['run']);
+    assert.is(ok.code, 0, ok.stdout + ok.stderr);
+    assert.equal(ckpt.list('.pipe/state'), left, 'a successful run of another key does not touch it');
+    const dropped = await ckpt.pipe(['gc', '--keep-runs', '0']);
+    assert.match(dropped.stdout, /1 checkpoint folders/);
+    assert.equal(ckpt.list('.pipe/state'), []);
+  } finally {
+    ckpt.dispose();
+  }
+});
+
 test.after(() => ws.dispose());
 test.run();

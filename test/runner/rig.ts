@@ -1,7 +1,7 @@
 // Test rig for the runner: temporary workspaces holding tiny pipelines, the real CLI (dist/cli.js,
 // built by `node build.mjs`), and a log of stage invocations to count what ran.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,11 @@ export class Workspace {
 
   exists(rel: string): boolean {
     return existsSync(join(this.dir, rel));
+  }
+
+  /** Names in a folder of the workspace, sorted; none if it does not exist. */
+  list(rel: string): string[] {
+    return this.exists(rel) ? readdirSync(join(this.dir, rel)).sort() : [];
   }
 
   remove(rel: string): void {
