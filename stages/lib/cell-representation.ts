@@ -37,7 +37,8 @@ export interface CanonicalCellOptions {
 export type CanonicalStatus = 'ok' | 'fallback';
 
 /** Which search found the cell: `smear` (stained smear, purple-ness) or `white` (already cut out onto white). */
-export type CanonicalBackground = 'white' | 'smear';
+/** white: cut out onto white; plain: cut out onto another flat, neutral, light backdrop (light grey); smear: a smear crop. */
+export type CanonicalBackground = 'white' | 'plain' | 'smear';
 
 /** A border pixel is white when its darkest channel is at least this (JPEG ringing stays above it). */
 export const WHITE_BORDER_LEVEL = 235;
@@ -45,6 +46,19 @@ export const WHITE_BORDER_LEVEL = 235;
 export const WHITE_BORDER_FRACTION = 0.9;
 /** On white input, a pixel belongs to the cell when its darkest channel is below this. */
 export const WHITE_FOREGROUND_LEVEL = 235;
+/**
+ * A border counts as a plain backdrop when this share of its pixels lies within BACKDROP_TOLERANCE of the
+ * border's median colour, and that median is neutral (channels within BACKDROP_MAX_CHROMA) and light
+ * (darkest channel ≥ BACKDROP_MIN_LEVEL). Smear plasma is either tinted (PBC) or darker (BCCD: 172–207).
+ */
+export const BACKDROP_SHARE = 0.6;
+export const BACKDROP_TOLERANCE = 12;
+export const BACKDROP_MAX_CHROMA = 12;
+export const BACKDROP_MIN_LEVEL = 215;
+/** On a plain backdrop, a cell pixel is at least this much darker than the backdrop in its darkest channel. */
+export const BACKDROP_CONTRAST = 15;
+/** The plain path is taken only when the chosen cell holds this share of all non-backdrop pixels (one cell, not a smear). */
+export const BACKDROP_SINGLE_CELL_SHARE = 0.8;
 
 export interface CanonicalRecord {
   status: CanonicalStatus;
@@ -90,12 +104,52 @@ export async function toCanonicalCell(input: Buffer | RgbImage, options: Canonic
   const image = Buffer.isBuffer(input)
     ? await decodeRgb(input, { maxPixels: options.maxWorkingPixels ?? DEFAULTS.maxWorkingPixels, name: options.name })
     : { ...input, originalWidth: input.width, originalHeight: input.height, scale: 1 };
-  const background: CanonicalBackground = whiteBorderFraction(image) >= WHITE_BORDER_FRACTION ? 'white' : 'smear';
-  const found = background === 'white' ? findCellOnWhite(image) : findCell(image);
+  const { background, found } = searchCell(image);
   const result = found.ok ? await canonicalCrop(image, found, image.scale, size, margin) : await fallback(image, image.scale, size, found.reason);
   const { status, ...rest } = result.record;
   result.record = { status, background, ...rest };
   return result;
+}
+
+/** Which search suits the image, and what it found: white and plain backdrops by their border, else the smear search. */
+function searchCell(image: RgbImage): { background: CanonicalBackground; found: CellFound | { ok: false; reason: string } } {
+  if (whiteBorderFraction(image) >= WHITE_BORDER_FRACTION) return { background: 'white', found: findCellOnWhite(image) };
+  const backdrop = plainBackdrop(image);
+  if (backdrop) {
+    const foregroundLevel = Math.min(WHITE_FOREGROUND_LEVEL, backdrop.level - BACKDROP_CONTRAST);
+    const found = findCellOnWhite(image, { foregroundLevel, borderShare: backdrop.share });
+    if (found.ok && found.foregroundShare >= BACKDROP_SINGLE_CELL_SHARE) return { background: 'plain', found };
+  }
+  return { background: 'smear', found: findCell(image) };
+}
+
+function borderPixels(image: RgbImage): number[] {
+  const { width: w, height: h } = image;
+  const at: number[] = [];
+  for (let x = 0; x < w; x++) {
+    at.push(x);
+    if (h > 1) at.push((h - 1) * w + x);
+  }
+  for (let y = 1; y < h - 1; y++) {
+    at.push(y * w);
+    if (w > 1) at.push(y * w + w - 1);
+  }
+  return at;
+}
+
+/** The border's flat, neutral, light backdrop (its level: the median's darkest channel), or null. */
+export function plainBackdrop(image: RgbImage): { level: number; share: number } | null {
+  const at = borderPixels(image);
+  if (at.length === 0) return null;
+  const median = [0, 1, 2].map((c) => {
+    const values = at.map((i) => image.data[3 * i + c]!).sort((a, b) => a - b);
+    return values[values.length >> 1]!;
+  });
+  const level = Math.min(...median);
+  if (level < BACKDROP_MIN_LEVEL || Math.max(...median) - level > BACKDROP_MAX_CHROMA) return null;
+  const near = at.filter((i) => median.every((m, c) => Math.abs(image.data[3 * i + c]! - m) <= BACKDROP_TOLERANCE)).length;
+  const share = near / at.length;
+  return share >= BACKDROP_SHARE ? { level, share } : null;
 }
 
 /** Share of border pixels whose darkest channel is ≥ WHITE_BORDER_LEVEL (0 for an empty image). */
@@ -123,14 +177,21 @@ export function whiteBorderFraction(image: RgbImage): number {
  * The cell of an image already cut out onto white: the non-white component nearest the centre (among
  * those at least a fifth of the largest, so JPEG specks and crumbs are ignored), holes filled. Pale
  * cytoplasm is kept because anything darker than paper counts. The nucleus (for the record) is the
- * Otsu-purple part of the cell.
+ * Otsu-purple part of the cell. `backdrop` adapts it to a flat backdrop other than white (light grey):
+ * cell pixels are those darker than its foreground level, and the border's share of backdrop pixels is
+ * the confidence. `foregroundShare`, the chosen cell's share of all non-backdrop pixels, tells a single
+ * cut-out cell (near 1) from a smear (red cells everywhere).
  */
-export function findCellOnWhite(image: RgbImage): CellFound | { ok: false; reason: string } {
+export function findCellOnWhite(
+  image: RgbImage,
+  backdrop: { foregroundLevel: number; borderShare: number } | null = null,
+): (CellFound & { foregroundShare: number }) | { ok: false; reason: string } {
   const { width: w, height: h, data } = image;
   if (w < MIN_SIDE || h < MIN_SIDE) return { ok: false, reason: `image too small (${w}×${h} px, need ≥ ${MIN_SIDE})` };
   const n = w * h;
+  const foregroundLevel = backdrop?.foregroundLevel ?? WHITE_FOREGROUND_LEVEL;
   const foreground = createMask(w, h);
-  for (let i = 0; i < n; i++) foreground.data[i] = Math.min(data[3 * i]!, data[3 * i + 1]!, data[3 * i + 2]!) < WHITE_FOREGROUND_LEVEL ? 1 : 0;
+  for (let i = 0; i < n; i++) foreground.data[i] = Math.min(data[3 * i]!, data[3 * i + 1]!, data[3 * i + 2]!) < foregroundLevel ? 1 : 0;
   const labelling = labelComponents(foreground);
   const largest = labelling.components.reduce((m, c) => Math.max(m, c.area), 0);
   if (largest < 12) return { ok: false, reason: 'white image without a cell (no non-white region)' };
@@ -150,8 +211,8 @@ export function findCellOnWhite(image: RgbImage): CellFound | { ok: false; reaso
   const nucleus = createMask(w, h);
   for (let i = 0; i < n; i++) nucleus.data[i] = cell.data[i]! && purple[i]! > cut.threshold ? 1 : 0;
 
-  // Confidence: how white the border is, lowered (as on smears) when the cell is cut by the border.
-  let confidence = whiteBorderFraction(image);
+  // Confidence: how clean the backdrop at the border is, lowered (as on smears) when the cell is cut by the border.
+  let confidence = backdrop?.borderShare ?? whiteBorderFraction(image);
   const doubts: string[] = [];
   const bbox = maskBBox(cell)!;
   if (bbox.x === 0 || bbox.y === 0 || bbox.x + bbox.width === w || bbox.y + bbox.height === h) {
@@ -163,7 +224,8 @@ export function findCellOnWhite(image: RgbImage): CellFound | { ok: false; reaso
     confidence *= 0.7;
     doubts.push(`irregular outline (compactness ${compactness.toFixed(2)})`);
   }
-  return { ok: true, cell, nucleus, confidence: round3(Math.min(1, confidence)), reason: doubts.length ? doubts.join('; ') : null };
+  const foregroundShare = best.area / labelling.components.reduce((sum, c) => sum + c.area, 0);
+  return { ok: true, cell, nucleus, confidence: round3(Math.min(1, confidence)), reason: doubts.length ? doubts.join('; ') : null, foregroundShare };
 }
 
 export interface CellFound {

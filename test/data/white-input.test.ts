@@ -3,9 +3,9 @@
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { findCellOnWhite, toCanonicalCell, whiteBorderFraction } from '../../stages/lib/cell-representation.js';
+import { findCellOnWhite, plainBackdrop, toCanonicalCell, whiteBorderFraction } from '../../stages/lib/cell-representation.js';
 import { dice, maskArea, type RgbImage } from '../../stages/lib/image/raster.js';
-import { discMask, NUCLEUS, paint, pbcLike } from './synthetic.js';
+import { discMask, NUCLEUS, paint, pbcLike, RED_CELL } from './synthetic.js';
 
 const WHITE: [number, number, number] = [255, 255, 255];
 /** Pale pink cytoplasm with B = G, as purple-less as white: findCell (purple-ness) keeps only the nucleus here (Dice 0.38). */
@@ -80,6 +80,48 @@ test('a smear crop (plasma and red cells at the border) keeps the smear path', a
   const result = await toCanonicalCell(image);
   assert.is(result.record.background, 'smear');
   assert.is(result.status, 'ok');
+});
+
+test('a cell cut out onto light grey instead of white takes the plain path and matches the white result', async () => {
+  const onWhite = await toCanonicalCell(cellOnWhite(1).image);
+  const grey = paint(200, 200, [228, 228, 228], [
+    { cx: 100, cy: 100, r: 40, rgb: PALE_PINK.map((v) => Math.min(v, 212)) as [number, number, number] },
+    { cx: 106, cy: 96, r: 18, rgb: NUCLEUS },
+  ]);
+  assert.ok(whiteBorderFraction(grey) < 0.1, 'no white border at all');
+  assert.equal(plainBackdrop(grey), { level: 228, share: 1 });
+  const result = await toCanonicalCell(grey);
+  assert.is(result.record.background, 'plain');
+  assert.is(result.status, 'ok');
+  const d = dice(result.mask, onWhite.mask);
+  assert.ok(d >= 0.95, `dice against the white-background result ${d}`);
+  // Outside the cell the canonical square is pure white, not the grey backdrop.
+  assert.equal([...result.cell.data.subarray(0, 3)], [255, 255, 255]);
+});
+
+test('a cell cut so tightly that it touches the border still takes a backdrop path, not the smear search', async () => {
+  const { image } = cellOnWhite(1);
+  const tight = await sharp(Buffer.from(image.data), { raw: { width: 200, height: 200, channels: 3 } })
+    .extract({ left: 60, top: 60, width: 81, height: 81 })
+    .png()
+    .toBuffer();
+  const result = await toCanonicalCell(tight);
+  assert.ok(['white', 'plain'].includes(result.record.background ?? ''), `took ${result.record.background}`);
+  assert.ok(dice(result.mask, canonicalDisc()) >= 0.9, `dice ${dice(result.mask, canonicalDisc())}`);
+});
+
+test('a pale neutral smear (grey plasma, red cells around) is not taken for a plain backdrop', async () => {
+  const smear = paint(200, 200, [226, 226, 226], [
+    { cx: 162, cy: 100, r: 26, rgb: RED_CELL },
+    { cx: 25, cy: 170, r: 24, rgb: RED_CELL },
+    { cx: 40, cy: 45, r: 22, rgb: RED_CELL },
+    { cx: 160, cy: 30, r: 22, rgb: RED_CELL },
+    { cx: 100, cy: 100, r: 40, rgb: PALE_PINK.map((v) => Math.min(v, 212)) as [number, number, number] },
+    { cx: 106, cy: 96, r: 18, rgb: NUCLEUS },
+  ]);
+  assert.ok(plainBackdrop(smear), 'its border alone looks like a backdrop');
+  const result = await toCanonicalCell(smear);
+  assert.is(result.record.background, 'smear', 'red cells make it a smear: the cell holds too small a share of what is not backdrop');
 });
 
 test('a blank white image is a fallback on the white path, with a reason', async () => {
