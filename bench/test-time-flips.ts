@@ -5,15 +5,12 @@
 //
 //   node --import tsx bench/test-time-flips.ts [model folder…]   (default: the default run's MobileNet models)
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../stages/tf/backend.js';
 import { loadModelFromDirectory } from '../stages/lib/classifier/model-directory.js';
 import { imagesToTensor } from '../stages/lib/classifier/preprocessing.js';
-import { rawImageToInput } from '../stages/lib/classifier/raw-image-input.js';
-import { readImageRgb } from '../stages/lib/classifier/read-image.js';
-import { parseCsv } from '../stages/lib/classifier/split-table.js';
 import { locateTrainedModel } from '../stages/lib/classifier/train-record.js';
+import { evaluationItems, modelInputs } from './evaluation-set.js';
 
 const stagesDir = 'artifacts/stages';
 const folders = process.argv.length > 2
@@ -21,20 +18,7 @@ const folders = process.argv.length > 2
   : ['transfer', 'finetune', 'ensemble'].map((mode) => join(stagesDir, `${mode === 'ensemble' ? 'ensemble' : 'train'}[arch=mobilenet_v1_0.25,mode=${mode}]`));
 await initBackend({ prefer: 'auto' });
 
-interface Item { path: string; source: string; truth: string; raw: boolean }
-const items: Item[] = [];
-const [header, ...testRows] = parseCsv(readFileSync(join(stagesDir, 'split', 'test.csv'), 'utf8'));
-const col = (name: string) => header!.indexOf(name);
-for (const r of testRows) {
-  const file = r[col('file')]!;
-  const slash = file.indexOf('/');
-  items.push({ path: join(stagesDir, file.slice(0, slash), file.slice(slash + 1)), source: 'pbc (test split)', truth: r[col('class')]!, raw: false });
-}
-for (const stage of ['shifted', 'foreign']) {
-  for (const it of JSON.parse(readFileSync(join(stagesDir, stage, 'sets.json'), 'utf8')).items as { file: string; source: string; class: string }[]) {
-    items.push({ path: join(stagesDir, stage, it.file), source: it.source, truth: it.class, raw: true });
-  }
-}
+const items = evaluationItems(stagesDir);
 
 /** The square image under a symmetry: mirror in x, mirror in y, then swap the axes. */
 function symmetry(img: Uint8Array, n: number, flipX: boolean, flipY: boolean, transpose: boolean): Uint8Array {
@@ -54,14 +38,9 @@ console.log(`| model | test-time copies | ${sources.join(' | ')} |`);
 console.log(`|---|---|${sources.map(() => '---|').join('')}`);
 for (const folder of folders) {
   const { modelDir, record } = locateTrainedModel(folder);
-  const cell = record.cell;
-  if (!cell) throw new Error(`${folder}: the model reads images without the cell representation; this bench needs one that uses it`);
   const model = await loadModelFromDirectory(modelDir);
   const n = record.inputSize;
-  const inputs: Uint8Array[] = [];
-  for (const it of items) {
-    inputs.push(it.raw ? (await rawImageToInput(it.path, { cell, normalization: record.normalization, size: n })).rgb : await readImageRgb(it.path, n));
-  }
+  const inputs = await modelInputs(items, record);
   // probabilities[s][i]: symmetry s of item i.
   const probabilities: number[][][] = [];
   for (const [flipX, flipY, transpose] of SYMMETRIES) {

@@ -36,8 +36,10 @@ export interface CanonicalCellOptions {
 
 export type CanonicalStatus = 'ok' | 'fallback';
 
-/** Which search found the cell: `smear` (stained smear, purple-ness) or `white` (already cut out onto white). */
-/** white: cut out onto white; plain: cut out onto another flat, neutral, light backdrop (light grey); smear: a smear crop. */
+/**
+ * Which search found the cell: `white` (already cut out onto white), `plain` (cut out onto another flat,
+ * neutral, light backdrop such as light grey) or `smear` (a stained smear crop, by purple-ness).
+ */
 export type CanonicalBackground = 'white' | 'plain' | 'smear';
 
 /** A border pixel is white when its darkest channel is at least this (JPEG ringing stays above it). */
@@ -123,9 +125,11 @@ function searchCell(image: RgbImage): { background: CanonicalBackground; found: 
   return { background: 'smear', found: findCell(image) };
 }
 
+/** Pixel indices of the image's outermost rows and columns, each once. */
 function borderPixels(image: RgbImage): number[] {
   const { width: w, height: h } = image;
   const at: number[] = [];
+  if (w === 0 || h === 0) return at;
   for (let x = 0; x < w; x++) {
     at.push(x);
     if (h > 1) at.push((h - 1) * w + x);
@@ -154,23 +158,11 @@ export function plainBackdrop(image: RgbImage): { level: number; share: number }
 
 /** Share of border pixels whose darkest channel is ≥ WHITE_BORDER_LEVEL (0 for an empty image). */
 export function whiteBorderFraction(image: RgbImage): number {
-  const { width: w, height: h, data } = image;
-  if (w === 0 || h === 0) return 0;
-  let white = 0, total = 0;
-  const visit = (x: number, y: number) => {
-    const p = 3 * (y * w + x);
-    total++;
-    if (Math.min(data[p]!, data[p + 1]!, data[p + 2]!) >= WHITE_BORDER_LEVEL) white++;
-  };
-  for (let x = 0; x < w; x++) {
-    visit(x, 0);
-    if (h > 1) visit(x, h - 1);
-  }
-  for (let y = 1; y < h - 1; y++) {
-    visit(0, y);
-    if (w > 1) visit(w - 1, y);
-  }
-  return white / total;
+  const { data } = image;
+  const at = borderPixels(image);
+  if (at.length === 0) return 0;
+  const white = at.filter((i) => Math.min(data[3 * i]!, data[3 * i + 1]!, data[3 * i + 2]!) >= WHITE_BORDER_LEVEL).length;
+  return white / at.length;
 }
 
 /**
