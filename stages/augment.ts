@@ -12,6 +12,7 @@ import { randomFor, seedFrom, uniform } from './lib/image/rng.js';
 import { classAndStem, json, writeAllOrNothing } from './lib/item-files.js';
 import { cytoplasmLossParamsSchema, withCytoplasmLoss, type CytoplasmLossParams } from './lib/cytoplasm-loss.js';
 import { applyPhotometric, photometricEnabled, photometricParamsSchema, type PhotometricParams } from './lib/photometric.js';
+import { variantFileName } from './lib/records/augment-variant-name.js';
 
 export interface AugmentParams {
   variants: number;
@@ -108,7 +109,7 @@ export async function augmentOne(input: InputFile, params: AugmentParams): Promi
       photometricSeed = seedFrom(`photometric:${params.seed}:${input.hash}:${k}`);
       out = { ...out, data: await applyPhotometric(out.data, out.width, out.height, params.photometric!, photometricSeed) };
     }
-    const file = `variants/${className}/${stem}__v${k}.png`;
+    const file = variantFileName(className, stem, k);
     files[file] = await encodePng(out);
     variants.push({ file, k, transform: draw, photometricSeed, cytoplasmRim });
   }

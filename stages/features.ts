@@ -14,6 +14,7 @@ import { buildPooledBase, missingWeightsReason, type BaseWeights } from './lib/c
 import { assertPreprocessing, imagesToTensor, type Preprocessing } from './lib/classifier/preprocessing.js';
 import { pyramidTapLayers } from './lib/classifier/feature-pyramid.js';
 import { readImageRgb } from './lib/classifier/read-image.js';
+import { variantIndexOf } from './lib/records/augment-variant-name.js';
 
 export interface FeaturesParams {
   arch: string;
@@ -36,6 +37,19 @@ export interface FeaturesParams {
   batchSize: number;
   seed: number;
   backend: string;
+  /**
+   * How many augmented variants of each cell get a vector (the first `variants` of them); null = all.
+   * Originals always do. A number applies to every architecture; an object gives it per architecture
+   * (`{"resnet50": 1}`; an architecture it does not name gets all). A large base (ResNet50) on a CPU
+   * pays per image, and its heads need fewer.
+   */
+  variants?: number | null | Record<string, number | null>;
+}
+
+/** The cap on variants for this instance's architecture (null = all). */
+function variantLimit(p: FeaturesParams): number | null {
+  const v = p.variants ?? null;
+  return v !== null && typeof v === 'object' ? (v[p.arch] ?? null) : v;
 }
 
 export interface FeaturesRecord {
@@ -52,6 +66,8 @@ export interface FeaturesRecord {
   taps?: string[];
   /** Length of every vector. */
   dim: number | null;
+  /** Variants per cell that have a vector; null (or absent) = all. Training uses only those. */
+  variants?: number | null;
   items: number;
   layout: string;
 }
@@ -68,6 +84,13 @@ const paramsSchema = {
     batchSize: { type: 'integer', minimum: 1 },
     seed: { type: 'integer' },
     backend: { type: 'string' },
+    variants: {
+      anyOf: [
+        { type: 'integer', minimum: 0 },
+        { type: 'null' },
+        { type: 'object', additionalProperties: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'null' }] } },
+      ],
+    },
   },
   required: ['arch'],
 };
@@ -116,6 +139,10 @@ export default definePerItemStage<FeaturesParams>({
   async processItems(ctx, items: WorkItem[]) {
     const settings = await resolveSettings(ctx);
     if (settings.missing) return;
+    const limit = variantLimit(ctx.params);
+    const wanted = (it: WorkItem) => limit === null || (variantIndexOf(it.input.rel) ?? -1) < limit;
+    items = items.filter(wanted);
+    if (items.length === 0) return;
     await initBackend({ prefer: ctx.params.backend ?? 'auto', quiet: true });
     const { model: base } = await buildPooledBase(settings.spec, settings.inputSize, settings.weights, {
       weightsDir: weightsDir(ctx),
@@ -159,6 +186,7 @@ export default definePerItemStage<FeaturesParams>({
       preprocessing: settings.preprocessing,
       seed: settings.seed,
       levels: settings.levels,
+      variants: variantLimit(ctx.params),
       dim: null,
       items: items.reduce((n, it) => n + it.files.length, 0),
       layout: 'features/<stageId>/<rel>.f32 — little-endian float32, one vector per image',

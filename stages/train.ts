@@ -45,7 +45,8 @@ export interface TrainParams {
   preprocessing: Preprocessing | 'auto';
   /** At most this many optimizer steps per epoch (smoke runs); null = the whole training split. */
   maxStepsPerEpoch: number | null;
-  finetune: { fromLayer: string; epochs: number; batchSize?: number; optimizer: OptimizerParams; earlyStopping?: EarlyStopping | null };
+  /** `fromLayer`: first layer of the base to train; null → the architecture's own (`finetuneFrom`). */
+  finetune: { fromLayer?: string | null; epochs: number; batchSize?: number; optimizer: OptimizerParams; earlyStopping?: EarlyStopping | null };
   /** scratch: overrides of the settings above (training on images costs far more than a head on features). */
   scratch?: { epochs?: number; batchSize?: number; optimizer?: OptimizerParams; earlyStopping?: EarlyStopping | null; inputSize?: number | 'min' | null };
   /** Fallbacks when the segment/normalize outputs do not record their own settings. */
@@ -95,7 +96,7 @@ const paramsSchema = {
     finetune: {
       type: 'object',
       properties: {
-        fromLayer: { type: 'string' },
+        fromLayer: { type: ['string', 'null'] },
         epochs: { type: 'integer', minimum: 1 },
         batchSize: { type: 'integer', minimum: 1 },
         optimizer: optimizerSchema,
@@ -202,6 +203,12 @@ async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val
   const dim = features.dim;
   if (!dim) throw new StageError('features.json gives no vector length (no features were computed)', `${featuresDir}/features.json`);
   const toFeature = (row: LabelledFile) => ({ path: join(featuresDir, 'features', `${row.file}.f32`), label: row.label });
+  // Features of only the first few variants per cell (features.variants): train on what has a vector.
+  if (features.variants != null) {
+    const before = train.length;
+    train = train.filter((row) => existsSync(toFeature(row).path));
+    ctx.log(`head: ${train.length} of ${before} training images have features (features.variants = ${features.variants})`);
+  }
   const head = createHeadLayers(classes.length, p.seed ?? 1, { standardize: p.standardizeFeatures ?? true });
   const model = headModel(dim, head);
   const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
@@ -274,10 +281,13 @@ export default defineStage<TrainParams>({
         const { model: base } = await buildPooledBase(spec, inputSize, features.weights, { weightsDir, seed: features.seed, levels: features.levels ?? 1 });
         if (p.mode === 'finetune') {
           const ft = p.finetune;
-          if (!ft?.fromLayer) throw new StageError('finetune needs params.finetune.fromLayer (first layer of the base to train)', ctx.instanceId);
+          const fromLayer = ft?.fromLayer ?? spec.finetuneFrom;
+          if (!fromLayer) {
+            throw new StageError(`${spec.name} names no layer to fine-tune from: set params.finetune.fromLayer (first layer of the base to train)`, ctx.instanceId);
+          }
           let parts: { bottom: tf.LayersModel; top: tf.LayersModel };
           try {
-            parts = splitModel(base, layerBefore(base, ft.fromLayer));
+            parts = splitModel(base, layerBefore(base, fromLayer));
           } catch (error) {
             throw new StageError((error as Error).message, `${ctx.instanceId} params.finetune.fromLayer`);
           }

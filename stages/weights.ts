@@ -1,6 +1,7 @@
 // `weights` stage: the ImageNet weights of one architecture, as a file the next stages can load.
-// Shipped weights (MobileNet α=0.25) are published as they are; Keras `.h5` files are taken from
-// data/weights/keras/ or ~/.keras/models/ after an md5 check, or downloaded when `download` is true.
+// Shipped weights (MobileNet α=0.25 and 0.75, ResNet50) are published as they are; Keras `.h5` files
+// are taken from data/weights/keras/ (a declared input; never ~/.keras, which no key covers) after an
+// md5 check, or downloaded when `download` is true.
 // Missing weights do not fail the stage: `weights.json` says "missing" with the exact file to put
 // where, and the stages that need the weights fail or skip with that message.
 import { constants } from 'node:fs';

@@ -49,11 +49,15 @@ export interface ArchSpec {
   preprocessing: PreprocessingMode;
   /** Name of the last layer of the convolutional base (before pooling and head). */
   featureLayer: string;
+  /** First layer that fine-tuning trains by default (the top block or stack); the layers before stay frozen. */
+  finetuneFrom?: string;
   build(inputShape: InputShape, options?: BuildOptions): tf.LayersModel;
   /** Keras ImageNet weight files (with and without the head). */
   imagenet?: { top: KerasWeightFile; notop: KerasWeightFile };
   /** ImageNet weights shipped in `data/`. */
   builtinWeights?: BuiltinWeights;
+  /** Today's Keras layer name for a layer of a weight file that uses an older Keras's names. */
+  savedLayerName?: (fileLayerName: string) => string;
 }
 
 export interface ResolvedBuildOptions {

@@ -1,13 +1,13 @@
 // Finding, checking, fetching and loading an architecture's ImageNet weights. Nothing here
 // downloads unless asked to (`downloadKerasWeights`); tests and the default run never do.
 //
-// Where a user puts Keras weight files (either works; the first found wins):
-//   <workspace>/data/weights/keras/<file>.h5      (part of the `weights` stage's inputs)
-//   ~/.keras/models/<file>.h5                      (Keras' own download cache)
+// Where a user puts Keras weight files: <workspace>/data/weights/keras/<file>.h5, which is part of the
+// `weights` stage's inputs, so a new or changed file changes its key. Keras' own download cache
+// (~/.keras/models) is never read behind the key's back: a file there is used by linking it in
+// (`ln -s ~/.keras/models/<file>.h5 data/weights/keras/`); inputs follow file links.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { StageError } from '../../pipeline/stage-api.js';
@@ -19,9 +19,6 @@ import type { LoadReport } from './weight-assignment.js';
 /** Workspace-relative folder for user-supplied Keras weight files. */
 export const USER_WEIGHTS_DIR = 'data/weights/keras';
 
-export function kerasCacheDir(): string {
-  return path.join(os.homedir(), '.keras', 'models');
-}
 
 /** What the `weights` stage writes as `weights.json`. */
 export interface WeightsRecord {
@@ -56,9 +53,9 @@ export async function md5OfFile(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Places where `file` may be, in the order they are searched. */
-export function kerasWeightLocations(file: string, workspace: string): string[] {
-  return [path.join(workspace, USER_WEIGHTS_DIR, file), path.join(kerasCacheDir(), file)];
+/** Where `file` is looked for: only inside the workspace's declared weights folder. */
+export function kerasWeightLocation(file: string, workspace: string): string {
+  return path.join(workspace, USER_WEIGHTS_DIR, file);
 }
 
 /** The exact instructions for a user whose weights are missing. */
@@ -70,8 +67,9 @@ export function missingWeightsMessage(spec: ArchSpec, workspace: string, problem
   return (
     (problem ? `${problem}. ` : '') +
     `ImageNet weights for ${spec.name} (${spec.kerasName}) are not available offline: put ${wanted.file}${md5}, ` +
-    `downloaded from ${wanted.url}, at ${path.join(workspace, USER_WEIGHTS_DIR, wanted.file)} ` +
-    `(or in ${kerasCacheDir()}/; the with-top file ${top.file} works too), ` +
+    `downloaded from ${wanted.url}, at ${kerasWeightLocation(wanted.file, workspace)} ` +
+    `(the with-top file ${top.file} works too; a file Keras already downloaded can be linked there: ` +
+    `ln -s ~/.keras/models/${wanted.file} ${USER_WEIGHTS_DIR}/), ` +
     `or run \`npx pipe run weights --set weights.download=true\` where the network allows`
   );
 }
@@ -103,7 +101,7 @@ export async function resolveImagenetWeights(
   const problems: string[] = [];
   if (spec.imagenet) {
     for (const [kerasFile, includesTop] of [[spec.imagenet.notop, false], [spec.imagenet.top, true]] as const) {
-      for (const candidate of kerasWeightLocations(kerasFile.file, workspace)) {
+      for (const candidate of [kerasWeightLocation(kerasFile.file, workspace)]) {
         if (!existsSync(candidate)) continue;
         let md5: string | null = null;
         if (options.verify ?? true) {
@@ -159,7 +157,7 @@ export async function loadResolvedWeights(
 ): Promise<LoadReport> {
   if (resolved.status === 'missing' || !resolved.path) throw new StageError(resolved.message, `weights[arch=${spec.name}]`);
   const hasTop = model.layers.some((layer) => layer.name === 'predictions');
-  const options = { strict: hasTop || !resolved.includesTop };
+  const options = { strict: hasTop || !resolved.includesTop, renameSaved: spec.savedLayerName };
   return resolved.format === 'tfjs-manifest'
     ? loadTfjsManifestWeights(model, resolved.path, options)
     : loadKerasH5Weights(model, resolved.path, options);

@@ -144,9 +144,12 @@ function mobileNetSpec(alpha: number): ArchSpec {
     minInputSize: MIN_INPUT_SIZE,
     preprocessing: 'tf',
     featureLayer: 'conv_pw_13_relu',
+    // The last two depthwise-separable blocks (12: stride 2 to the last resolution, and 13).
+    finetuneFrom: 'conv_pad_12',
     build: (inputShape, options) => buildMobileNet(inputShape, { ...options, alpha }),
     imagenet: { top: kerasWeightFile(alpha, true), notop: kerasWeightFile(alpha, false) },
-    ...(alpha === 0.25
+    // α = 0.25 and 0.75 are shipped in data/weights (their SOURCE.md files say where from).
+    ...(alpha === 0.25 || alpha === 0.75
       ? { builtinWeights: { dir: `data/weights/mobilenet_v1_${alphaTag}_224`, format: 'tfjs-manifest', includesTop: true } }
       : {}),
   };

@@ -56,6 +56,23 @@ export function buildResNet50(inputShape: InputShape, options?: BuildOptions): t
   return tf.model({ inputs: input, outputs: applyAvgPoolClassifier(x, opts), name: 'resnet50' });
 }
 
+/**
+ * Today's Keras name of a keras-2.2.4 ResNet50 layer (the shipped weights use those): `conv1` →
+ * `conv1_conv`, `bn_conv1` → `conv1_bn`, `res3b_branch2c` → `conv3_block2_3_conv`, `bn4a_branch1` →
+ * `conv4_block1_0_bn`, `fc1000` → `predictions`. Other names are returned unchanged.
+ */
+export function kerasLegacyResNetName(name: string): string {
+  if (name === 'conv1') return 'conv1_conv';
+  if (name === 'bn_conv1') return 'conv1_bn';
+  if (name === 'fc1000') return 'predictions';
+  const match = /^(res|bn)(\d)([a-z])_branch(1|2[abc])$/.exec(name);
+  if (!match) return name;
+  const [, kind, stage, letter, branch] = match as unknown as [string, string, string, string, string];
+  const block = letter.charCodeAt(0) - 'a'.charCodeAt(0) + 1;
+  const part = branch === '1' ? 0 : 'abc'.indexOf(branch[1]!) + 1;
+  return `conv${stage}_block${block}_${part}_${kind === 'res' ? 'conv' : 'bn'}`;
+}
+
 export const architectures: ArchSpec[] = [
   {
     name: 'resnet50',
@@ -65,10 +82,15 @@ export const architectures: ArchSpec[] = [
     minInputSize: MIN_INPUT_SIZE,
     preprocessing: 'caffe',
     featureLayer: 'conv5_block3_out',
+    // The last stack (conv5, three bottleneck blocks at the last resolution).
+    finetuneFrom: 'conv5_block1_0_conv',
     build: buildResNet50,
     imagenet: kerasApplicationsWeights('resnet', 'resnet50', {
       top: '2cb95161c43110f7111970584f804107',
       notop: '4d473c1dd8becc155b73f8504c6f6626',
     }),
+    // The ImageNet weights shipped in data/ (float16 copy of keras-2.2.4 ResNet50; SOURCE.md there).
+    builtinWeights: { dir: 'data/weights/resnet50_imagenet', format: 'tfjs-manifest', includesTop: true },
+    savedLayerName: kerasLegacyResNetName,
   },
 ];

@@ -1,16 +1,27 @@
 // TF.js layers weight files (`model.json` with a `weightsManifest` plus binary shards), as written
 // by the tensorflowjs converter or tf.io; the shipped MobileNet weights come this way. Weight names
 // are `<layer name>/<weight>` (the layer name may itself contain `/`), loaded by layer name.
+// Quantized entries (the manifest's `quantization` field: float16, uint8, uint16) are decoded by
+// tfjs's own `tf.io.decodeWeights`, so a float16 copy loads like the float32 original.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { assignLayerWeights, type LoadOptions, type LoadReport, type SavedLayer } from './weight-assignment.js';
 
 interface ManifestEntry {
   name: string;
   shape: number[];
   dtype: string;
-  quantization?: unknown;
+  quantization?: { dtype: string; scale?: number; min?: number };
+}
+
+/** Bytes one entry takes in the shards (quantized entries are stored narrower than their dtype). */
+function storedBytes(entry: ManifestEntry): number {
+  const count = entry.shape.reduce((a, b) => a * b, 1);
+  const stored = entry.quantization?.dtype ?? entry.dtype;
+  const width = { float32: 4, int32: 4, float16: 2, uint16: 2, uint8: 1 }[stored];
+  if (!width) throw new Error(`weight ${entry.name}: unsupported stored dtype ${stored}`);
+  return count * width;
 }
 
 interface ManifestGroup {
@@ -44,16 +55,18 @@ export async function readTfjsManifestWeights(dir: string): Promise<SavedLayer[]
     const bytes = Buffer.concat(shards);
     let offset = 0;
     for (const entry of group.weights) {
-      if (entry.dtype !== 'float32' || entry.quantization) {
-        throw new Error(`${manifestPath}: weight ${entry.name} is ${entry.dtype}${entry.quantization ? ' (quantized)' : ''}; only float32 is supported`);
-      }
-      const count = entry.shape.reduce((a, b) => a * b, 1);
-      const end = offset + count * 4;
+      if (entry.dtype !== 'float32') throw new Error(`${manifestPath}: weight ${entry.name} is ${entry.dtype}; only float32 weights are supported`);
+      const end = offset + storedBytes(entry);
       if (end > bytes.length) throw new Error(`${manifestPath}: shards of ${group.paths.join(', ')} end before weight ${entry.name}`);
-      // Copy into an aligned buffer: the shard buffer's offset need not be a multiple of 4.
-      const values = new Float32Array(count);
-      new Uint8Array(values.buffer).set(bytes.subarray(offset, end));
+      // A copy into its own ArrayBuffer: the shard buffer's offset need not be aligned.
+      const own = bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + end);
       offset = end;
+      let values: Float32Array;
+      if (entry.quantization) {
+        const decoded = tf.io.decodeWeights(own, [entry as tf.io.WeightsManifestEntry])[entry.name]!;
+        values = decoded.dataSync() as Float32Array;
+        decoded.dispose();
+      } else values = new Float32Array(own);
       const slash = entry.name.lastIndexOf('/');
       if (slash <= 0) throw new Error(`${manifestPath}: weight name ${JSON.stringify(entry.name)} has no '<layer>/' prefix`);
       const layerName = entry.name.slice(0, slash);

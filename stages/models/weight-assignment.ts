@@ -20,6 +20,8 @@ export interface LoadOptions {
   /** Fail when the file holds weighted layers the model lacks. Default true; false loads a
    *  with-top file into a model without its head. */
   strict?: boolean;
+  /** The model's name for a layer of the file, where the file uses other names (older Keras). */
+  renameSaved?: (fileLayerName: string) => string;
 }
 
 export interface LoadReport {
@@ -94,7 +96,8 @@ export function assignLayerWeights(
 ): LoadReport {
   const strict = options.strict ?? true;
   const modelLayers = model.layers.filter((layer) => layer.weights.length > 0);
-  const fileLayers = new Map(saved.filter((l) => l.weights.length > 0).map((l) => [l.name, l]));
+  const rename = options.renameSaved ?? ((name: string) => name);
+  const fileLayers = new Map(saved.filter((l) => l.weights.length > 0).map((l) => [rename(l.name), l]));
 
   const matched = pairLayers(
     modelLayers.map((l) => l.name),

@@ -1,5 +1,5 @@
-// The shipped MobileNet v1 α=0.25 ImageNet weights, loaded by name into our MobileNet, must put
-// real photographs into the right ImageNet classes (photos: Debian's darknet package, see
+// The shipped ImageNet weights (MobileNet v1 α=0.25 and α=0.75, ResNet50 with float16 kernels), loaded
+// by layer name into our own models, must put real photographs into the right ImageNet classes (photos: Debian's darknet package, see
 // data/imagenet-samples/PROVENANCE.md and COPYRIGHT-debian-darknet).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -29,17 +29,10 @@ function topK(probabilities: Float32Array, k: number): number[] {
   return [...probabilities.keys()].sort((a, b) => probabilities[b]! - probabilities[a]!).slice(0, k);
 }
 
-test.before(async () => {
-  await initBackend({ prefer: 'wasm', quiet: true });
-});
-
-test('MobileNet α=0.25 with the shipped weights recognises the photographs', async () => {
-  const spec = await getArchitecture('mobilenet_v1_0.25');
-  const model = spec.build([224, 224, 3]);
+async function classifier(arch: string) {
+  const spec = await getArchitecture(arch);
+  const model = spec.build([224, 224, 3], { initialWeights: 'zeros' });
   const report = await loadImagenetWeights(model, spec, { workspace });
-  assert.is(report.loaded.length, 55, 'every weighted layer of MobileNet got shipped weights');
-  assert.equal(report.unused, []);
-
   const classify = async (name: string) => {
     const pixels = await photo(name, 224);
     const x = preprocess(pixels, spec.preprocessing);
@@ -48,6 +41,17 @@ test('MobileNet α=0.25 with the shipped weights recognises the photographs', as
     tf.dispose([pixels, x, y]);
     return probabilities;
   };
+  return { spec, model, report, classify };
+}
+
+test.before(async () => {
+  await initBackend({ prefer: 'wasm', quiet: true });
+});
+
+test('MobileNet α=0.25 with the shipped weights recognises the photographs', async () => {
+  const { spec, model, report, classify } = await classifier('mobilenet_v1_0.25');
+  assert.is(report.loaded.length, 55, 'every weighted layer of MobileNet got shipped weights');
+  assert.equal(report.unused, []);
 
   // dog.jpg: a malamute-like dog (SOURCE.md: class 249, malamute).
   const dog = await classify('dog.jpg');
@@ -78,6 +82,43 @@ test('MobileNet α=0.25 with the shipped weights recognises the photographs', as
     rmSync(dir, { recursive: true, force: true });
   }
   model.dispose();
+});
+
+test('ResNet50 with the shipped keras-2.2.4 weights (names mapped, float16 kernels) recognises the photographs', async () => {
+  const { model, report, classify } = await classifier('resnet50');
+  // 53 convolutions, 53 batch norms and the fc1000 head (keras 2.2.4's `fc1000` is today's `predictions`).
+  assert.is(report.loaded.length, 107);
+  assert.ok(report.loaded.includes('conv4_block6_3_bn') && report.loaded.includes('predictions'));
+  assert.equal(report.unused, []);
+  const eagle = await classify('eagle.jpg');
+  assert.is(topK(eagle, 1)[0], 22, `eagle.jpg top-1 should be 22 (bald eagle), got ${topK(eagle, 5).join(', ')}`);
+  // float32 original: p = 0.842 (bench/resnet50-float16.ts); the float16 copy stays within 1e-3.
+  assert.ok(Math.abs(eagle[22]! - 0.842) < 2e-3, `p(bald eagle) = ${eagle[22]}`);
+  const dog = await classify('dog.jpg');
+  assert.is(topK(dog, 1)[0], 249, `dog.jpg top-1 should be 249 (malamute), got ${topK(dog, 5).join(', ')}`);
+  model.dispose();
+});
+
+test('MobileNet α=0.75 with the shipped weights recognises the photographs', async () => {
+  const { model, report, classify } = await classifier('mobilenet_v1_0.75');
+  assert.is(report.loaded.length, 55);
+  const dog = await classify('dog.jpg');
+  assert.is(topK(dog, 1)[0], 249, `dog.jpg top-1 should be 249 (malamute), got ${topK(dog, 5).join(', ')}`);
+  // SOURCE.md: eagle.jpg top-3 is kite, cock, bald eagle for this width.
+  const eagle = await classify('eagle.jpg');
+  assert.ok(topK(eagle, 3).includes(22), `eagle.jpg top-3 should include 22, got ${topK(eagle, 5).join(', ')}`);
+  model.dispose();
+});
+
+test('keras 2.2.4 ResNet50 layer names map one to one to today\'s', async () => {
+  const { kerasLegacyResNetName: name } = await import('../../stages/models/resnet.js');
+  assert.is(name('conv1'), 'conv1_conv');
+  assert.is(name('bn_conv1'), 'conv1_bn');
+  assert.is(name('res2a_branch1'), 'conv2_block1_0_conv');
+  assert.is(name('bn4f_branch2c'), 'conv4_block6_3_bn');
+  assert.is(name('res5c_branch2b'), 'conv5_block3_2_conv');
+  assert.is(name('fc1000'), 'predictions');
+  assert.is(name('conv2_block1_1_conv'), 'conv2_block1_1_conv');
 });
 
 test.run();

@@ -3,7 +3,7 @@
 // (which file, where to put it, its URL and md5) — without failing and without the network.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -19,7 +19,8 @@ import { downloadKerasWeights, loadWeightsFromStage, type WeightsRecord } from '
 
 const repo = path.resolve(import.meta.dirname, '../..');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'weights-stage-'));
-// The Keras cache (~/.keras/models) is one of the places searched: point HOME at scratch space.
+// The Keras cache (~/.keras/models) must never be read (no key covers it): HOME points at scratch space
+// holding one, to check that.
 const home = path.join(scratch, 'home');
 process.env.HOME = home;
 
@@ -74,7 +75,7 @@ test('DenseNet121 without a file: "missing" with which file, where, URL and md5;
   assert.match(record.message, path.join(workspace, 'data/weights/keras', file));
   assert.match(record.message, `https://storage.googleapis.com/tensorflow/keras-applications/densenet/${file}`);
   assert.match(record.message, 'md5 30ee3e1110167f948a6b9946edeeb738');
-  assert.match(record.message, path.join(home, '.keras', 'models'));
+  assert.match(record.message, `ln -s ~/.keras/models/${file} data/weights/keras/`);
   assert.equal(readdirSync(ctx.outDir), ['weights.json']);
   assert.is(ctx.warnings[0], record.message);
 
@@ -123,15 +124,23 @@ test('a Keras file in data/weights/keras/ is published as present and loads by n
   target.dispose();
 });
 
-test('the Keras cache ~/.keras/models/ is searched too', async () => {
+test('a file only in ~/.keras/models/ is not read (no key covers it); linked into data/weights/keras/ it is', async () => {
   const workspace = emptyWorkspace('keras-cache');
-  const spec = await getArchitecture('mobilenet_v1_0.75');
+  const spec = await getArchitecture('mobilenet_v1_0.5');
   const model = spec.build([224, 224, 3], { includeTop: false, initialWeights: 'zeros' });
-  mkdirSync(path.join(home, '.keras/models'), { recursive: true });
-  await writeKerasH5Weights(model, path.join(home, '.keras/models', spec.imagenet!.notop.file));
-  const { record } = await run({ arch: 'mobilenet_v1_0.75' }, workspace);
-  assert.is(record.status, 'present');
-  assert.is(record.source, path.join(home, '.keras/models', spec.imagenet!.notop.file));
+  const cached = path.join(home, '.keras/models', spec.imagenet!.notop.file);
+  mkdirSync(path.dirname(cached), { recursive: true });
+  await writeKerasH5Weights(model, cached);
+  const before = await run({ arch: 'mobilenet_v1_0.5' }, workspace);
+  assert.is(before.record.status, 'missing');
+  assert.match(before.record.message, `ln -s ~/.keras/models/${spec.imagenet!.notop.file} data/weights/keras/`);
+
+  mkdirSync(path.join(workspace, 'data/weights/keras'), { recursive: true });
+  const linked = path.join(workspace, 'data/weights/keras', spec.imagenet!.notop.file);
+  symlinkSync(cached, linked);
+  const after = await run({ arch: 'mobilenet_v1_0.5' }, workspace);
+  assert.is(after.record.status, 'present');
+  assert.is(after.record.source, linked);
   model.dispose();
 });
 

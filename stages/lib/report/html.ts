@@ -40,7 +40,7 @@ function studyTable(rows: StudyRow[], data: ReportData): string {
   const body = rows
     .map((r, i) => {
       const cls = r.status === 'skipped' ? 'skipped' : i === best ? 'best' : '';
-      const original = r.originalAccuracy !== null ? h(pct(r.originalAccuracy)) : r.inOriginalStudy ? `<span class="na" title="not in the text we could read">${NA}</span>` : `<span class="na" title="not part of the original study">—</span>`;
+      const original = r.originalAccuracy !== null ? `${h(pct(r.originalAccuracy))}${r.originalNote ? `<br><span class="ci">${h(r.originalNote)}</span>` : ''}` : r.inOriginalStudy ? `<span class="na" title="not in the text we could read">${NA}</span>` : `<span class="na" title="not part of the original study">—</span>`;
       const epochs = r.epochs === null ? na : `${r.epochs}${r.bestEpoch !== null ? ` <span class="ci">(best ${r.bestEpoch}${r.stoppedEarly ? ', stopped early' : ''})</span>` : ''}`;
       const status = r.status === 'evaluated' ? '' : `<br><span class="ci">${h(r.status)}${r.reason ? `: ${h(r.reason)}` : ''}</span>`;
       return `<tr class="${cls}" data-model="${h(r.label)}" data-arch="${h(r.arch)}" data-mode="${h(r.mode)}">
@@ -115,6 +115,17 @@ function leakageCard(data: ReportData): string {
   return `<div class="card" data-leakage="${n}"><div class="k">Leakage between splits</div><div class="v" style="color:${n === 0 ? 'var(--good)' : 'var(--bad)'}">${n === 0 ? 'none found' : n}</div><div class="s">${a.crossSplitDuplicates.length} duplicate pairs across splits, ${a.sharedAcrossSplits.length} files in several splits (audit)</div></div>`;
 }
 
+/** One of the thesis tables: per-class accuracy of each architecture in one mode. */
+function originalPerClassTable(o: ReportData['original'], mode: 'transfer' | 'scratch'): string {
+  const rows = o.results.filter((r) => r.mode === mode && r.perClass);
+  if (rows.length === 0) return '';
+  const classes = Object.keys(rows[0]!.perClass!);
+  return `<table class="data" id="original-${mode}"><caption>${mode === 'transfer' ? 'Transfer learning (thesis table 5.2)' : 'From scratch (thesis table 5.1)'}</caption>
+<thead><tr><th>Architecture</th>${classes.map((c) => `<th class="num">${h(titleCase(c))}</th>`).join('')}<th class="num">Mean</th></tr></thead><tbody>
+${rows.map((r) => `<tr data-arch="${h(r.arch)}"><td>${h(r.kerasName)}</td>${classes.map((c) => `<td class="num">${h(pct(r.perClass![c] ?? null))}</td>`).join('')}<td class="num">${h(pct(r.accuracy))}</td></tr>`).join('\n')}
+</tbody></table>`;
+}
+
 function originalStudySection(data: ReportData): string {
   const o = data.original;
   return `<h3>The original study</h3>
@@ -123,7 +134,8 @@ function originalStudySection(data: ReportData): string {
 <dt>From scratch, mean of 8 architectures</dt><dd>${h(pct(o.summary.scratchMeanAccuracy))}</dd>
 <dt>Training-time ratio (scratch ÷ transfer)</dt><dd>${o.summary.transferTrainingSpeedup ?? NA}×</dd>
 <dt>Test set</dt><dd>${h(String(o.setup.images ?? NA))}</dd></dl>
-<div class="note"><strong>Not available:</strong> ${h(o.notAvailable)}</div>
+${o.notAvailable ? `<div class="note"><strong>Not available:</strong> ${h(o.notAvailable)}</div>` : ''}
+${(['transfer', 'scratch'] as const).map((mode) => originalPerClassTable(o, mode)).join('\n')}
 <ul>${o.caveats.map((c) => `<li>${h(c)}</li>`).join('')}</ul>`;
 }
 

@@ -13,10 +13,11 @@ export function renderReportMarkdown(data: ReportData): string {
   out.push('|---|---|--:|--:|--:|--:|--:|--:|---|--:|');
   for (const r of rows) {
     const arch = r.status === 'evaluated' ? r.arch : `${r.arch} (${r.status}${r.reason ? `: ${r.reason}` : ''})`;
-    const orig = r.originalAccuracy !== null ? pct(r.originalAccuracy) : r.inOriginalStudy ? NA : '—';
+    const orig = r.originalAccuracy !== null ? `${pct(r.originalAccuracy)}${r.originalNote ? ` (${r.originalNote})` : ''}` : r.inOriginalStudy ? NA : '—';
     out.push(`| ${e(arch)} | ${e(r.mode)} | ${pct(r.accuracy)} | ${interval(r.accuracyCi)} | ${num(r.macroF1)} | ${r.testImages ?? NA} | ${r.epochs ?? NA}${r.bestEpoch !== null ? ` (best ${r.bestEpoch})` : ''} | ${duration(r.trainSeconds)} | ${e(r.backend ?? NA)} | ${orig} |`);
   }
-  out.push('', `Original study: ${data.original.citation}`, '', `Not available: ${data.original.notAvailable}`, '');
+  out.push('', `Original study: ${data.original.citation}`, '');
+  if (data.original.notAvailable) out.push(`Not available: ${data.original.notAvailable}`, '');
   out.push(`Published means: transfer learning ${pct(data.original.summary.transferMeanAccuracy)}, from scratch ${pct(data.original.summary.scratchMeanAccuracy)}. ${data.original.caveats.join(' ')}`, '');
   if (data.shiftedSources.length > 0) {
     out.push('## Cross-source robustness', '');

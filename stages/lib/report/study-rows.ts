@@ -27,12 +27,30 @@ export interface StudyRow {
   originalAccuracy: number | null;
   /** Whether the original study had this architecture × mode at all. */
   inOriginalStudy: boolean;
+  /** What the original figure beside this row is, where it is not simply the same architecture × mode. */
+  originalNote: string | null;
+}
+
+const AT_CHANCE = 'at chance: their test generator was shuffled against fixed labels';
+
+/**
+ * The original study's figure for a row: the same architecture × mode where it had one; for a scratch
+ * model it did not have (our small CNN), the mean of its eight scratch models, so a baseline stands
+ * beside a baseline. Fine-tuning was not part of it.
+ */
+function originalFigure(m: ModelResult, original: OriginalStudy): { accuracy: number | null; inStudy: boolean; note: string | null } {
+  const orig = original.results.find((r) => r.arch === m.arch && r.mode === m.mode);
+  if (orig) return { accuracy: orig.accuracy, inStudy: true, note: m.mode === 'scratch' ? AT_CHANCE : null };
+  if (m.mode === 'scratch' && original.summary.scratchMeanAccuracy !== null) {
+    return { accuracy: original.summary.scratchMeanAccuracy, inStudy: false, note: `mean of its 8 scratch models, ${AT_CHANCE}` };
+  }
+  return { accuracy: null, inStudy: false, note: null };
 }
 
 export function studyRows(models: ModelResult[], original: OriginalStudy, primarySource: string): StudyRow[] {
   return models.map((m) => {
     const test = m.metrics?.status === 'evaluated' ? m.metrics.test : null;
-    const orig = original.results.find((r) => r.arch === m.arch && r.mode === m.mode);
+    const orig = originalFigure(m, original);
     const status = m.metrics?.status === 'skipped' || m.train?.status === 'skipped' ? 'skipped' : m.metrics ? 'evaluated' : m.train ? 'trained, not evaluated' : 'missing';
     const shifted: StudyRow['shifted'] = {};
     for (const [source, sm] of Object.entries(m.metrics?.sources ?? {})) {
@@ -59,8 +77,9 @@ export function studyRows(models: ModelResult[], original: OriginalStudy, primar
       msPerImage: typeof m.metrics?.inference?.msPerImage === 'number' ? m.metrics.inference.msPerImage : null,
       backend: b ? `${b.name}${b.gpu ? ' (GPU)' : ''}` : null,
       shifted,
-      originalAccuracy: orig?.accuracy ?? null,
-      inOriginalStudy: orig !== undefined,
+      originalAccuracy: orig.accuracy,
+      inOriginalStudy: orig.inStudy,
+      originalNote: orig.note,
     };
   });
 }

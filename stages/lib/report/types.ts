@@ -86,6 +86,8 @@ export interface OriginalStudyRow {
   kerasName: string;
   mode: string;
   accuracy: number | null;
+  /** Recall per class as the thesis tables give it (fractions). */
+  perClass?: Record<string, number>;
 }
 
 export interface OriginalStudy {
@@ -96,7 +98,8 @@ export interface OriginalStudy {
   setup: Record<string, unknown>;
   summary: { transferMeanAccuracy: number | null; scratchMeanAccuracy: number | null; transferTrainingSpeedup: number | null; note: string };
   results: OriginalStudyRow[];
-  notAvailable: string;
+  /** What the published text did not give, where something is missing. */
+  notAvailable: string | null;
   caveats: string[];
 }
 

@@ -1,0 +1,12 @@
+// The file name of an augmented variant, as augment writes it and as the stages that treat variants
+// differently (features computing only the first few) read it: `variants/<class>/<stem>__v<k>.png`.
+
+export function variantFileName(className: string, stem: string, k: number): string {
+  return `variants/${className}/${stem}__v${k}.png`;
+}
+
+/** The variant number `k` of an augment output file, or null for any other file (an original cell). */
+export function variantIndexOf(rel: string): number | null {
+  const match = /__v(\d+)\.png$/.exec(rel);
+  return match ? Number(match[1]) : null;
+}
