@@ -228,7 +228,7 @@ async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val
     log: (m) => ctx.log(`head ${m}`),
     progress: (d, t) => ctx.progress(d, t, 'head'),
   });
-  return { head, result, headParams: countParameters(model) };
+  return { head, result, headParams: countParameters(model), headRows: train.length };
 }
 
 async function imageSources(classes: string[], train: LabelledFile[], val: LabelledFile[], size: number, preprocessing: Preprocessing, batchSize: number) {
@@ -257,6 +257,8 @@ export default defineStage<TrainParams>({
     let weights: TrainRecord['weights'];
     let skipped: string | null = null;
     let featuresNote: string | undefined;
+    /** Training images the head saw, where fewer than the split's (features of only some variants). */
+    let headRows: number | null = null;
 
     if (p.mode === 'transfer' || p.mode === 'finetune') {
       const featuresDir = depDir(ctx, 'features');
@@ -275,7 +277,8 @@ export default defineStage<TrainParams>({
           const missing = missingWeightsReason(p.arch, weightsDir);
           if (missing) throw new StageError(missing, ctx.instanceId);
         }
-        const { head, result, headParams } = await trainHead(ctx, classes, train, val, features, featuresDir);
+        const { head, result, headParams, headRows: rows } = await trainHead(ctx, classes, train, val, features, featuresDir);
+        headRows = rows;
         phases.push({ name: 'head', result });
         trainedParams = headParams;
         const { model: base } = await buildPooledBase(spec, inputSize, features.weights, { weightsDir, seed: features.seed, levels: features.levels ?? 1 });
@@ -374,7 +377,12 @@ export default defineStage<TrainParams>({
       normalization: norm,
       sources: [...new Set(train.map((r) => r.source).filter((s) => s !== ''))].sort(),
       params: p as unknown as Record<string, unknown>,
-      data: { train: train.length, val: val.length, ...(featuresNote ? { trainFeatures: featuresNote } : {}) },
+      data: {
+        train: train.length,
+        val: val.length,
+        ...(headRows !== null && headRows !== train.length ? { headTrain: headRows } : {}),
+        ...(featuresNote ? { trainFeatures: featuresNote } : {}),
+      },
       epochs: {
         planned: phases.reduce(
           (n, ph) => n + (ph.name === 'finetune' ? p.finetune.epochs : ph.name === 'scratch' ? (p.scratch?.epochs ?? p.epochs) : p.epochs),

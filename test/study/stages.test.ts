@@ -81,6 +81,57 @@ test('features writes one float32 vector per image and features.json', async () 
   assert.is(vector.byteLength, 256 * 4);
 });
 
+test('features.variants: only the first N augmented variants per cell get vectors, and the head trains on just those', async () => {
+  const augmentDir = join(root, 'augment');
+  const inputs: InputFile[] = [];
+  const variantRows: string[] = [];
+  for (const c of TINY_CLASSES) {
+    for (const name of (await readdir(join(normalizeDir, 'cells', c))).sort()) {
+      inputs.push({ path: join(normalizeDir, 'cells', c, name), rel: `cells/${c}/${name}`, hash: `${c}${name}`, fromInstance: 'normalize' });
+    }
+    await mkdir(join(augmentDir, 'variants', c), { recursive: true });
+    for (const k of [0, 1, 2]) {
+      const rel = `variants/${c}/train_0__v${k}.png`;
+      await writeFile(join(augmentDir, rel), readFileSync(join(normalizeDir, 'cells', c, 'train_0.png')));
+      inputs.push({ path: join(augmentDir, rel), rel, hash: `${c}v${k}`, fromInstance: 'augment' });
+      variantRows.push(`augment/${rel},${c},tiny,${c}-train-0,${c}/train_0.png`);
+    }
+  }
+  const out = join(root, 'features-capped');
+  const ctx = await stageContext({
+    stageId: 'features',
+    matrix: { arch: 'mobilenet_v1_0.25' },
+    params: { arch: 'mobilenet_v1_0.25', weights: 'random', inputSize: 32, preprocessing: 'auto', batchSize: 8, seed: 1, backend: 'wasm', variants: { 'mobilenet_v1_0.25': 1, resnet50: 0 } } as never,
+    deps: { 'weights[arch=mobilenet_v1_0.25]': join(root, 'weights') },
+    inputs,
+    outDir: out,
+  });
+  await features.processItems(ctx as never, inputs.map((input) => ({ input, outDir: out })));
+  const vector = (input: InputFile) => `features/${input.fromInstance}/${input.rel}.f32`;
+  const written = inputs.filter((input) => existsSync(join(out, vector(input)))).map((input) => input.rel);
+  assert.is(written.filter((rel) => rel.startsWith('cells/')).length, 8 * TINY_CLASSES.length, 'every original gets a vector');
+  assert.equal(written.filter((rel) => rel.startsWith('variants/')), TINY_CLASSES.map((c) => `variants/${c}/train_0__v0.png`), 'of the variants, only each cell\'s first');
+  await features.finalize!(ctx as never, inputs.map((input) => ({ input, files: written.includes(input.rel) ? [vector(input)] : [] })));
+  const record = JSON.parse(readFileSync(join(out, 'features.json'), 'utf8'));
+  assert.is(record.variants, 1, 'the cap of this instance\'s architecture is recorded');
+
+  // A split whose training rows list all three variants: the head trains on the originals and the first variants.
+  const split = join(root, 'split-with-variants');
+  await mkdir(split, { recursive: true });
+  for (const name of ['val.csv', 'test.csv', 'split.json']) await writeFile(join(split, name), readFileSync(join(splitDir, name)));
+  await writeFile(join(split, 'train.csv'), readFileSync(join(splitDir, 'train.csv'), 'utf8') + variantRows.join('\n') + '\n');
+  const trainCtx = await stageContext({
+    stageId: 'train',
+    matrix: { arch: 'mobilenet_v1_0.25', mode: 'transfer' },
+    params: trainParams('transfer', 'mobilenet_v1_0.25', { epochs: 1 }) as never,
+    deps: { split, normalize: normalizeDir, augment: augmentDir, 'features[arch=mobilenet_v1_0.25]': out },
+  });
+  await train.run(trainCtx as never);
+  const trainedRecord = JSON.parse(readFileSync(join(trainCtx.outDir, 'train.json'), 'utf8'));
+  assert.is(trainedRecord.data.train, 7 * TINY_CLASSES.length, 'the split\'s training rows: 4 originals and 3 variants per class');
+  assert.is(trainedRecord.data.headTrain, 5 * TINY_CLASSES.length, 'the rows with a vector: 4 originals and 1 variant per class');
+});
+
 test('features with missing weights and onMissingWeights skip: no vectors, the reason recorded', async () => {
   const weightsDir = join(root, 'weights');
   const out = join(root, 'features-skipped');

@@ -36,7 +36,8 @@ export interface TrainRecord {
   /** The source name of the training data (split CSV `source`). */
   sources: string[];
   params: Record<string, unknown>;
-  data: { train: number; val: number; trainFeatures?: string };
+  /** `headTrain`: images the transfer head trained on, where features cover only some variants (fewer than `train`). */
+  data: { train: number; val: number; headTrain?: number; trainFeatures?: string };
   epochs: {
     planned: number;
     completed: number;
