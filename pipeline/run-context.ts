@@ -10,6 +10,7 @@ import { CurrentState } from './current-state.js';
 import { Store } from './store.js';
 import type { Slots } from './slots.js';
 import type { RemoteCache } from './remote-cache.js';
+import type { SlurmExecutor } from './executor-slurm.js';
 
 export interface RunContext {
   ws: WorkspacePaths;
@@ -28,6 +29,8 @@ export interface RunContext {
   runStateFile?: string;
   /** The shared cache asked before running and given what ran (pipeline.json remoteCache). */
   remote?: RemoteCache;
+  /** Set when instances run as Slurm jobs (--executor slurm) instead of local processes. */
+  slurm?: SlurmExecutor;
 }
 
 export function createServices(root: string) {

@@ -21,6 +21,7 @@ import { RunStateWriter } from './run-state.js';
 import { StageFailure } from './stage-process.js';
 import { acquireLock, type LockHandle } from './workspace-lock.js';
 import { remoteCacheFor } from './remote-cache-setup.js';
+import { slurmExecutorFor } from './executor-setup.js';
 
 export interface RunOptions {
   /** Folder holding pipeline.json. */
@@ -131,16 +132,19 @@ async function executeLocked(
   // Read the state only once the lock is held: a run we waited for has just changed it.
   const services = createServices(options.workspace);
 
-  const jobs = Math.max(1, options.jobs ?? availableParallelism());
+  const slurm = dry ? undefined : slurmExecutorFor(plan.loaded.config, options.executor, ws, emitTo);
+  const jobs = Math.max(1, options.jobs ?? slurm?.maxJobs ?? availableParallelism());
   const wantsGpu = selected.some((i) => i.resources.gpu > 0);
-  const gpus = options.gpus ?? (wantsGpu ? detectGpus() : []);
+  // On Slurm the cluster hands out GPUs (--gres); this machine's devices do not matter.
+  const gpus = slurm ? [] : (options.gpus ?? (wantsGpu ? detectGpus() : []));
   const runState = dry ? undefined : new RunStateWriter(ws.pipeDir, selected, options.profile);
   const sink: EventSink = runState ? (e) => (runState.onEvent(e), emitTo(e)) : emitTo;
   const remote = dry ? undefined : remoteCacheFor(plan.loaded.config, options.remoteCache, sink);
-  const rc: RunContext = { ...services, plan, slots: new Slots(jobs, gpus), jobs, gpus, emit: sink, ...(runState ? { runStateFile: runState.file } : {}), ...(remote ? { remote } : {}) };
+  const rc: RunContext = { ...services, plan, slots: new Slots(jobs, gpus), jobs, gpus, emit: sink, ...(runState ? { runStateFile: runState.file } : {}), ...(remote ? { remote } : {}), ...(slurm ? { slurm } : {}) };
   emit = sink;
   emit({ type: 'run-start', instances: selected.length, jobs, gpus });
-  if (wantsGpu && gpus.length === 0) {
+  if (slurm) emit({ type: 'info', message: `executor: slurm (up to ${jobs} jobs at once; job folders and logs under .pipe/slurm/)` });
+  if (wantsGpu && gpus.length === 0 && !slurm) {
     emit({ type: 'info', message: `no GPU found (nvidia-smi -L lists none; --gpus overrides): ${selected.filter((i) => i.resources.gpu > 0).length} instance(s) asking for a GPU run on the CPU backend` });
   }
 
@@ -248,6 +252,7 @@ async function executeLocked(
     await Promise.all(tasks.values());
     await rc.remote?.flush();
   } finally {
+    await rc.slurm?.shutdown();
     rc.hashes.save();
     rc.bundler.save();
     // A run that changed something is recorded, so `pipe gc` keeps what recent runs produced.
