@@ -163,15 +163,15 @@ export class SlurmExecutor {
     return st || 'GONE';
   }
 
-  /** The exit code of an ended job (scontrol's ExitCode=code:signal, else sacct's). */
-  async exitCodeOf(id: string): Promise<number | undefined> {
+  /** How an ended job exited (scontrol's ExitCode=code:signal, else sacct's). */
+  async exitOf(id: string): Promise<{ code: number; signal: number } | undefined> {
     const s = await run('scontrol', ['show', 'job', '-o', id]);
     let m = /ExitCode=(\d+):(\d+)/.exec(s.stdout);
     if (!m) {
       const a = await run('sacct', ['-n', '-P', '-X', '-j', id, '-o', 'ExitCode']);
       m = /(\d+):(\d+)/.exec(a.stdout);
     }
-    return m ? Number(m[1]) : undefined;
+    return m ? { code: Number(m[1]), signal: Number(m[2]) } : undefined;
   }
 
   submit(args: string[], script: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -220,6 +220,7 @@ export class SlurmStageProcess implements HostProcess {
   }
   private lastState = '';
   private stderrTail: string[] = [];
+  private hostExit: { message: string; code: number | undefined } | undefined;
 
   constructor(private readonly ex: SlurmExecutor, env: Record<string, string>, private readonly cb: HostCallbacks, private readonly spec: JobSpec) {
     this.dir = join(ex.ws.pipeDir, 'slurm', `${spec.name.replace(/[^A-Za-z0-9_.=-]+/g, '_').slice(0, 80)}-${tmpSuffix()}`);
@@ -322,7 +323,8 @@ export class SlurmStageProcess implements HostProcess {
     } else if (m.type === 'error') {
       this.fail(new StageFailure(`${m.clean ? m.message : `${m.message}${this.tail()}`}\n  (${this.where()})`, m.exitCode));
     } else if (m.type === 'exited') {
-      if (!this.closed || this.pending) this.fail(new StageFailure(`stage process exited (${m.signal ?? `code ${m.code}`}) in ${this.where()}${this.tail()}`, m.code ?? undefined));
+      // Reported once Slurm says how the job ended: a host killed for its memory is an OOM, not a crash.
+      if (!this.closed || this.pending) this.hostExit = { message: `stage process exited (${m.signal ?? `code ${m.code}`}) in ${this.where()}${this.tail()}`, code: m.code ?? undefined };
     }
   }
 
@@ -342,18 +344,22 @@ export class SlurmStageProcess implements HostProcess {
     this.readEvents();
     rmSync(join(this.ex.activeDir, this.jobId!), { force: true });
     if (this.pending) {
-      const code = state === 'GONE' ? undefined : await this.ex.exitCodeOf(this.jobId!);
-      this.fail(new StageFailure(`${this.describeEnd(state, code)}\n  log: ${this.logPath()}${this.logTail()}`, state === 'FAILED' ? code : undefined));
+      const exit = state === 'GONE' ? undefined : await this.ex.exitOf(this.jobId!);
+      // Without cgroups Slurm's memory enforcement kills the job and marks it FAILED; its log says why.
+      const oom = state === 'OUT_OF_MEMORY' || /exceeded (job )?memory limit|oom-kill/i.test(this.logText());
+      const code = exit && exit.signal === 0 ? exit.code : undefined;
+      if (this.hostExit && !oom) this.fail(new StageFailure(this.hostExit.message, this.hostExit.code));
+      else this.fail(new StageFailure(`${this.describeEnd(oom ? 'OUT_OF_MEMORY' : state, exit)}\n  log: ${this.logPath()}${this.logTail()}`, state === 'FAILED' && !oom ? code : undefined));
     } else if (state === 'COMPLETED' && this.closed) rmSync(this.dir, { recursive: true, force: true });
     this.ex.forget(this);
   }
 
-  private describeEnd(state: string, code: number | undefined): string {
+  private describeEnd(state: string, exit: { code: number; signal: number } | undefined): string {
     const id = `slurm job ${this.jobId}`;
     const cfg = this.ex.cfg;
     switch (state) {
       case 'FAILED':
-        return `${id} failed${code !== undefined ? ` with exit code ${code}` : ''}`;
+        return `${id} failed${exit ? (exit.signal ? ` (killed by signal ${exit.signal})` : ` with exit code ${exit.code}`) : ''}`;
       case 'OUT_OF_MEMORY':
         return `${id} ran out of memory (--mem=${this.spec.mem ?? cfg.mem ?? 'the partition default'}; raise resources.mem)`;
       case 'TIMEOUT':
@@ -367,13 +373,17 @@ export class SlurmStageProcess implements HostProcess {
     }
   }
 
-  private logTail(): string {
+  private logText(): string {
     try {
-      const lines = readFileSync(join(this.dir, `slurm-${this.jobId}.log`), 'utf8').trimEnd().split('\n').slice(-8);
-      return lines.length && lines[0] ? `\n  log (last lines):\n${lines.map((l) => `    ${l}`).join('\n')}` : '';
+      return readFileSync(join(this.dir, `slurm-${this.jobId}.log`), 'utf8');
     } catch {
       return '';
     }
+  }
+
+  private logTail(): string {
+    const lines = this.logText().trimEnd().split('\n').slice(-8);
+    return lines[0] ? `\n  log (last lines):\n${lines.map((l) => `    ${l}`).join('\n')}` : '';
   }
 
   /** Cancels: the job is scancelled (Slurm signals it); what it computed is never published. */

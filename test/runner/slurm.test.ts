@@ -131,6 +131,15 @@ if (skip) {
     assert.not.ok(ws.exists('artifacts/stages/bad'));
   });
 
+  test('a job over its memory limit is reported as out of memory', async () => {
+    const ws = workspace({
+      stages: [{ id: 'greedy', command: `node -e "const a = []; for (let i = 0; i < 40; i++) a.push(Buffer.alloc(20e6, 1)); setTimeout(() => {}, 10000)"`, outputs: [], resources: { mem: '200M' } }],
+    });
+    const r = await ws.pipe(['run', '--executor', 'slurm']);
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /FAILED\s+greedy[^\n]*\n\s+slurm job \d+ ran out of memory \(--mem=200M; raise resources\.mem\)\n\s+log: /);
+  });
+
   test('Ctrl-C scancels the running job and publishes nothing', async () => {
     const ws = workspace({ stages: [{ id: 'sleepy', command: 'sleep 120; echo late > "$PIPE_OUT/late.txt"', outputs: ['late.txt'] }] });
     const run = startUntil(ws, ['run', '--executor', 'slurm'], /slurm job (\d+): running/);
