@@ -5,7 +5,7 @@
 //      loopback), then in a fresh clone B restoring everything from the remote, beside clone A
 //      restoring everything from its own local store.
 // Needs the one-node test Slurm (test/servers/slurm-up.sh, as root) and nginx.
-// Run: node --import tsx bench/scale-out.ts [repeats=3]
+// Run: node --import tsx bench/scale-out.ts [repeats=3] [smoke targets…]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,8 @@ import { startWebdav } from '../test/servers/webdav-server.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const repeats = Number(process.argv[2] ?? 3);
+/** Targets of the smoke-profile runs (default: the whole DAG). */
+const targets = process.argv.slice(3);
 execFileSync(process.execPath, ['build.mjs'], { cwd: repo });
 execFileSync(join(repo, 'test/servers/slurm-up.sh'), { stdio: 'inherit' });
 
@@ -67,15 +69,15 @@ const server = await startWebdav();
 const a = clone();
 const b = clone();
 try {
-  const smoke = ['run', '--profile', 'smoke', '-j', '2', '--remote-cache', server.url];
+  const smoke = ['run', ...targets, '--profile', 'smoke', '-j', '2', '--remote-cache', server.url];
   const localRun = pipe(a, smoke);
   rmSync(join(a, 'artifacts', 'stages'), { recursive: true, force: true });
   rmSync(join(a, '.pipe', 'current.json'), { force: true });
-  const localStore = pipe(a, ['run', '--profile', 'smoke', '-j', '2', '--no-remote-cache']);
+  const localStore = pipe(a, ['run', ...targets, '--profile', 'smoke', '-j', '2', '--no-remote-cache']);
   const remote = pipe(b, smoke);
   const noop = pipe(b, smoke);
   const bytes = Number(execFileSync('du', ['-sb', server.root], { encoding: 'utf8' }).split('\t')[0]);
-  console.log(`\nRemote cache, smoke profile (-j 2; cache ${(bytes / 1e6).toFixed(1)} MB in nginx WebDAV on loopback):`);
+  console.log(`\nRemote cache, smoke profile${targets.length ? ` (targets ${targets.join(' ')})` : ''} (-j 2; cache ${(bytes / 1e6).toFixed(1)} MB in nginx WebDAV on loopback):`);
   console.log('| run | wall |\n|---|---|');
   console.log(`| clone A: every stage runs here (and uploads) | ${s(localRun)} |`);
   console.log(`| clone A: everything restored from its local store | ${s(localStore)} |`);

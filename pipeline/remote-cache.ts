@@ -55,14 +55,33 @@ export class RemoteCache {
     return token ? { authorization: `Bearer ${token}` } : {};
   }
 
-  private async request(method: 'GET' | 'PUT' | 'HEAD', path: string, body?: Buffer): Promise<Response | undefined> {
+  /** Requests in flight, over every instance of the run: a whole DAG restoring at once must not flood the server. */
+  private active = 0;
+  private waiting: (() => void)[] = [];
+
+  private async slot<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.active >= 8) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /** One request, its body read whole; undefined (after one warning) when the server cannot be reached. */
+  private async request(method: 'GET' | 'PUT' | 'HEAD', path: string, body?: Buffer): Promise<{ status: number; ok: boolean; body: Buffer } | undefined> {
     if (this.down) return undefined;
     try {
-      return await fetch(`${this.base}/${path}`, {
-        method,
-        headers: { ...this.headers(), ...(body ? { 'content-type': 'application/octet-stream' } : {}) },
-        ...(body ? { body } : {}),
-        signal: AbortSignal.timeout(60_000),
+      return await this.slot(async () => {
+        const r = await fetch(`${this.base}/${path}`, {
+          method,
+          headers: { ...this.headers(), ...(body ? { 'content-type': 'application/octet-stream' } : {}) },
+          ...(body ? { body } : {}),
+          signal: AbortSignal.timeout(300_000),
+        });
+        return { status: r.status, ok: r.ok, body: Buffer.from(await r.arrayBuffer()) };
       });
     } catch (e) {
       this.down = true;
@@ -81,9 +100,8 @@ export class RemoteCache {
       else this.emit({ type: 'warn', message: `remote cache: GET ${path} answered HTTP ${r.status}` });
       return undefined;
     }
-    const buf = Buffer.from(await r.arrayBuffer());
-    this.stats.bytesDown += buf.length;
-    return buf;
+    this.stats.bytesDown += r.body.length;
+    return r.body;
   }
 
   private disable(why: string) {
@@ -149,8 +167,8 @@ export class RemoteCache {
       this.stats.restored++;
       return manifest;
     } catch (e) {
-      if (!(e instanceof Refused)) throw e;
-      if (!this.down) this.emit({ type: 'warn', message: `remote cache: refused ${instanceId}: ${e.message}; running it here` });
+      const why = e instanceof Refused ? e.message : `could not restore it (${(e as Error).message})`;
+      if (!this.down) this.emit({ type: 'warn', message: `remote cache: refused ${instanceId}: ${why}; running it here` });
       return undefined;
     } finally {
       removeQuietly(tmp);
@@ -173,7 +191,6 @@ export class RemoteCache {
   private async put(path: string, body: Buffer): Promise<void> {
     const r = await this.request('PUT', path, body);
     if (!r) return;
-    await r.arrayBuffer().catch(() => undefined);
     if (!r.ok) {
       if (r.status === 401 || r.status === 403) this.disable(`refused an upload (HTTP ${r.status}${this.cfg.tokenEnv ? `; is ${this.cfg.tokenEnv} set?` : ''})`);
       else throw new Error(`PUT ${path}: HTTP ${r.status}`);

@@ -56,6 +56,8 @@ process.on('SIGTERM', () => {
 });
 
 let seq = 0;
+let lastBeat = Number.NaN;
+let lastChange = Date.now();
 const devicesList = devices ? devices.split(',').filter(Boolean) : undefined;
 const tick = () => {
   for (;;) {
@@ -66,12 +68,17 @@ const tick = () => {
     if (m.type === 'job' && devicesList && 'ctx' in m.job && typeof m.job.ctx === 'object') m.job.ctx.resources.gpu = devicesList;
     host.send(m);
   }
-  let beat = 0;
+  // Judged by this node's clock only (when the file last changed), so clock skew between nodes is moot.
+  let beat = -1;
   try {
     beat = statSync(join(dir, 'heartbeat')).mtimeMs;
   } catch {}
-  if (Date.now() - beat > heartbeatMs) {
-    process.stderr.write(`pipe: the runner stopped its heartbeat ${((Date.now() - beat) / 1000).toFixed(0)} s ago (killed?); stopping this job\n`);
+  if (beat !== lastBeat) {
+    lastBeat = beat;
+    lastChange = Date.now();
+  }
+  if (Date.now() - lastChange > heartbeatMs) {
+    process.stderr.write(`pipe: the runner stopped its heartbeat ${((Date.now() - lastChange) / 1000).toFixed(0)} s ago (killed?); stopping this job\n`);
     emit({ type: 'runner-gone' });
     host.kill('SIGKILL');
     process.exit(1);
