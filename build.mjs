@@ -3,7 +3,7 @@
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
 
-const entryPoints = ['pipeline/cli.ts', 'pipeline/stage-host.ts'].filter((p) => existsSync(p));
+const entryPoints = ['pipeline/cli.ts', 'pipeline/stage-host.ts', 'pipeline/slurm-job.ts'].filter((p) => existsSync(p));
 await build({
   entryPoints,
   outdir: 'dist',

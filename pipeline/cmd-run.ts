@@ -16,11 +16,16 @@ export const runFlags: FlagSpec[] = [
   { name: 'gpus', type: 'string', value: 'N|ids', help: 'GPU devices to use (e.g. 2 or 0,3; 0 = none); default: nvidia-smi -L' },
   { name: 'no-wait', type: 'bool', help: 'fail at once if another pipe run holds this workspace' },
   { name: 'plain', type: 'bool', help: 'line-by-line output even on a terminal' },
+  { name: 'executor', type: 'string', value: 'local|slurm', help: 'where instances run (default: pipeline.json executor.default, else local)' },
+  { name: 'remote-cache', type: 'string', value: 'url', help: 'shared cache (Bazel HTTP layout) replacing pipeline.json remoteCache.url' },
+  { name: 'no-remote-cache', type: 'bool', help: 'do not ask or fill the remote cache this time' },
 ];
 
 export function runOptions(workspace: string, p: Parsed, argv: string[]): RunOptions {
   const jobs = p.flags.jobs !== undefined ? Number(p.flags.jobs) : undefined;
   if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError(`--jobs needs a positive integer, got ${String(p.flags.jobs)}`);
+  const executor = p.flags.executor;
+  if (executor !== undefined && executor !== 'local' && executor !== 'slurm') throw new UsageError(`--executor is local or slurm, got ${String(executor)}`);
   return {
     workspace,
     targets: p.positional,
@@ -33,6 +38,8 @@ export function runOptions(workspace: string, p: Parsed, argv: string[]): RunOpt
     ...(typeof p.flags.gpus === 'string' ? { gpus: parseGpuFlag(p.flags.gpus) } : {}),
     wait: p.flags['no-wait'] !== true,
     commandLine: `pipe ${argv.join(' ')}`,
+    ...(executor !== undefined ? { executor } : {}),
+    ...(p.flags['no-remote-cache'] === true ? { remoteCache: false as const } : typeof p.flags['remote-cache'] === 'string' ? { remoteCache: p.flags['remote-cache'] } : {}),
   };
 }
 

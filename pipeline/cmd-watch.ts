@@ -7,7 +7,7 @@ export const watchFlags: FlagSpec[] = [
   { name: 'until', type: 'string', value: 'stage', help: 'stop each cycle at this stage (same as naming it as the target), e.g. --until audit' },
   { name: 'debounce', type: 'string', value: 'ms', help: 'quiet time that closes a batch of changes (default 300)' },
   { name: 'cycles', type: 'string', value: 'N', help: 'exit after N cycles (the initial run is cycle 1)' },
-  ...runFlags.filter((f) => ['jobs', 'keep-going', 'set', 'profile', 'gpus'].includes(f.name)),
+  ...runFlags.filter((f) => ['jobs', 'keep-going', 'set', 'profile', 'gpus', 'executor', 'remote-cache', 'no-remote-cache'].includes(f.name)),
 ];
 
 function positiveInt(p: Parsed, name: string, fallback: number | undefined, allowZero = false): number | undefined {

@@ -34,8 +34,34 @@ export interface StageConfig {
   outputs?: string[];
   publish?: string;
   matrix?: MatrixConfig;
-  resources?: { gpu?: number; cpu?: number };
+  resources?: StageResources;
   env?: string[];
+}
+
+export interface StageResources {
+  gpu?: number;
+  cpu?: number;
+  /** Slurm only: memory (`--mem`, e.g. "8G"), wall time (`--time`), partition. */
+  mem?: string;
+  time?: string;
+  partition?: string;
+}
+
+export interface SlurmConfig {
+  partition?: string;
+  account?: string;
+  time?: string;
+  mem?: string;
+  /** Further sbatch options, passed as given (e.g. ["--qos=short"]). */
+  args?: string[];
+  /** Most jobs in the queue at once (default 32). */
+  jobs?: number;
+}
+
+export interface ExecutorConfig {
+  /** What `pipe run` uses without --executor (default "local"). */
+  default?: 'local' | 'slurm';
+  slurm?: SlurmConfig;
 }
 
 export interface ProfileConfig {
@@ -53,4 +79,6 @@ export interface PipelineConfig {
   profiles?: Record<string, ProfileConfig>;
   /** Values shared by several stages (`${vars.x}`); overridden by profiles and `--set vars.x=…`. */
   vars?: Record<string, unknown>;
+  executor?: ExecutorConfig;
+  remoteCache?: import('./remote-cache.js').RemoteCacheConfig;
 }

@@ -9,6 +9,8 @@ import type { Plan } from './plan.js';
 import { CurrentState } from './current-state.js';
 import { Store } from './store.js';
 import type { Slots } from './slots.js';
+import type { RemoteCache } from './remote-cache.js';
+import type { SlurmExecutor } from './executor-slurm.js';
 
 export interface RunContext {
   ws: WorkspacePaths;
@@ -25,6 +27,10 @@ export interface RunContext {
   emit: EventSink;
   /** .pipe/run-state.json, given to stages as PIPE_RUN_STATE (absent in dry runs). */
   runStateFile?: string;
+  /** The shared cache asked before running and given what ran (pipeline.json remoteCache). */
+  remote?: RemoteCache;
+  /** Set when instances run as Slurm jobs (--executor slurm) instead of local processes. */
+  slurm?: SlurmExecutor;
 }
 
 export function createServices(root: string) {

@@ -13,11 +13,13 @@ import { stageEnv, type RunContext } from './run-context.js';
 import type { Grant } from './slots.js';
 import type { DepOutput, InputFile, ItemOutputs, WorkItem } from './stage-api.js';
 import { StageProcess, StageFailure } from './stage-process.js';
+import type { HostProcess } from './host-process.js';
+import { jobSpecOf } from './executor-slurm.js';
 import type { FileEntry, ItemRecord } from './store.js';
 
 export interface Cancellable {
   cancelled: boolean;
-  processes: Set<StageProcess>;
+  processes: Set<HostProcess>;
 }
 
 export interface RanInfo {
@@ -47,16 +49,18 @@ function contextData(rc: RunContext, inst: Instance, rk: ResolvedKey, outDir: st
   };
 }
 
-function spawnHost(rc: RunContext, inst: Instance, gpus: string[], c: Cancellable, onProgress?: (done: number, total: number, label?: string) => void): StageProcess {
+function spawnHost(rc: RunContext, inst: Instance, gpus: string[], c: Cancellable, onProgress?: (done: number, total: number, label?: string) => void): HostProcess {
   if (c.cancelled) throw new StageFailure('cancelled');
   const wantsGpu = inst.resources.gpu > 0;
-  const env = stageEnv(inst.env, wantsGpu || rc.gpus.length > 0 ? gpus : null);
+  // On Slurm the devices are the job's (--gres); the job sets CUDA_VISIBLE_DEVICES itself.
+  const env = stageEnv(inst.env, !rc.slurm && (wantsGpu || rc.gpus.length > 0) ? gpus : null);
   if (rc.runStateFile) env.PIPE_RUN_STATE = rc.runStateFile;
-  const proc = new StageProcess(env, rc.ws.root, {
-    log: (level, message) => rc.emit({ type: 'instance-log', id: inst.id, level, message }),
-    progress: (done, total, label) =>
+  const cb = {
+    log: (level: 'log' | 'warn', message: string) => rc.emit({ type: 'instance-log', id: inst.id, level, message }),
+    progress: (done: number, total: number, label?: string) =>
       onProgress ? onProgress(done, total, label) : rc.emit({ type: 'instance-progress', id: inst.id, done, total, ...(label !== undefined ? { label } : {}) }),
-  });
+  };
+  const proc = rc.slurm ? rc.slurm.spawn(env, cb, jobSpecOf(inst)) : new StageProcess(env, rc.ws.root, cb);
   c.processes.add(proc);
   return proc;
 }
@@ -107,8 +111,8 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
   const nowNames = new Set(rk.inputs.map((f) => itemName(f.fromInstance ?? '', f.rel)));
   const removed = (prevItems ?? []).filter((p) => !nowNames.has(itemName(p.from, p.rel))).length;
   const ctxBase = contextData(rc, inst, rk, outDir, grant.gpus, 1);
-  const procs: StageProcess[] = [];
-  const hasContext = new Set<StageProcess>();
+  const procs: HostProcess[] = [];
+  const hasContext = new Set<HostProcess>();
   const extras: Grant[] = [];
   const releaseExtras = () => extras.splice(0).forEach((g) => g.release());
   let done = 0;
@@ -137,7 +141,7 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
     const growable = !(inst.resources.gpu > 0 && rc.gpus.length > 0);
     const queue = [...chunks];
     const running = new Set<Promise<void>>();
-    const work = async (proc: StageProcess) => {
+    const work = async (proc: HostProcess) => {
       for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
         if (c.cancelled) throw new StageFailure('cancelled');
         const items: { item: WorkItem; i: number }[] = chunk.map(({ input, i }) => {
@@ -161,7 +165,7 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
         grow();
       }
     };
-    const start = (proc: StageProcess) => {
+    const start = (proc: HostProcess) => {
       const p: Promise<void> = work(proc).finally(() => running.delete(p));
       p.catch(() => {}); // the first failure is rethrown by the race below; later ones are moot
       running.add(p);

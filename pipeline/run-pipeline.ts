@@ -20,6 +20,8 @@ import { Slots } from './slots.js';
 import { RunStateWriter } from './run-state.js';
 import { StageFailure } from './stage-process.js';
 import { acquireLock, type LockHandle } from './workspace-lock.js';
+import { remoteCacheFor } from './remote-cache-setup.js';
+import { slurmExecutorFor } from './executor-setup.js';
 
 export interface RunOptions {
   /** Folder holding pipeline.json. */
@@ -40,6 +42,10 @@ export interface RunOptions {
   wait?: boolean;
   /** Shown to a second run waiting for the lock. */
   commandLine?: string;
+  /** Where instances run (default: pipeline.json's executor.default, else local). */
+  executor?: 'local' | 'slurm';
+  /** A remote-cache URL replacing pipeline.json's remoteCache.url; false = no remote cache. */
+  remoteCache?: string | false;
 }
 
 export interface InstanceResult {
@@ -126,15 +132,19 @@ async function executeLocked(
   // Read the state only once the lock is held: a run we waited for has just changed it.
   const services = createServices(options.workspace);
 
-  const jobs = Math.max(1, options.jobs ?? availableParallelism());
+  const slurm = dry ? undefined : slurmExecutorFor(plan.loaded.config, options.executor, ws, emitTo);
+  const jobs = Math.max(1, options.jobs ?? slurm?.maxJobs ?? availableParallelism());
   const wantsGpu = selected.some((i) => i.resources.gpu > 0);
-  const gpus = options.gpus ?? (wantsGpu ? detectGpus() : []);
+  // On Slurm the cluster hands out GPUs (--gres); this machine's devices do not matter.
+  const gpus = slurm ? [] : (options.gpus ?? (wantsGpu ? detectGpus() : []));
   const runState = dry ? undefined : new RunStateWriter(ws.pipeDir, selected, options.profile);
   const sink: EventSink = runState ? (e) => (runState.onEvent(e), emitTo(e)) : emitTo;
-  const rc: RunContext = { ...services, plan, slots: new Slots(jobs, gpus), jobs, gpus, emit: sink, ...(runState ? { runStateFile: runState.file } : {}) };
+  const remote = dry ? undefined : remoteCacheFor(plan.loaded.config, options.remoteCache, sink);
+  const rc: RunContext = { ...services, plan, slots: new Slots(jobs, gpus), jobs, gpus, emit: sink, ...(runState ? { runStateFile: runState.file } : {}), ...(remote ? { remote } : {}), ...(slurm ? { slurm } : {}) };
   emit = sink;
   emit({ type: 'run-start', instances: selected.length, jobs, gpus });
-  if (wantsGpu && gpus.length === 0) {
+  if (slurm) emit({ type: 'info', message: `executor: slurm (up to ${jobs} jobs at once; job folders and logs under .pipe/slurm/)` });
+  if (wantsGpu && gpus.length === 0 && !slurm) {
     emit({ type: 'info', message: `no GPU found (nvidia-smi -L lists none; --gpus overrides): ${selected.filter((i) => i.resources.gpu > 0).length} instance(s) asking for a GPU run on the CPU backend` });
   }
 
@@ -197,6 +207,12 @@ async function executeLocked(
         rc.current.save();
         return accept({ outcome: 'restored', key: rk.key, detail: why });
       }
+      const fetched = rc.remote ? await rc.remote.restore(rc.ws, rc.store, inst.id, rk.key) : undefined;
+      if (fetched) {
+        rc.current.materialize(rc.store, inst.id, rk.key, fetched.files, inst.publish);
+        rc.current.save();
+        return accept({ outcome: 'restored', key: rk.key, detail: `from the remote cache ${rc.remote!.description}` });
+      }
     }
     const reason = isForced ? 'forced' : whyRun(rc, inst.id, rk);
     if (dry) return { outcome: 'would-run', key: rk.key, detail: reason, fields: rk.fields };
@@ -209,6 +225,7 @@ async function executeLocked(
       if (stopped()) return done({ outcome: 'cancelled' });
       emit({ type: 'instance-start', id: inst.id, reason });
       const info = inst.stage.perItem ? await runPerItem(rc, inst, rk, grant, c) : await runWhole(rc, inst, rk, grant, c);
+      rc.remote?.queueUpload(rc.ws, rc.store, rk.key);
       return accept({ outcome: 'ran', key: rk.key, detail: reason }, info.items ? { items: info.items } : {});
     } catch (e) {
       if (c.cancelled) return done({ outcome: 'cancelled', key: rk.key });
@@ -233,7 +250,9 @@ async function executeLocked(
       );
     }
     await Promise.all(tasks.values());
+    await rc.remote?.flush();
   } finally {
+    await rc.slurm?.shutdown();
     rc.hashes.save();
     rc.bundler.save();
     // A run that changed something is recorded, so `pipe gc` keeps what recent runs produced.
