@@ -15,8 +15,11 @@ export interface SimdKernels {
   select32(cond: Ptr, t: Ptr, e: Ptr, out: Ptr, n: number): void;
   depthwise_filter_grad(x: Ptr, dy: Ptr, out64: Ptr, part: Ptr, batch: number, h: number, w: number, c: number,
     oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, padTop: number, padLeft: number): void;
-  conv_filter_grad(x: Ptr, dy: Ptr, out64: Ptr, part: Ptr, batch: number, h: number, w: number, ci: number,
+  conv_filter_grad_block_rows(ow: number): number;
+  conv_filter_grad(x: Ptr, dy: Ptr, out64: Ptr, part: Ptr, rowTable: Ptr, batch: number, h: number, w: number, ci: number,
     oh: number, ow: number, co: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number): void;
+  max_pool_grad_tiled(x: Ptr, dy: Ptr, dx: Ptr, batch: number, h: number, w: number, c: number,
+    oh: number, ow: number, fh: number, fw: number, padTop: number, padLeft: number): void;
   narrow_f64(src: Ptr, dst: Ptr, n: number): void;
 }
 

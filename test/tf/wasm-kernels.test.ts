@@ -235,7 +235,7 @@ test('comparisons, LogicalAnd and Select (the ReLU6 gradient ops) match cpu exac
   for (const [label, { cpu, wasm }] of results) assert.equal(wasm, cpu, label);
 });
 
-test('MaxPoolGrad matches cpu (pool 2–3, stride 1–2, same/valid)', () => {
+test('MaxPoolGrad matches cpu (pool 2–3, stride 1–2, same/valid, 5 and 9 channels, ties)', () => {
   let seed = 500;
   for (const filterSize of [2, 3]) {
     for (const stride of [1, 2]) {
@@ -245,6 +245,12 @@ test('MaxPoolGrad matches cpu (pool 2–3, stride 1–2, same/valid)', () => {
         const input = { shape, values: random(count(shape), seed++) };
         const dy = { shape: outShape, values: random(count(outShape), seed++) };
         compare(`max pool grad f=${filterSize} s=${stride} ${pad}`, 'MaxPoolGrad', { dy, input }, { filterSize, strides: stride, pad });
+        const wide = [2, 7, 6, 9];
+        const wideOut = [...outShape.slice(0, 3), 9];
+        // Ties (repeated values) check that the first maximum of a window gets the gradient.
+        const tied = { shape: wide, values: random(count(wide), seed++).map((v) => Math.round(v * 2) / 2) };
+        compare(`max pool grad 9 ch f=${filterSize} s=${stride} ${pad}`, 'MaxPoolGrad',
+          { dy: { shape: wideOut, values: random(count(wideOut), seed++) }, input: tied }, { filterSize, strides: stride, pad });
       }
     }
   }

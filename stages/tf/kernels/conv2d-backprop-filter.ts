@@ -1,8 +1,8 @@
 // Conv2DBackpropFilter for wasm (missing in stock): dW[ky, kx, in, out] =
 // Σ_{n, oy, ox} x[n, oy·s + ky − padTop, ox·s + kx − padLeft, in] · dy[n, oy, ox, out], by
 // leukopipe's SIMD kernel (conv_filter_grad) straight from the NHWC tensors: per filter tap, a
-// 4 in × 8 out register tile runs over a block of ≥ 64 output pixels (float32), and each block's
-// sums are added into float64. No im2col buffer, no transpose, no packing of dy (the previous
+// 4 in × 8 out register tile runs over a block of ≥ 512 output pixels (float32; rows of several
+// images when they are small), and each block's sums are added into float64. No im2col buffer, no transpose, no packing of dy (the previous
 // version built colsᵀ in JS and called an XNNPACK product that repacked dy on every call).
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm, TensorInfo } from '../wasm-kernel-utils.js';
@@ -19,9 +19,9 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
   const n = filterHeight * filterWidth * inChannels * outChannels;
   const out = backend.makeOutput([...attrs.filterShape], 'float32');
-  withScratch(backend, [8 * n, 4 * n], (acc64, part) => {
-    const k = simdKernels(backend);
-    k.conv_filter_grad(ptr(backend, x), ptr(backend, dy), acc64!, part!, batchSize, inHeight, inWidth, inChannels,
+  const k = simdKernels(backend);
+  withScratch(backend, [8 * n, 4 * n, 8 * k.conv_filter_grad_block_rows(outWidth)], (acc64, part, rowTable) => {
+    k.conv_filter_grad(ptr(backend, x), ptr(backend, dy), acc64!, part!, rowTable!, batchSize, inHeight, inWidth, inChannels,
       outHeight, outWidth, outChannels, filterHeight, filterWidth, info.strideHeight, info.strideWidth,
       info.padInfo.top, info.padInfo.left);
     k.narrow_f64(acc64!, ptr(backend, out), n);

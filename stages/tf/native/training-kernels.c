@@ -255,10 +255,11 @@ void depthwise_filter_grad(const f32 *x, const f32 *dy, f64 *out64, f32 *part,
   }
 }
 
-// One tap of the conv filter gradient over a block of output pixels: `rows` rows of `pix` pixels;
-// x pixels step by xPix floats (stride · in channels) and rows by xRow, dy pixels by co and rows by
-// gRow. dW[c, o] += Σ x[·, c] · dy[·, o] for a 4 × 8 register tile (in × out channels) at a time.
-static void conv_tap(const f32 *x, long xRow, int xPix, const f32 *g, long gRow, int rows, int pix,
+// One tap of the conv filter gradient over a block of output rows. rows[2r], rows[2r + 1]: float
+// offsets into x and dy of the first valid pixel of row r; each row has `pix` valid pixels, x
+// pixels step by xPix floats (stride · in channels), dy pixels by co. dW[c, o] += Σ x[·, c] · dy[·, o]
+// for a 4 × 8 register tile (in × out channels) at a time.
+static void conv_tap(const f32 *x, const f32 *g, const int32_t *rowTable, int rows, int pix, int xPix,
                      int ci, int co, f32 *pt) {
   int c = 0;
   for (; c + 4 <= ci; c += 4) {
@@ -270,8 +271,8 @@ static void conv_tap(const f32 *x, long xRow, int xPix, const f32 *g, long gRow,
       v128_t a20 = wasm_v128_load(p + 2 * co), a21 = wasm_v128_load(p + 2 * co + 4);
       v128_t a30 = wasm_v128_load(p + 3 * co), a31 = wasm_v128_load(p + 3 * co + 4);
       for (int r = 0; r < rows; r++) {
-        const f32 *xp = x + r * xRow + c;
-        const f32 *gp = g + r * gRow + o;
+        const f32 *xp = x + rowTable[2 * r] + c;
+        const f32 *gp = g + rowTable[2 * r + 1] + o;
         for (int i = 0; i < pix; i++, xp += xPix, gp += co) {
           v128_t g0 = wasm_v128_load(gp), g1 = wasm_v128_load(gp + 4);
           v128_t x0 = wasm_v128_load32_splat(xp), x1 = wasm_v128_load32_splat(xp + 1);
@@ -295,8 +296,8 @@ static void conv_tap(const f32 *x, long xRow, int xPix, const f32 *g, long gRow,
       f32 *p = pt + c * co + o;
       f32 a0 = p[0], a1 = p[co], a2 = p[2 * co], a3 = p[3 * co];
       for (int r = 0; r < rows; r++) {
-        const f32 *xp = x + r * xRow + c;
-        const f32 *gp = g + r * gRow + o;
+        const f32 *xp = x + rowTable[2 * r] + c;
+        const f32 *gp = g + rowTable[2 * r + 1] + o;
         for (int i = 0; i < pix; i++, xp += xPix, gp += co) {
           f32 gv = gp[0];
           a0 += xp[0] * gv; a1 += xp[1] * gv; a2 += xp[2] * gv; a3 += xp[3] * gv;
@@ -311,8 +312,8 @@ static void conv_tap(const f32 *x, long xRow, int xPix, const f32 *g, long gRow,
       f32 *p = pt + c * co + o;
       v128_t a0 = wasm_v128_load(p), a1 = wasm_v128_load(p + 4);
       for (int r = 0; r < rows; r++) {
-        const f32 *xp = x + r * xRow + c;
-        const f32 *gp = g + r * gRow + o;
+        const f32 *xp = x + rowTable[2 * r] + c;
+        const f32 *gp = g + rowTable[2 * r + 1] + o;
         for (int i = 0; i < pix; i++, xp += xPix, gp += co) {
           v128_t xv = wasm_v128_load32_splat(xp);
           a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(xv, wasm_v128_load(gp)));
@@ -326,8 +327,8 @@ static void conv_tap(const f32 *x, long xRow, int xPix, const f32 *g, long gRow,
       f32 *p = pt + c * co + o;
       f32 a = p[0];
       for (int r = 0; r < rows; r++) {
-        const f32 *xp = x + r * xRow + c;
-        const f32 *gp = g + r * gRow + o;
+        const f32 *xp = x + rowTable[2 * r] + c;
+        const f32 *gp = g + rowTable[2 * r + 1] + o;
         for (int i = 0; i < pix; i++, xp += xPix, gp += co) a += xp[0] * gp[0];
       }
       p[0] = a;
@@ -335,44 +336,111 @@ static void conv_tap(const f32 *x, long xRow, int xPix, const f32 *g, long gRow,
   }
 }
 
+/** Output rows per block of the conv filter gradient: ≥ 512 pixels (the caller sizes rowTable by it). */
+EXPORT(conv_filter_grad_block_rows)
+int conv_filter_grad_block_rows(int ow) {
+  return ow >= 512 ? 1 : (512 + ow - 1) / ow;
+}
+
 /**
  * Conv2D filter gradient, NHWC, dilation 1, without im2col:
  * dW[ky, kx, c, o] = Σ_{n, oy, ox} x[n, oy·sh + ky − padTop, ox·sw + kx − padLeft, c] · dy[n, oy, ox, o].
- * Output rows are taken in blocks of ≥ 64 pixels (within one image); each block's f32 partial
- * sums (part: kh·kw·ci·co) are added into out64 (same size, f64).
+ * Output rows (all images' rows in a row) are taken in blocks of ≥ 512 pixels; each block's f32
+ * partial sums (part: kh·kw·ci·co) are added into out64 (same size, f64). rowTable: scratch of
+ * 2 · conv_filter_grad_block_rows(ow) int32.
  */
 EXPORT(conv_filter_grad)
-void conv_filter_grad(const f32 *x, const f32 *dy, f64 *out64, f32 *part,
+void conv_filter_grad(const f32 *x, const f32 *dy, f64 *out64, f32 *part, int32_t *rowTable,
                       int batch, int h, int w, int ci, int oh, int ow, int co, int kh, int kw,
                       int sh, int sw, int padTop, int padLeft) {
   int size = kh * kw * ci * co;
-  int block = ow >= 64 ? 1 : (64 + ow - 1) / ow;
+  int block = conv_filter_grad_block_rows(ow);
+  int totalRows = batch * oh;
   zero_f64(out64, size);
+  for (int b0 = 0; b0 < totalRows; b0 += block) {
+    int b1 = b0 + block < totalRows ? b0 + block : totalRows;
+    zero_f32(part, size);
+    for (int ky = 0; ky < kh; ky++) {
+      int offY = ky - padTop;
+      for (int kx = 0; kx < kw; kx++) {
+        int offX = kx - padLeft;
+        // ox with 0 ≤ ox·sw + offX < w
+        int x0 = offX >= 0 ? 0 : (-offX + sw - 1) / sw;
+        int x1 = (w - 1 - offX) < 0 ? 0 : (w - 1 - offX) / sw + 1;
+        if (x1 > ow) x1 = ow;
+        if (x0 >= x1) continue;
+        int rows = 0;
+        int n = b0 / oh, oy = b0 % oh;
+        for (int r = b0; r < b1; r++) {
+          int iy = oy * sh + offY;
+          if (iy >= 0 && iy < h) {
+            rowTable[2 * rows] = ((n * h + iy) * w + (x0 * sw + offX)) * ci;
+            rowTable[2 * rows + 1] = (r * ow + x0) * co;
+            rows++;
+          }
+          if (++oy == oh) { oy = 0; n++; }
+        }
+        if (rows) conv_tap(x, dy, rowTable, rows, x1 - x0, sw * ci, ci, co, part + (ky * kw + kx) * ci * co);
+      }
+    }
+    acc_add_f64(out64, part, size);
+  }
+}
+
+/**
+ * MaxPoolGrad for non-overlapping windows (stride = pool size): each input pixel lies in at most
+ * one window, so dx is written, not accumulated. The gradient goes to the first maximum of each
+ * window (strict >, as on the cpu backend); pixels outside every window get 0.
+ */
+EXPORT(max_pool_grad_tiled)
+void max_pool_grad_tiled(const f32 *x, const f32 *dy, f32 *dx, int batch, int h, int w, int c,
+                         int oh, int ow, int fh, int fw, int padTop, int padLeft) {
+  long total = (long)batch * h * w * c;
+  for (long i = 0; i < total; i++) dx[i] = 0.f;
   for (int n = 0; n < batch; n++) {
-    for (int b0 = 0; b0 < oh; b0 += block) {
-      int b1 = b0 + block < oh ? b0 + block : oh;
-      zero_f32(part, size);
-      for (int ky = 0; ky < kh; ky++) {
-        // oy in [b0, b1) with 0 ≤ oy·sh + ky − padTop < h
-        int offY = ky - padTop;
-        int y0 = offY >= 0 ? 0 : (-offY + sh - 1) / sh;
-        int y1 = (h - 1 - offY) < 0 ? 0 : (h - 1 - offY) / sh + 1;
-        if (y0 < b0) y0 = b0;
-        if (y1 > b1) y1 = b1;
-        if (y0 >= y1) continue;
-        for (int kx = 0; kx < kw; kx++) {
-          int offX = kx - padLeft;
-          int x0 = offX >= 0 ? 0 : (-offX + sw - 1) / sw;
-          int x1 = (w - 1 - offX) < 0 ? 0 : (w - 1 - offX) / sw + 1;
-          if (x1 > ow) x1 = ow;
-          if (x0 >= x1) continue;
-          const f32 *xp = x + (((long)n * h + (y0 * sh + offY)) * w + (x0 * sw + offX)) * ci;
-          const f32 *gp = dy + (((long)n * oh + y0) * ow + x0) * co;
-          conv_tap(xp, (long)sh * w * ci, sw * ci, gp, (long)ow * co, y1 - y0, x1 - x0, ci, co,
-                   part + (ky * kw + kx) * ci * co);
+    for (int oy = 0; oy < oh; oy++) {
+      int y0 = oy * fh - padTop, y1 = y0 + fh;
+      if (y0 < 0) y0 = 0;
+      if (y1 > h) y1 = h;
+      for (int ox = 0; ox < ow; ox++) {
+        int x0 = ox * fw - padLeft, x1 = x0 + fw;
+        if (x0 < 0) x0 = 0;
+        if (x1 > w) x1 = w;
+        if (y0 >= y1 || x0 >= x1) continue;
+        const f32 *g = dy + (((long)n * oh + oy) * ow + ox) * c;
+        int ch = 0;
+        for (; ch + 4 <= c; ch += 4) {
+          const f32 *first = x + (((long)n * h + y0) * w + x0) * c + ch;
+          v128_t best = wasm_v128_load(first);
+          v128_t where = wasm_i32x4_splat(y0 * w + x0);
+          for (int iy = y0; iy < y1; iy++) {
+            for (int ix = iy == y0 ? x0 + 1 : x0; ix < x1; ix++) {
+              v128_t v = wasm_v128_load(x + (((long)n * h + iy) * w + ix) * c + ch);
+              v128_t m = wasm_f32x4_gt(v, best);
+              best = wasm_v128_bitselect(v, best, m);
+              where = wasm_v128_bitselect(wasm_i32x4_splat(iy * w + ix), where, m);
+            }
+          }
+          v128_t gv = wasm_v128_load(g + ch);
+          for (int iy = y0; iy < y1; iy++) {
+            for (int ix = x0; ix < x1; ix++) {
+              v128_t m = wasm_i32x4_eq(where, wasm_i32x4_splat(iy * w + ix));
+              wasm_v128_store(dx + (((long)n * h + iy) * w + ix) * c + ch, wasm_v128_and(gv, m));
+            }
+          }
+        }
+        for (; ch < c; ch++) {
+          f32 best = x[(((long)n * h + y0) * w + x0) * c + ch];
+          long where = ((long)n * h + y0) * w + x0;
+          for (int iy = y0; iy < y1; iy++) {
+            for (int ix = iy == y0 ? x0 + 1 : x0; ix < x1; ix++) {
+              f32 v = x[(((long)n * h + iy) * w + ix) * c + ch];
+              if (v > best) { best = v; where = ((long)n * h + iy) * w + ix; }
+            }
+          }
+          dx[where * c + ch] = g[ch];
         }
       }
-      acc_add_f64(out64, part, size);
     }
   }
 }
