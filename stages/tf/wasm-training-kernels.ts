@@ -13,6 +13,8 @@ import { meanConfig, sumConfig } from './kernels/reduce-leading-axes.js';
 import { maxPoolGradConfig } from './kernels/max-pool-grad.js';
 import { identityConfig } from './kernels/identity.js';
 import { fusedBatchNormConfig } from './kernels/fused-batch-norm.js';
+import { broadcastBinaryConfigs } from './kernels/broadcast-binary.js';
+import { maskOpConfigs } from './kernels/mask-ops.js';
 
 /** Kernels stock wasm does not have. */
 const MISSING: tf.KernelConfig[] = [
@@ -33,6 +35,8 @@ const FASTER: tf.KernelConfig[] = [
   maxPoolGradConfig,
   identityConfig,
   fusedBatchNormConfig,
+  ...broadcastBinaryConfigs,
+  ...maskOpConfigs,
 ];
 
 let registered: string[] | null = null;
@@ -41,7 +45,7 @@ let registered: string[] | null = null;
 export function registerWasmTrainingKernels(which: 'all' | 'missing' = 'all'): string[] {
   if (registered) return registered;
   // The stock kernels our replacements call (and may replace) are captured first.
-  for (const name of ['Conv2D', 'DepthwiseConv2dNative', 'BatchMatMul', 'Transpose', 'Reshape', 'Slice', 'Sum', 'Tile', 'Conv2DBackpropInput', '_FusedMatMul', 'Mean', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'FusedDepthwiseConv2D', 'PadV2', 'Multiply']) {
+  for (const name of ['Conv2D', 'DepthwiseConv2dNative', 'BatchMatMul', 'Transpose', 'Reshape', 'Slice', 'Sum', 'Tile', 'Conv2DBackpropInput', '_FusedMatMul', 'Mean', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'FusedDepthwiseConv2D', 'PadV2', 'Multiply', 'Add', 'Sub', 'RealDiv', 'GreaterEqual', 'LessEqual', 'Greater', 'Less', 'LogicalAnd', 'Select']) {
     captureStockKernel(name);
   }
   const configs = which === 'all' ? [...MISSING, ...FASTER] : MISSING;

@@ -4,7 +4,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../stages/tf/backend.js';
-import { filterGradLimits } from '../../stages/tf/kernels/conv2d-backprop-filter.js';
 
 await initBackend({ prefer: 'wasm', quiet: true });
 
@@ -88,18 +87,40 @@ test('Conv2D gradients with explicit padding and rectangular kernels match cpu',
   compare('explicit input grad', 'Conv2DBackpropInput', { dy, filter }, { strides: [2, 1], pad, dataFormat: 'NHWC', inputShape: xShape });
 });
 
-test('Conv2DBackpropFilter split into chunks of images matches cpu', () => {
-  const saved = filterGradLimits.maxColsFloats;
-  filterGradLimits.maxColsFloats = 500; // one image (12 pixels × 36 taps·channels) per chunk
-  try {
-    const xShape = [3, 6, 7, 4];
-    const filterShape = [3, 3, 4, 5];
-    const outShape = [3, 3, 4, 5];
-    const x = { shape: xShape, values: random(count(xShape), 90) };
-    const dy = { shape: outShape, values: random(count(outShape), 91) };
-    compare('chunked filter grad', 'Conv2DBackpropFilter', { x, dy }, { strides: 2, pad: 'same', dataFormat: 'NHWC', filterShape });
-  } finally {
-    filterGradLimits.maxColsFloats = saved;
+test('Conv2DBackpropFilter SIMD tiles: channel counts off the 4 × 8 tile, row blocks, wide rows', () => {
+  let seed = 90;
+  // [batch, h, w, in] → out: remainders of in (4-row tiles) and out (8-lane tiles); narrow images
+  // take several output rows per block, a 70-pixel row takes one.
+  const cases: Array<[number[], number, number, number]> = [
+    [[3, 6, 7, 1], 1, 3, 1], [[2, 5, 5, 5], 9, 3, 2], [[2, 6, 4, 7], 17, 3, 1], [[1, 4, 70, 4], 8, 3, 1],
+    [[2, 9, 9, 12], 16, 1, 1], [[1, 13, 11, 3], 24, 5, 2],
+  ];
+  for (const [xShape, out, k, stride] of cases) {
+    const filterShape = [k, k, xShape[3]!, out];
+    for (const pad of paddings) {
+      const outShape = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number],
+        filterShape as [number, number, number, number], stride, 1, pad).outShape;
+      const x = { shape: xShape, values: random(count(xShape), seed++) };
+      const dy = { shape: outShape, values: random(count(outShape), seed++) };
+      compare(`filter grad ${xShape}→${out} k=${k} s=${stride} ${pad}`, 'Conv2DBackpropFilter', { x, dy },
+        { strides: stride, pad, dataFormat: 'NHWC', filterShape });
+    }
+  }
+});
+
+test('depthwise filter gradient SIMD paths (channels 1–13, 8/4-lane and scalar) match cpu', () => {
+  let seed = 2000;
+  for (const c of [1, 4, 5, 8, 12, 13]) {
+    for (const stride of [1, 2]) {
+      const xShape = [2, 11, 10, c];
+      const filterShape = [3, 3, c, 1];
+      const outShape = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number],
+        filterShape as [number, number, number, number], stride, 1, 'same', undefined, true).outShape;
+      const x = { shape: xShape, values: random(count(xShape), seed++) };
+      const dy = { shape: outShape, values: random(count(outShape), seed++) };
+      compare(`dw filter grad c=${c} s=${stride}`, 'DepthwiseConv2dNativeBackpropFilter', { x, dy },
+        { strides: stride, pad: 'same', dilations: 1, filterShape });
+    }
   }
 });
 
@@ -153,7 +174,68 @@ test('Sum and Mean match cpu over leading, inner and mixed axes', () => {
   }
 });
 
-test('MaxPoolGrad matches cpu (pool 2–3, stride 1–2, same/valid)', () => {
+test('Sum and Mean over leading axes of many rows (blocks of 64, odd widths) match cpu', () => {
+  for (const shape of [[300, 7], [5, 33, 3], [2, 70, 1], [129, 16]]) {
+    const x = { shape, values: random(count(shape), shape[0]!) };
+    const axis = shape.length === 3 ? [0, 1] : [0];
+    compare(`sum ${shape}`, 'Sum', { x }, { axis, keepDims: false });
+    compare(`mean ${shape}`, 'Mean', { x }, { axis, keepDims: true });
+  }
+});
+
+test('broadcast Add/Sub/Multiply/RealDiv (scalar, trailing vector, either side) match cpu exactly', () => {
+  let seed = 700;
+  const cases: Array<[number[], number[]]> = [
+    [[2, 3, 4, 8], []], [[2, 3, 4, 8], [8]], [[2, 3, 4, 8], [1, 1, 1, 8]], [[2, 3, 4, 5], [4, 5]],
+    [[3, 7], [1]], [[2, 5, 3], [1, 1, 3]], [[2, 3, 4], [2, 1, 4]], [[4, 4], [4, 4]],
+  ];
+  for (const [big, small] of cases) {
+    for (const kernel of ['Add', 'Sub', 'Multiply', 'RealDiv']) {
+      const a = { shape: big, values: random(count(big), seed++) };
+      const b = { shape: small, values: random(count(small), seed++).map((v) => v + (v >= 0 ? 0.5 : -0.5)) };
+      for (const [x, y, order] of [[a, b, 'big∘small'], [b, a, 'small∘big']] as const) {
+        const expected = runOn('cpu', kernel, { a: x, b: y }, {});
+        const actual = runOn('wasm', kernel, { a: x, b: y }, {});
+        assert.equal(actual.shape, expected.shape, `${kernel} ${big} ${small} ${order}: shape`);
+        assert.equal(Array.from(actual.values), Array.from(expected.values), `${kernel} ${big} ${small} ${order}`);
+      }
+    }
+  }
+});
+
+test('comparisons, LogicalAnd and Select (the ReLU6 gradient ops) match cpu exactly', () => {
+  const shape = [2, 5, 5, 7];
+  const n = count(shape);
+  const x = { shape, values: random(n, 801).map((v, i) => (i % 9 === 0 ? 0 : v * 8)) };
+  const y = { shape, values: random(n, 802).map((v) => v * 8) };
+  const results = new Map<string, { cpu: number[]; wasm: number[] }>();
+  for (const backend of ['cpu', 'wasm']) {
+    tf.setBackend(backend);
+    tf.tidy(() => {
+      const tx = tf.tensor(x.values, shape);
+      const ty = tf.tensor(y.values, shape);
+      const record = (label: string, t: tf.Tensor) => {
+        const e = results.get(label) ?? { cpu: [], wasm: [] };
+        e[backend as 'cpu' | 'wasm'] = Array.from(t.dataSync());
+        results.set(label, e);
+        assert.is(t.dtype, label.startsWith('select') ? t.dtype : 'bool', label);
+      };
+      const ge = tf.greaterEqual(tx, 0);
+      const le = tf.lessEqual(tx, tf.scalar(6));
+      record('ge', ge);
+      record('le', le);
+      record('gt', tf.greater(tx, ty));
+      record('lt', tf.less(tx, 0.5));
+      record('and', tf.logicalAnd(ge, le));
+      record('select f32', tf.where(tf.logicalAnd(ge, le), ty, tx));
+      record('select i32', tf.where(ge, tx.toInt(), ty.toInt()));
+      record('and broadcast', tf.logicalAnd(ge, tf.tensor([true, false, true, true, false, true, true], [7], 'bool')));
+    });
+  }
+  for (const [label, { cpu, wasm }] of results) assert.equal(wasm, cpu, label);
+});
+
+test('MaxPoolGrad matches cpu (pool 2–3, stride 1–2, same/valid, 5 and 9 channels, ties)', () => {
   let seed = 500;
   for (const filterSize of [2, 3]) {
     for (const stride of [1, 2]) {
@@ -163,6 +245,12 @@ test('MaxPoolGrad matches cpu (pool 2–3, stride 1–2, same/valid)', () => {
         const input = { shape, values: random(count(shape), seed++) };
         const dy = { shape: outShape, values: random(count(outShape), seed++) };
         compare(`max pool grad f=${filterSize} s=${stride} ${pad}`, 'MaxPoolGrad', { dy, input }, { filterSize, strides: stride, pad });
+        const wide = [2, 7, 6, 9];
+        const wideOut = [...outShape.slice(0, 3), 9];
+        // Ties (repeated values) check that the first maximum of a window gets the gradient.
+        const tied = { shape: wide, values: random(count(wide), seed++).map((v) => Math.round(v * 2) / 2) };
+        compare(`max pool grad 9 ch f=${filterSize} s=${stride} ${pad}`, 'MaxPoolGrad',
+          { dy: { shape: wideOut, values: random(count(wideOut), seed++) }, input: tied }, { filterSize, strides: stride, pad });
       }
     }
   }

@@ -1,9 +1,11 @@
 // DepthwiseConv2dNativeBackpropFilter for wasm (missing in stock): dF[ky,kx,c,m] =
-// Σ x[n, y·s+ky·d−pad, x·s+kx·d−pad, c] · dy[n, y, x, c·M+m]. One pass over dy in JS with
-// contiguous channel loops and float64 accumulators; its cost equals the forward depthwise conv,
-// which is small next to the pointwise convolutions around it.
+// Σ x[n, y·s+ky·d−pad, x·s+kx·d−pad, c] · dy[n, y, x, c·M+m]. Multiplier 1 (every MobileNet):
+// leukopipe's SIMD kernel (depthwise_filter_grad: channels in SIMD lanes, float32 sums per output
+// row added into float64), ~0.2 → several GFLOP/s. Other multipliers: one pass over dy in JS with
+// contiguous channel loops and float64 accumulators.
 import * as tf from '@tensorflow/tfjs';
 import { type BackendWasm, type TensorInfo, dim, heapF32 } from '../wasm-kernel-utils.js';
+import { ptr, simdKernels, withScratch } from '../simd-kernels.js';
 
 function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
   const backend = args.backend as BackendWasm;
@@ -18,6 +20,17 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend:
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
+  if (m === 1) {
+    const taps = kh * kw * c;
+    const out = backend.makeOutput([...attrs.filterShape], 'float32');
+    withScratch(backend, [8 * taps, 4 * taps], (acc64, part) => {
+      const k = simdKernels(backend);
+      k.depthwise_filter_grad(ptr(backend, x), ptr(backend, dy), acc64!, part!, batchSize, inHeight, inWidth, c,
+        outHeight, outWidth, kh, kw, sh, sw, dh, dw, padTop, padLeft);
+      k.narrow_f64(acc64!, ptr(backend, out), taps);
+    });
+    return out;
+  }
   const acc = new Float64Array(kh * kw * cm);
   const xv = heapF32(backend, x);
   const dyv = heapF32(backend, dy);
@@ -33,13 +46,9 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend:
             if (ix < 0 || ix >= inWidth) continue;
             const xo = ((b * inHeight + iy) * inWidth + ix) * c;
             const ao = (fy * kw + fx) * cm;
-            if (m === 1) {
-              for (let ch = 0; ch < c; ch++) acc[ao + ch]! += xv[xo + ch]! * dyv[g + ch]!;
-            } else {
-              for (let ch = 0; ch < c; ch++) {
-                const xval = xv[xo + ch]!;
-                for (let q = 0; q < m; q++) acc[ao + ch * m + q]! += xval * dyv[g + ch * m + q]!;
-              }
+            for (let ch = 0; ch < c; ch++) {
+              const xval = xv[xo + ch]!;
+              for (let q = 0; q < m; q++) acc[ao + ch * m + q]! += xval * dyv[g + ch * m + q]!;
             }
           }
         }

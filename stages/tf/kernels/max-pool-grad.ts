@@ -1,8 +1,11 @@
-// MaxPoolGrad for wasm in JS: the gradient goes to the first maximum of each window (as on the cpu
-// backend). Channels are the inner loop, so x and dy are read in memory order; the stock kernel
-// was the second-slowest kernel of a small-CNN training step.
+// MaxPoolGrad for wasm: the gradient goes to the first maximum of each window (as on the cpu
+// backend); the stock kernel was the second-slowest kernel of a small-CNN training step.
+// Non-overlapping windows (stride = pool size, every pooling layer of our models): leukopipe's
+// SIMD kernel, which writes dx window by window. Overlapping windows: a JS loop with channels
+// inner, so x and dy are read in memory order.
 import * as tf from '@tensorflow/tfjs';
 import { type BackendWasm, type TensorInfo, heapF32 } from '../wasm-kernel-utils.js';
+import { ptr, simdKernels } from '../simd-kernels.js';
 
 function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
   const backend = args.backend as BackendWasm;
@@ -13,6 +16,11 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; at
   const fh = info.effectiveFilterHeight;
   const fw = info.effectiveFilterWidth;
   const dx = backend.makeOutput([...input.shape], 'float32');
+  if (strideHeight === fh && strideWidth === fw && input.dtype === 'float32') {
+    simdKernels(backend).max_pool_grad_tiled(ptr(backend, input), ptr(backend, dy), ptr(backend, dx), batchSize, inHeight, inWidth, c,
+      outHeight, outWidth, fh, fw, info.padInfo.top, info.padInfo.left);
+    return dx;
+  }
   const xv = heapF32(backend, input);
   const dyv = heapF32(backend, dy);
   const dxv = heapF32(backend, dx);

@@ -1,0 +1,452 @@
+// leukopipe's wasm SIMD training kernels. Built by build.sh into training-kernels.wasm, which is
+// instantiated on the memory of tfjs-backend-wasm itself (imported as env.memory), so every pointer
+// below is a tensor's offset on the tfjs heap: no copies in or out.
+//
+// Rules that make sharing that memory safe (build.sh checks them on the built module):
+// no data segments, no globals, no stack (no arrays or address-taken locals), no libc.
+// Scratch space comes from the caller (tfjs's malloc).
+//
+// Sums run in a fixed order (reproducible bit for bit): float32 SIMD partial sums over a short
+// block (an output row, or 64 rows of a reduction), added into float64 accumulators.
+#include <wasm_simd128.h>
+#include <stdint.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+typedef float f32;
+typedef double f64;
+
+static inline void acc_add_f64(f64 *acc, const f32 *part, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t p = wasm_v128_load(part + i);
+    v128_t lo = wasm_f64x2_promote_low_f32x4(p);
+    v128_t hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(p, p, 2, 3, 0, 1));
+    wasm_v128_store(acc + i, wasm_f64x2_add(wasm_v128_load(acc + i), lo));
+    wasm_v128_store(acc + i + 2, wasm_f64x2_add(wasm_v128_load(acc + i + 2), hi));
+  }
+  for (; i < n; i++) acc[i] += part[i];
+}
+
+static inline void zero_f32(f32 *p, int n) {
+  for (int i = 0; i < n; i++) p[i] = 0.f;
+}
+
+static inline void zero_f64(f64 *p, int n) {
+  for (int i = 0; i < n; i++) p[i] = 0.0;
+}
+
+/** out[c] = (Σ_r x[r·cols + c]) / divisor; part: cols f32, acc: cols f64 scratch. */
+EXPORT(sum_rows)
+void sum_rows(const f32 *x, int rows, int cols, f32 *out, f32 *part, f64 *acc, f64 divisor) {
+  zero_f64(acc, cols);
+  for (int r0 = 0; r0 < rows; r0 += 64) {
+    int r1 = r0 + 64 < rows ? r0 + 64 : rows;
+    zero_f32(part, cols);
+    for (int r = r0; r < r1; r++) {
+      const f32 *row = x + (long)r * cols;
+      int c = 0;
+      for (; c + 4 <= cols; c += 4) wasm_v128_store(part + c, wasm_f32x4_add(wasm_v128_load(part + c), wasm_v128_load(row + c)));
+      for (; c < cols; c++) part[c] += row[c];
+    }
+    acc_add_f64(acc, part, cols);
+  }
+  for (int c = 0; c < cols; c++) out[c] = (f32)(acc[c] / divisor);
+}
+
+enum { OP_ADD = 0, OP_SUB = 1, OP_MUL = 2, OP_DIV = 3 };
+
+static inline v128_t vop(int op, v128_t a, v128_t b) {
+  switch (op) {
+    case OP_ADD: return wasm_f32x4_add(a, b);
+    case OP_SUB: return wasm_f32x4_sub(a, b);
+    case OP_MUL: return wasm_f32x4_mul(a, b);
+    default: return wasm_f32x4_div(a, b);
+  }
+}
+
+static inline f32 sop(int op, f32 a, f32 b) {
+  switch (op) {
+    case OP_ADD: return a + b;
+    case OP_SUB: return a - b;
+    case OP_MUL: return a * b;
+    default: return a / b;
+  }
+}
+
+static inline void binary_impl(int op, const f32 *big, const f32 *vec, f32 *out, int n, int period, int vecFirst) {
+  if (period == 1) {
+    v128_t s = wasm_f32x4_splat(vec[0]);
+    int i = 0;
+    if (vecFirst) {
+      for (; i + 4 <= n; i += 4) wasm_v128_store(out + i, vop(op, s, wasm_v128_load(big + i)));
+      for (; i < n; i++) out[i] = sop(op, vec[0], big[i]);
+    } else {
+      for (; i + 4 <= n; i += 4) wasm_v128_store(out + i, vop(op, wasm_v128_load(big + i), s));
+      for (; i < n; i++) out[i] = sop(op, big[i], vec[0]);
+    }
+    return;
+  }
+  for (int base = 0; base < n; base += period) {
+    const f32 *b = big + base;
+    f32 *o = out + base;
+    int c = 0;
+    if (vecFirst) {
+      for (; c + 4 <= period; c += 4) wasm_v128_store(o + c, vop(op, wasm_v128_load(vec + c), wasm_v128_load(b + c)));
+      for (; c < period; c++) o[c] = sop(op, vec[c], b[c]);
+    } else {
+      for (; c + 4 <= period; c += 4) wasm_v128_store(o + c, vop(op, wasm_v128_load(b + c), wasm_v128_load(vec + c)));
+      for (; c < period; c++) o[c] = sop(op, b[c], vec[c]);
+    }
+  }
+}
+
+/**
+ * out = big ∘ vec (or vec ∘ big when vecFirst), vec of length `period` repeated along big
+ * (period 1: a scalar); n a multiple of period.
+ */
+EXPORT(binary_broadcast)
+void binary_broadcast(int op, const f32 *big, const f32 *vec, f32 *out, int n, int period, int vecFirst) {
+  switch (op) {  // constant op per instantiation, so the inner loops carry no switch
+    case OP_ADD: binary_impl(OP_ADD, big, vec, out, n, period, vecFirst); break;
+    case OP_SUB: binary_impl(OP_SUB, big, vec, out, n, period, vecFirst); break;
+    case OP_MUL: binary_impl(OP_MUL, big, vec, out, n, period, vecFirst); break;
+    default: binary_impl(OP_DIV, big, vec, out, n, period, vecFirst); break;
+  }
+}
+
+enum { CMP_GE = 0, CMP_LE = 1, CMP_GT = 2, CMP_LT = 3 };
+
+static inline v128_t vcmp(int op, v128_t a, v128_t b) {
+  switch (op) {
+    case CMP_GE: return wasm_f32x4_ge(a, b);
+    case CMP_LE: return wasm_f32x4_le(a, b);
+    case CMP_GT: return wasm_f32x4_gt(a, b);
+    default: return wasm_f32x4_lt(a, b);
+  }
+}
+
+static inline int scmp(int op, f32 a, f32 b) {
+  switch (op) {
+    case CMP_GE: return a >= b;
+    case CMP_LE: return a <= b;
+    case CMP_GT: return a > b;
+    default: return a < b;
+  }
+}
+
+static inline void compare_impl(int op, const f32 *a, const f32 *b, uint8_t *out, int n, int bScalar) {
+  int i = 0;
+  v128_t one = wasm_i8x16_splat(1);
+  v128_t s = wasm_f32x4_splat(b[0]);
+  for (; i + 16 <= n; i += 16) {
+    v128_t m0 = vcmp(op, wasm_v128_load(a + i), bScalar ? s : wasm_v128_load(b + i));
+    v128_t m1 = vcmp(op, wasm_v128_load(a + i + 4), bScalar ? s : wasm_v128_load(b + i + 4));
+    v128_t m2 = vcmp(op, wasm_v128_load(a + i + 8), bScalar ? s : wasm_v128_load(b + i + 8));
+    v128_t m3 = vcmp(op, wasm_v128_load(a + i + 12), bScalar ? s : wasm_v128_load(b + i + 12));
+    v128_t m01 = wasm_i16x8_narrow_i32x4(m0, m1);
+    v128_t m23 = wasm_i16x8_narrow_i32x4(m2, m3);
+    wasm_v128_store(out + i, wasm_v128_and(wasm_i8x16_narrow_i16x8(m01, m23), one));
+  }
+  for (; i < n; i++) out[i] = (uint8_t)scmp(op, a[i], bScalar ? b[0] : b[i]);
+}
+
+/** out[i] = a[i] op b[i] (b[0] when bScalar), as bool bytes 0/1. */
+EXPORT(compare)
+void compare(int op, const f32 *a, const f32 *b, uint8_t *out, int n, int bScalar) {
+  switch (op) {
+    case CMP_GE: compare_impl(CMP_GE, a, b, out, n, bScalar); break;
+    case CMP_LE: compare_impl(CMP_LE, a, b, out, n, bScalar); break;
+    case CMP_GT: compare_impl(CMP_GT, a, b, out, n, bScalar); break;
+    default: compare_impl(CMP_LT, a, b, out, n, bScalar); break;
+  }
+}
+
+/** out = a && b on bool bytes (any non-zero is true). */
+EXPORT(logical_and)
+void logical_and(const uint8_t *a, const uint8_t *b, uint8_t *out, int n) {
+  int i = 0;
+  v128_t zero = wasm_i8x16_splat(0);
+  v128_t one = wasm_i8x16_splat(1);
+  for (; i + 16 <= n; i += 16) {
+    v128_t ta = wasm_i8x16_ne(wasm_v128_load(a + i), zero);
+    v128_t tb = wasm_i8x16_ne(wasm_v128_load(b + i), zero);
+    wasm_v128_store(out + i, wasm_v128_and(wasm_v128_and(ta, tb), one));
+  }
+  for (; i < n; i++) out[i] = (uint8_t)(a[i] && b[i]);
+}
+
+/** out[i] = cond[i] ? t[i] : e[i] (32-bit elements). */
+EXPORT(select32)
+void select32(const uint8_t *cond, const int32_t *t, const int32_t *e, int32_t *out, int n) {
+  int i = 0;
+  v128_t zero = wasm_i8x16_splat(0);
+  for (; i + 16 <= n; i += 16) {
+    v128_t c8 = wasm_i8x16_ne(wasm_v128_load(cond + i), zero);       // 16 lanes of 0x00/0xff
+    v128_t c16lo = wasm_i16x8_extend_low_i8x16(c8);
+    v128_t c16hi = wasm_i16x8_extend_high_i8x16(c8);
+    v128_t m0 = wasm_i32x4_extend_low_i16x8(c16lo);
+    v128_t m1 = wasm_i32x4_extend_high_i16x8(c16lo);
+    v128_t m2 = wasm_i32x4_extend_low_i16x8(c16hi);
+    v128_t m3 = wasm_i32x4_extend_high_i16x8(c16hi);
+    wasm_v128_store(out + i, wasm_v128_bitselect(wasm_v128_load(t + i), wasm_v128_load(e + i), m0));
+    wasm_v128_store(out + i + 4, wasm_v128_bitselect(wasm_v128_load(t + i + 4), wasm_v128_load(e + i + 4), m1));
+    wasm_v128_store(out + i + 8, wasm_v128_bitselect(wasm_v128_load(t + i + 8), wasm_v128_load(e + i + 8), m2));
+    wasm_v128_store(out + i + 12, wasm_v128_bitselect(wasm_v128_load(t + i + 12), wasm_v128_load(e + i + 12), m3));
+  }
+  for (; i < n; i++) out[i] = cond[i] ? t[i] : e[i];
+}
+
+/**
+ * Depthwise filter gradient, channel multiplier 1, NHWC:
+ * dF[ky, kx, c] = Σ x[n, oy·sh + ky·dh − padTop, ox·sw + kx·dw − padLeft, c] · dy[n, oy, ox, c].
+ * part: kh·kw·c f32, out64: kh·kw·c f64 (the result, converted by the caller).
+ */
+EXPORT(depthwise_filter_grad)
+void depthwise_filter_grad(const f32 *x, const f32 *dy, f64 *out64, f32 *part,
+                           int batch, int h, int w, int c, int oh, int ow, int kh, int kw,
+                           int sh, int sw, int dh, int dw, int padTop, int padLeft) {
+  int taps = kh * kw * c;
+  zero_f64(out64, taps);
+  for (int n = 0; n < batch; n++) {
+    for (int oy = 0; oy < oh; oy++) {
+      zero_f32(part, taps);
+      const f32 *dyRow = dy + ((long)(n * oh + oy) * ow) * c;
+      for (int ky = 0; ky < kh; ky++) {
+        int iy = oy * sh - padTop + ky * dh;
+        if (iy < 0 || iy >= h) continue;
+        const f32 *xRow = x + ((long)(n * h + iy) * w) * c;
+        for (int kx = 0; kx < kw; kx++) {
+          // ox with 0 ≤ ox·sw + kx·dw − padLeft < w
+          int off = kx * dw - padLeft;
+          int ox0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
+          int ox1 = (w - 1 - off) < 0 ? 0 : (w - 1 - off) / sw + 1;
+          if (ox1 > ow) ox1 = ow;
+          if (ox0 >= ox1) continue;
+          f32 *p = part + (ky * kw + kx) * c;
+          int ch = 0;
+          for (; ch + 8 <= c; ch += 8) {
+            v128_t a0 = wasm_v128_load(p + ch), a1 = wasm_v128_load(p + ch + 4);
+            for (int ox = ox0; ox < ox1; ox++) {
+              const f32 *xp = xRow + (long)(ox * sw + off) * c + ch;
+              const f32 *gp = dyRow + (long)ox * c + ch;
+              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(xp), wasm_v128_load(gp)));
+              a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(xp + 4), wasm_v128_load(gp + 4)));
+            }
+            wasm_v128_store(p + ch, a0);
+            wasm_v128_store(p + ch + 4, a1);
+          }
+          for (; ch + 4 <= c; ch += 4) {
+            v128_t a0 = wasm_v128_load(p + ch);
+            for (int ox = ox0; ox < ox1; ox++) {
+              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(xRow + (long)(ox * sw + off) * c + ch), wasm_v128_load(dyRow + (long)ox * c + ch)));
+            }
+            wasm_v128_store(p + ch, a0);
+          }
+          for (; ch < c; ch++) {
+            f32 a = p[ch];
+            for (int ox = ox0; ox < ox1; ox++) a += xRow[(long)(ox * sw + off) * c + ch] * dyRow[(long)ox * c + ch];
+            p[ch] = a;
+          }
+        }
+      }
+      acc_add_f64(out64, part, taps);
+    }
+  }
+}
+
+// One tap of the conv filter gradient over a block of output rows. rows[2r], rows[2r + 1]: float
+// offsets into x and dy of the first valid pixel of row r; each row has `pix` valid pixels, x
+// pixels step by xPix floats (stride · in channels), dy pixels by co. dW[c, o] += Σ x[·, c] · dy[·, o]
+// for a 4 × 8 register tile (in × out channels) at a time.
+static void conv_tap(const f32 *x, const f32 *g, const int32_t *rowTable, int rows, int pix, int xPix,
+                     int ci, int co, f32 *pt) {
+  int c = 0;
+  for (; c + 4 <= ci; c += 4) {
+    int o = 0;
+    for (; o + 8 <= co; o += 8) {
+      f32 *p = pt + c * co + o;
+      v128_t a00 = wasm_v128_load(p), a01 = wasm_v128_load(p + 4);
+      v128_t a10 = wasm_v128_load(p + co), a11 = wasm_v128_load(p + co + 4);
+      v128_t a20 = wasm_v128_load(p + 2 * co), a21 = wasm_v128_load(p + 2 * co + 4);
+      v128_t a30 = wasm_v128_load(p + 3 * co), a31 = wasm_v128_load(p + 3 * co + 4);
+      for (int r = 0; r < rows; r++) {
+        const f32 *xp = x + rowTable[2 * r] + c;
+        const f32 *gp = g + rowTable[2 * r + 1] + o;
+        for (int i = 0; i < pix; i++, xp += xPix, gp += co) {
+          v128_t g0 = wasm_v128_load(gp), g1 = wasm_v128_load(gp + 4);
+          v128_t x0 = wasm_v128_load32_splat(xp), x1 = wasm_v128_load32_splat(xp + 1);
+          v128_t x2 = wasm_v128_load32_splat(xp + 2), x3 = wasm_v128_load32_splat(xp + 3);
+          a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(x0, g0));
+          a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(x0, g1));
+          a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(x1, g0));
+          a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(x1, g1));
+          a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(x2, g0));
+          a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(x2, g1));
+          a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(x3, g0));
+          a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(x3, g1));
+        }
+      }
+      wasm_v128_store(p, a00); wasm_v128_store(p + 4, a01);
+      wasm_v128_store(p + co, a10); wasm_v128_store(p + co + 4, a11);
+      wasm_v128_store(p + 2 * co, a20); wasm_v128_store(p + 2 * co + 4, a21);
+      wasm_v128_store(p + 3 * co, a30); wasm_v128_store(p + 3 * co + 4, a31);
+    }
+    for (; o < co; o++) {
+      f32 *p = pt + c * co + o;
+      f32 a0 = p[0], a1 = p[co], a2 = p[2 * co], a3 = p[3 * co];
+      for (int r = 0; r < rows; r++) {
+        const f32 *xp = x + rowTable[2 * r] + c;
+        const f32 *gp = g + rowTable[2 * r + 1] + o;
+        for (int i = 0; i < pix; i++, xp += xPix, gp += co) {
+          f32 gv = gp[0];
+          a0 += xp[0] * gv; a1 += xp[1] * gv; a2 += xp[2] * gv; a3 += xp[3] * gv;
+        }
+      }
+      p[0] = a0; p[co] = a1; p[2 * co] = a2; p[3 * co] = a3;
+    }
+  }
+  for (; c < ci; c++) {
+    int o = 0;
+    for (; o + 8 <= co; o += 8) {
+      f32 *p = pt + c * co + o;
+      v128_t a0 = wasm_v128_load(p), a1 = wasm_v128_load(p + 4);
+      for (int r = 0; r < rows; r++) {
+        const f32 *xp = x + rowTable[2 * r] + c;
+        const f32 *gp = g + rowTable[2 * r + 1] + o;
+        for (int i = 0; i < pix; i++, xp += xPix, gp += co) {
+          v128_t xv = wasm_v128_load32_splat(xp);
+          a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(xv, wasm_v128_load(gp)));
+          a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(xv, wasm_v128_load(gp + 4)));
+        }
+      }
+      wasm_v128_store(p, a0);
+      wasm_v128_store(p + 4, a1);
+    }
+    for (; o < co; o++) {
+      f32 *p = pt + c * co + o;
+      f32 a = p[0];
+      for (int r = 0; r < rows; r++) {
+        const f32 *xp = x + rowTable[2 * r] + c;
+        const f32 *gp = g + rowTable[2 * r + 1] + o;
+        for (int i = 0; i < pix; i++, xp += xPix, gp += co) a += xp[0] * gp[0];
+      }
+      p[0] = a;
+    }
+  }
+}
+
+/** Output rows per block of the conv filter gradient: ≥ 512 pixels (the caller sizes rowTable by it). */
+EXPORT(conv_filter_grad_block_rows)
+int conv_filter_grad_block_rows(int ow) {
+  return ow >= 512 ? 1 : (512 + ow - 1) / ow;
+}
+
+/**
+ * Conv2D filter gradient, NHWC, dilation 1, without im2col:
+ * dW[ky, kx, c, o] = Σ_{n, oy, ox} x[n, oy·sh + ky − padTop, ox·sw + kx − padLeft, c] · dy[n, oy, ox, o].
+ * Output rows (all images' rows in a row) are taken in blocks of ≥ 512 pixels; each block's f32
+ * partial sums (part: kh·kw·ci·co) are added into out64 (same size, f64). rowTable: scratch of
+ * 2 · conv_filter_grad_block_rows(ow) int32.
+ */
+EXPORT(conv_filter_grad)
+void conv_filter_grad(const f32 *x, const f32 *dy, f64 *out64, f32 *part, int32_t *rowTable,
+                      int batch, int h, int w, int ci, int oh, int ow, int co, int kh, int kw,
+                      int sh, int sw, int padTop, int padLeft) {
+  int size = kh * kw * ci * co;
+  int block = conv_filter_grad_block_rows(ow);
+  int totalRows = batch * oh;
+  zero_f64(out64, size);
+  for (int b0 = 0; b0 < totalRows; b0 += block) {
+    int b1 = b0 + block < totalRows ? b0 + block : totalRows;
+    zero_f32(part, size);
+    for (int ky = 0; ky < kh; ky++) {
+      int offY = ky - padTop;
+      for (int kx = 0; kx < kw; kx++) {
+        int offX = kx - padLeft;
+        // ox with 0 ≤ ox·sw + offX < w
+        int x0 = offX >= 0 ? 0 : (-offX + sw - 1) / sw;
+        int x1 = (w - 1 - offX) < 0 ? 0 : (w - 1 - offX) / sw + 1;
+        if (x1 > ow) x1 = ow;
+        if (x0 >= x1) continue;
+        int rows = 0;
+        int n = b0 / oh, oy = b0 % oh;
+        for (int r = b0; r < b1; r++) {
+          int iy = oy * sh + offY;
+          if (iy >= 0 && iy < h) {
+            rowTable[2 * rows] = ((n * h + iy) * w + (x0 * sw + offX)) * ci;
+            rowTable[2 * rows + 1] = (r * ow + x0) * co;
+            rows++;
+          }
+          if (++oy == oh) { oy = 0; n++; }
+        }
+        if (rows) conv_tap(x, dy, rowTable, rows, x1 - x0, sw * ci, ci, co, part + (ky * kw + kx) * ci * co);
+      }
+    }
+    acc_add_f64(out64, part, size);
+  }
+}
+
+/**
+ * MaxPoolGrad for non-overlapping windows (stride = pool size): each input pixel lies in at most
+ * one window, so dx is written, not accumulated. The gradient goes to the first maximum of each
+ * window (strict >, as on the cpu backend); pixels outside every window get 0.
+ */
+EXPORT(max_pool_grad_tiled)
+void max_pool_grad_tiled(const f32 *x, const f32 *dy, f32 *dx, int batch, int h, int w, int c,
+                         int oh, int ow, int fh, int fw, int padTop, int padLeft) {
+  long total = (long)batch * h * w * c;
+  for (long i = 0; i < total; i++) dx[i] = 0.f;
+  for (int n = 0; n < batch; n++) {
+    for (int oy = 0; oy < oh; oy++) {
+      int y0 = oy * fh - padTop, y1 = y0 + fh;
+      if (y0 < 0) y0 = 0;
+      if (y1 > h) y1 = h;
+      for (int ox = 0; ox < ow; ox++) {
+        int x0 = ox * fw - padLeft, x1 = x0 + fw;
+        if (x0 < 0) x0 = 0;
+        if (x1 > w) x1 = w;
+        if (y0 >= y1 || x0 >= x1) continue;
+        const f32 *g = dy + (((long)n * oh + oy) * ow + ox) * c;
+        int ch = 0;
+        for (; ch + 4 <= c; ch += 4) {
+          const f32 *first = x + (((long)n * h + y0) * w + x0) * c + ch;
+          v128_t best = wasm_v128_load(first);
+          v128_t where = wasm_i32x4_splat(y0 * w + x0);
+          for (int iy = y0; iy < y1; iy++) {
+            for (int ix = iy == y0 ? x0 + 1 : x0; ix < x1; ix++) {
+              v128_t v = wasm_v128_load(x + (((long)n * h + iy) * w + ix) * c + ch);
+              v128_t m = wasm_f32x4_gt(v, best);
+              best = wasm_v128_bitselect(v, best, m);
+              where = wasm_v128_bitselect(wasm_i32x4_splat(iy * w + ix), where, m);
+            }
+          }
+          v128_t gv = wasm_v128_load(g + ch);
+          for (int iy = y0; iy < y1; iy++) {
+            for (int ix = x0; ix < x1; ix++) {
+              v128_t m = wasm_i32x4_eq(where, wasm_i32x4_splat(iy * w + ix));
+              wasm_v128_store(dx + (((long)n * h + iy) * w + ix) * c + ch, wasm_v128_and(gv, m));
+            }
+          }
+        }
+        for (; ch < c; ch++) {
+          f32 best = x[(((long)n * h + y0) * w + x0) * c + ch];
+          long where = ((long)n * h + y0) * w + x0;
+          for (int iy = y0; iy < y1; iy++) {
+            for (int ix = iy == y0 ? x0 + 1 : x0; ix < x1; ix++) {
+              f32 v = x[(((long)n * h + iy) * w + ix) * c + ch];
+              if (v > best) { best = v; where = ((long)n * h + iy) * w + ix; }
+            }
+          }
+          dx[where * c + ch] = g[ch];
+        }
+      }
+    }
+  }
+}
+
+/** f64 → f32 (results of the accumulating kernels). */
+EXPORT(narrow_f64)
+void narrow_f64(const f64 *src, f32 *dst, int n) {
+  for (int i = 0; i < n; i++) dst[i] = (f32)src[i];
+}
