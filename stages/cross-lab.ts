@@ -14,8 +14,11 @@ import { join } from 'node:path';
 import { defineStage, StageError } from '../pipeline/stage-api.js';
 import { initBackend } from './tf/backend.js';
 import { readSplitCsv, splitDir, type LabelledFile } from './lib/classifier/split-table.js';
-import { fitFeatureHead, type HeadSettings } from './lib/classifier/feature-head.js';
-import { adaptStandardization, predictFeatureMatrix, readFeatureMatrix } from './lib/classifier/feature-matrix.js';
+import type { HeadSettings } from './lib/classifier/feature-head.js';
+import { adaptStandardization, memoryFeatureSource, predictFeatureMatrix, readFeatureMatrix } from './lib/classifier/feature-matrix.js';
+import { createHeadLayers, headModel } from './lib/classifier/graph-surgery.js';
+import { createOptimizer } from './lib/classifier/optimizer.js';
+import { fit } from './lib/classifier/training-loop.js';
 import { argMax } from './lib/classifier/inference.js';
 import { unitHash } from './lib/image/rng.js';
 import { json } from './lib/item-files.js';
@@ -119,6 +122,16 @@ export default defineStage<CrossLabParams>({
     await initBackend({ prefer: p.backend ?? 'auto' });
     const dim = record.dim;
     const isOriginal = (r: LabelledFile) => r.file.startsWith(`${splitJson.cellsFrom}/`);
+    // Every vector once, in memory: the study fits many heads on the same cells.
+    const everyRow = [...new Set([...train, ...val, ...test].map((r) => r.file))];
+    const rowIndex = new Map(everyRow.map((f, i) => [f, i] as const));
+    const matrix = await readFeatureMatrix(features.dir, everyRow, dim);
+    const gather = (rows: readonly LabelledFile[]) => {
+      const out = new Float32Array(rows.length * dim);
+      rows.forEach((r, i) => out.set(matrix.subarray(rowIndex.get(r.file)! * dim, (rowIndex.get(r.file)! + 1) * dim), i * dim));
+      return out;
+    };
+    const source = (rows: readonly LabelledFile[], batchSize: number) => memoryFeatureSource(gather(rows), rows.map((r) => r.label), { batchSize, classes: classes.length, dim });
     const heldOut: HeldOutResult[] = [];
     const curve: CurvePoint[] = [];
     const options = { classes, resamples: p.bootstrap, seed: p.seed };
@@ -133,18 +146,23 @@ export default defineStage<CrossLabParams>({
         const { origins, groups } = labelledCells(cells, k, p.seed);
         const added = mine.filter((r) => origins.has(r.origin)); // with their variants, as in training
         const testCells = cells.filter((r) => !groups.has(r.group));
-        const { model, result } = await fitFeatureHead({
-          classes: classes.length,
-          dim,
-          featuresDir: features.dir,
-          train: [...others.train, ...added],
-          val: others.val,
-          settings: p,
+        const model = headModel(dim, createHeadLayers(classes.length, p.seed, { standardize: p.standardizeFeatures ?? true }));
+        const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
+        const result = await fit({
+          model,
+          optimizer,
+          train: source([...others.train, ...added], p.batchSize),
+          val: others.val.length ? source(others.val, 256) : null,
+          recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
+          epochs: p.epochs,
+          seed: p.seed,
+          earlyStopping: p.earlyStopping ?? null,
           stateDir: join(ctx.stateDir, `${lab}-k${k}`),
-          subject: `${ctx.instanceId} params`,
+          learningRate: schedule,
+          maxStepsPerEpoch: p.maxStepsPerEpoch ?? null,
           signal: ctx.signal,
         });
-        const x = await readFeatureMatrix(features.dir, testCells.map((r) => r.file), dim);
+        const x = gather(testCells);
         const predict = () =>
           predictFeatureMatrix(model, x, dim).map((probabilities, i): Prediction => ({
             path: testCells[i]!.file,

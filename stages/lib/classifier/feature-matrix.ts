@@ -1,7 +1,7 @@
 // Cached feature vectors of many cells as one matrix, a head's predictions on it, and AdaBN for a head
 // whose first layer standardises the features (test-time adaptation to one lab's cells).
 import * as tf from '@tensorflow/tfjs';
-import { readFeatureVector } from './batch-source.js';
+import { readFeatureVector, seededPermutation, type BatchSource } from './batch-source.js';
 import { featureFile } from './feature-head.js';
 
 /** Reads the vectors of `files` into one [n, dim] matrix. */
@@ -47,5 +47,28 @@ export function adaptStandardization(model: tf.LayersModel, x: Float32Array, dim
   return () => {
     bn.setWeights(before);
     before.forEach((w) => w.dispose());
+  };
+}
+
+/**
+ * Batches from vectors already in memory (rows of an [n, dim] matrix), in the same seeded order as the
+ * streaming source: the cross-lab study fits many heads on the same few thousand vectors, and reading
+ * each small file again every epoch would cost more than the training.
+ */
+export function memoryFeatureSource(x: Float32Array, labels: readonly number[], options: { batchSize: number; classes: number; dim: number }): BatchSource {
+  const { batchSize, classes, dim } = options;
+  return {
+    count: labels.length,
+    batchSize,
+    async *batches(shuffleSeed) {
+      const order = shuffleSeed === null ? labels.map((_, i) => i) : seededPermutation(labels.length, shuffleSeed);
+      for (let start = 0; start < order.length; start += batchSize) {
+        const idx = order.slice(start, start + batchSize);
+        const rows = new Float32Array(idx.length * dim);
+        idx.forEach((r, i) => rows.set(x.subarray(r * dim, (r + 1) * dim), i * dim));
+        const y = tf.tidy(() => tf.oneHot(tf.tensor1d(idx.map((r) => labels[r]!), 'int32'), classes).toFloat() as tf.Tensor2D);
+        yield { x: tf.tensor2d(rows, [idx.length, dim]), y, size: idx.length };
+      }
+    },
   };
 }
