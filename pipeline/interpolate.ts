@@ -3,11 +3,12 @@
 export type Scope = { params?: Record<string, unknown>; matrix?: Record<string, unknown>; vars?: Record<string, unknown> };
 type Kind = keyof Scope;
 
-const REF = /\$\{(params|matrix|vars)\.([A-Za-z0-9_.-]+)\}/g;
+const REF = /\$\{(params|matrix|vars)\.([A-Za-z0-9_.*-]+)\}/g;
 
 export class InterpolationError extends Error {}
 
 function lookup(scope: Scope, kind: Kind, path: string): unknown {
+  if (path.includes('*')) throw new InterpolationError(`\${${kind}.${path}}: "*" is only allowed in an input glob`);
   let v: unknown = scope[kind];
   for (const part of path.split('.')) {
     if (v === null || typeof v !== 'object' || !(part in (v as object))) {
@@ -50,4 +51,25 @@ export function interpolateValue(value: unknown, scope: Scope): unknown {
 
 export function hasReference(s: string, kind: Kind): boolean {
   return new RegExp(`\\$\\{${kind}\\.`).test(s);
+}
+
+/**
+ * An input glob with a `*` in a reference, e.g. `${vars.labs.*.root}/<glob>`: one glob per value of
+ * the object (or array) before the `*` that has the rest of the path, so each declared dataset adds
+ * its own files to the stage's key. Values without that field are skipped; a glob without `*` is one glob.
+ */
+export function interpolateGlobs(s: string, scope: Scope): string[] {
+  const star = /\$\{(params|matrix|vars)\.([A-Za-z0-9_.-]+?)\.\*(?:\.([A-Za-z0-9_.-]+))?\}/.exec(s);
+  if (!star) return [interpolateString(s, scope)];
+  const [whole, kind, head, tail] = star as unknown as [string, Kind, string, string | undefined];
+  const container = lookup(scope, kind, head);
+  if (container === null || typeof container !== 'object') throw new InterpolationError(`\${${kind}.${head}} is not an object or array, so "*" cannot range over it`);
+  const out: string[] = [];
+  for (const value of Object.values(container)) {
+    let v: unknown = value;
+    for (const part of tail ? tail.split('.') : []) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
+    if (v === undefined || v === null || typeof v === 'object') continue;
+    out.push(...interpolateGlobs(s.replace(whole, String(v)), scope));
+  }
+  return out;
 }

@@ -12,7 +12,8 @@ import { json } from './lib/item-files.js';
 import { depByStage, parseSplitCsv, SPLITS, type SplitName } from './split.js';
 
 export interface AuditParams {
-  dataRoot: string;
+  /** A dataset folder in the workspace; without it, the images the labs stage laid out (its inputs from labs). */
+  dataRoot?: string;
   /** Two images whose pHashes differ in at most this many of 64 bits are near duplicates. */
   nearDuplicateBits: number;
   allowCrossSplitDuplicates: boolean;
@@ -20,9 +21,10 @@ export interface AuditParams {
 }
 
 export interface AuditedFile {
-  /** Path relative to dataRoot, e.g. `EOSINOPHIL/EO_1.jpg`. */
+  /** Path relative to dataRoot, e.g. `EOSINOPHIL/EO_1.jpg`, or `<lab>/EOSINOPHIL/EO_1.jpg` from the labs stage. */
   file: string;
   class: string;
+  lab: string;
   sha256: string;
   split: SplitName | null;
   kind: 'image' | 'undecodable' | 'not-image';
@@ -44,7 +46,6 @@ export interface DuplicatePair {
 
 const paramsSchema = {
   type: 'object',
-  required: ['dataRoot'],
   properties: {
     dataRoot: { type: 'string' },
     nearDuplicateBits: { type: 'integer', minimum: 0, maximum: 32 },
@@ -57,7 +58,8 @@ const paramsSchema = {
 export async function auditFile(input: { path: string; hash: string }, rel: string, split: SplitName | null, known?: Fingerprint | null): Promise<AuditedFile> {
   const print = known ?? (await fingerprintFile(input, rel));
   const { sha256, ...rest } = print;
-  return { file: rel, class: rel.split('/')[0] ?? '', sha256, split, ...rest };
+  const parts = rel.split('/');
+  return { file: rel, class: parts[parts.length - 2] ?? '', lab: parts[parts.length - 3] ?? '', sha256, split, ...rest };
 }
 
 /** Every exact and near duplicate pair among decodable images. */
@@ -104,6 +106,8 @@ async function splitsByOrigin(dir: string): Promise<Map<string, SplitName>> {
 
 export interface AuditReport {
   dataRoot: string;
+  /** Images per lab and class (labs stage input). */
+  labBalance: Record<string, Record<string, number>>;
   files: number;
   images: number;
   undecodable: Array<{ file: string; reason: string }>;
@@ -138,8 +142,11 @@ export function buildReport(params: AuditParams, files: AuditedFile[], classes: 
     if (ws.length) sizes[c] = { min: ws[0]!, median: ws[Math.floor(ws.length / 2)]!, max: ws[ws.length - 1]! };
   }
   const present = new Set(files.map((f) => f.class));
+  const labBalance: Record<string, Record<string, number>> = {};
+  for (const f of images) if (f.lab) (labBalance[f.lab] ??= {})[f.class] = (labBalance[f.lab]![f.class] ?? 0) + 1;
   return {
-    dataRoot: params.dataRoot,
+    dataRoot: params.dataRoot ?? `labs: ${Object.keys(labBalance).join(', ')}`,
+    labBalance,
     files: files.length,
     images: images.length,
     undecodable: files.filter((f) => f.kind === 'undecodable').map((f) => ({ file: f.file, reason: f.reason ?? '' })),
@@ -157,7 +164,15 @@ export function buildReport(params: AuditParams, files: AuditedFile[], classes: 
 }
 
 export function reportMarkdown(r: AuditReport): string {
-  const lines = [`# Data audit: ${r.dataRoot}`, '', `${r.images} images in ${r.files} files.`, '', '## Class balance', '', '| class | images |', '|---|---|'];
+  const lines = [`# Data audit: ${r.dataRoot}`, '', `${r.images} images in ${r.files} files.`, ''];
+  const labs = Object.keys(r.labBalance ?? {});
+  if (labs.length) {
+    const classes = Object.keys(r.classBalance);
+    lines.push('## Labs', '', `| lab | ${classes.join(' | ')} |`, `|---|${classes.map(() => '--:|').join('')}`);
+    for (const lab of labs) lines.push(`| ${lab} | ${classes.map((c) => r.labBalance[lab]?.[c] ?? 0).join(' | ')} |`);
+    lines.push('');
+  }
+  lines.push('## Class balance', '', '| class | images |', '|---|---|');
   for (const [c, n] of Object.entries(r.classBalance)) lines.push(`| ${c} | ${n} |`);
   lines.push('', '## Split balance (originals)', '', '| split | ' + Object.keys(r.classBalance).join(' | ') + ' |', '|---|' + Object.keys(r.classBalance).map(() => '---|').join(''));
   for (const [s, counts] of Object.entries(r.splitBalance)) lines.push(`| ${s} | ` + Object.keys(r.classBalance).map((c) => counts[c] ?? 0).join(' | ') + ' |');
@@ -194,16 +209,18 @@ export function leakageMessage(r: AuditReport): string | null {
 export default defineStage<AuditParams>({
   paramsSchema,
   async run(ctx) {
-    const root = path.resolve(ctx.workspace, ctx.params.dataRoot);
+    const root = ctx.params.dataRoot ? path.resolve(ctx.workspace, ctx.params.dataRoot) : null;
     const segment = depByStage(ctx, 'segment');
     const split = depByStage(ctx, 'split');
     const segParams = segment ? await readJson(path.join(segment.dir, 'summary.json')) : null;
     const classes = ctx.params.classes ?? Object.keys((segParams as { byClass?: object } | null)?.byClass ?? {});
     const bySplit = split ? await splitsByOrigin(split.dir) : new Map<string, SplitName>();
     const sharedAcrossSplits = split ? await filesInSeveralSplits(split.dir) : [];
-    const inRoot = (f: InputFile) => path.relative(root, f.path).split(path.sep).join('/');
-    // Only files inside class folders are data; files at the root (manifest, licence) are not.
-    const dataFiles = ctx.inputs.filter((f) => inRoot(f).split('/').length === 2);
+    // From the labs stage: images/<lab>/<CLASS>/<name>, named <lab>/<CLASS>/<name>; from a workspace root:
+    // <CLASS>/<name> (files at the root, manifest and licence, are not data).
+    const inRoot = (f: InputFile) => (root && !f.fromInstance ? path.relative(root, f.path).split(path.sep).join('/') : f.rel.replace(/^images\//, ''));
+    const dataFiles = ctx.inputs.filter((f) => inRoot(f).split('/').length === (root && !f.fromInstance ? 2 : 3));
+    const originOf = (f: InputFile) => (f.fromInstance ? `${f.fromInstance}/${f.rel}` : f.rel);
     // Fingerprints cached per file by the fingerprint stage, when it is a dep; any file it lacks (or
     // whose content differs) is fingerprinted here.
     const prints = depByStage(ctx, 'fingerprint');
@@ -214,7 +231,7 @@ export default defineStage<AuditParams>({
       const cached = prints ? ((await readJson(path.join(prints.dir, fingerprintPath(f.rel)))) as Fingerprint | null) : null;
       const current = cached?.sha256 === f.hash ? cached : null;
       if (!current) computed += 1;
-      files.push(await auditFile(f, inRoot(f), bySplit.get(f.rel) ?? null, current));
+      files.push(await auditFile(f, inRoot(f), bySplit.get(originOf(f)) ?? null, current));
       ctx.progress(++done, dataFiles.length, f.rel);
     }
     if (prints && computed > 0) ctx.warn(`${computed} file(s) had no current fingerprint; computed here`);

@@ -9,7 +9,7 @@ import { definePerItemStage, StageError, type InputFile } from '../pipeline/stag
 import { augmentMatrix, warpAffine, type AugmentDraw } from './lib/image/affine.js';
 import { decodeRgb, encodePng } from './lib/image/decode.js';
 import { randomFor, seedFrom, uniform } from './lib/image/rng.js';
-import { classAndStem, json, writeAllOrNothing } from './lib/item-files.js';
+import { cellKey, json, writeAllOrNothing } from './lib/item-files.js';
 import { cytoplasmLossParamsSchema, withCytoplasmLoss, type CytoplasmLossParams } from './lib/cytoplasm-loss.js';
 import { applyPhotometric, photometricEnabled, photometricParamsSchema, type PhotometricParams } from './lib/photometric.js';
 import { variantFileName } from './lib/records/augment-variant-name.js';
@@ -94,7 +94,7 @@ export function drawCytoplasmRim(params: AugmentParams, sourceHash: string, k: n
 
 /** All variants of one source cell, as files to write (PNG bytes + the JSON record). */
 export async function augmentOne(input: InputFile, params: AugmentParams): Promise<Record<string, Buffer | string>> {
-  const { className, stem } = classAndStem(input.rel);
+  const { className, key } = cellKey(input.rel);
   const image = await decodeRgb(await readFile(input.path), { name: input.rel });
   const fill: [number, number, number] = params.fill === 'black' ? [0, 0, 0] : [255, 255, 255];
   const files: Record<string, Buffer | string> = {};
@@ -109,7 +109,7 @@ export async function augmentOne(input: InputFile, params: AugmentParams): Promi
       photometricSeed = seedFrom(`photometric:${params.seed}:${input.hash}:${k}`);
       out = { ...out, data: await applyPhotometric(out.data, out.width, out.height, params.photometric!, photometricSeed) };
     }
-    const file = variantFileName(className, stem, k);
+    const file = variantFileName(key, k);
     files[file] = await encodePng(out);
     variants.push({ file, k, transform: draw, photometricSeed, cytoplasmRim });
   }
@@ -121,7 +121,7 @@ export async function augmentOne(input: InputFile, params: AugmentParams): Promi
     seed: params.seed,
     variants,
   };
-  files[`variants/${className}/${stem}.json`] = json(record);
+  files[`variants/${key}.json`] = json(record);
   return files;
 }
 

@@ -19,8 +19,11 @@ import { argMax, predictProbabilities } from './lib/classifier/inference.js';
 import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
 import { readImageRgb } from './lib/classifier/read-image.js';
-import { readLabelledSplit } from './lib/classifier/split-table.js';
+import { labsOf, readLabelledSplit } from './lib/classifier/split-table.js';
 import { MODEL_DIR, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
+
+/** Name of the pooled same-lab test split when the study has several labs. */
+export const ALL_LABS = 'all-labs';
 
 export interface EvaluateParams {
   /** Bootstrap resamples for the confidence intervals. */
@@ -103,14 +106,16 @@ export default defineStage<EvaluateParams>({
       return;
     }
     const testRows = readLabelledSplit(ctx.deps, 'test', classes);
-    const primarySource = p.primarySource ?? testRows.find((r) => r.source)?.source ?? record.sources[0] ?? 'test';
+    const labs = labsOf(testRows);
+    // One lab: its name is the same-lab split. Several: their test cells pooled, and each lab on its own.
+    const primarySource = p.primarySource ?? (labs.length === 1 ? labs[0]! : labs.length > 1 ? ALL_LABS : record.sources[0] ?? 'test');
 
     const backend = await initBackend({ prefer: p.backend ?? 'auto' });
     const model = await loadModelFromDirectory(join(trainDep.dir, MODEL_DIR));
     const items: EvalItem[] = [
       ...testRows.map((r) => {
         const slash = r.file.indexOf('/');
-        return { id: r.file, stage: r.file.slice(0, slash), rel: r.file.slice(slash + 1), path: r.path, source: r.source || primarySource, trueClass: r.class, raw: false };
+        return { id: r.file, stage: r.file.slice(0, slash), rel: r.file.slice(slash + 1), path: r.path, source: r.lab || primarySource, trueClass: r.class, raw: false };
       }),
       ...shiftedItems(ctx, classes),
     ];
@@ -138,7 +143,7 @@ export default defineStage<EvaluateParams>({
       predictedClass: classes[argMax(probabilities[i]!)]!,
       probabilities: probabilities[i]!,
     }));
-    const metrics = computeEvaluationMetrics(predictions, { ...common, primarySource });
+    const metrics = computeEvaluationMetrics(predictions, { ...common, primarySource, labs });
     const misclassified: MisclassifiedImage[] = items
       .map((it, i) => ({ it, pred: predictions[i]! }))
       .filter(({ pred }) => pred.predictedClass !== pred.trueClass)

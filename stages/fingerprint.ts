@@ -11,7 +11,8 @@ import { perceptualHash } from './lib/image/perceptual-hash.js';
 import { json, writeAllOrNothing } from './lib/item-files.js';
 
 export interface FingerprintParams {
-  dataRoot: string;
+  /** Informational; the inputs say which files. */
+  dataRoot?: string;
 }
 
 export interface Fingerprint {
@@ -46,7 +47,7 @@ export async function fingerprintFile(input: { path: string; hash: string }, nam
 }
 
 export default definePerItemStage<FingerprintParams>({
-  paramsSchema: { type: 'object', required: ['dataRoot'], properties: { dataRoot: { type: 'string' } } },
+  paramsSchema: { type: 'object', properties: { dataRoot: { type: 'string' } } },
 
   async processItems(ctx, items) {
     let done = 0;

@@ -13,6 +13,7 @@ import { initBackend } from './tf/backend.js';
 import { argMax, predictProbabilities } from './lib/classifier/inference.js';
 import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
+import type { CrossLabRecord } from './lib/cross-lab-record.js';
 import { csvField } from './lib/classifier/split-table.js';
 import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
@@ -137,6 +138,24 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
   return best;
 }
 
+/**
+ * What the leave-one-lab-out study says about a folder from a lab the model never saw, in one line:
+ * its mean held-out figures and whether test-time adaptation (AdaBN) was kept. Predict applies none:
+ * AdaBN was measured on feature heads and not kept (see bench/results/labs.md).
+ */
+function crossLabVerdict(ctx: CommandContext): string | null {
+  for (const id of ctx.instances('cross-lab')) {
+    const r = readJson<CrossLabRecord>(join(ctx.outputDir(id), 'cross-lab.json'));
+    if (!r || r.status !== 'evaluated') continue;
+    const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
+    return (
+      `on labs it never saw (leave-one-lab-out, ${r.arch}, ${r.labs.join('/')}): mean accuracy ${pct(r.mean.asTrained.accuracy)}, balanced ${pct(r.mean.asTrained.balancedAccuracy)}; ` +
+      `test-time adaptation: none (AdaBN gave balanced ${pct(r.mean.adapted?.balancedAccuracy)} there${r.adapt === 'adabn' ? ', kept for feature heads only' : ', not kept'})`
+    );
+  }
+  return null;
+}
+
 export interface ImagePrediction {
   file: string;
   predicted: string | null;
@@ -176,6 +195,9 @@ export default defineCommand({
         (chosen.testAccuracy != null ? `, test accuracy ${(chosen.testAccuracy * 100).toFixed(1)}%` : '') +
         `) on ${files.length} image(s)`,
     );
+    const trainedOn = record.sources ?? [];
+    const crossLab = args.model ? null : crossLabVerdict(ctx);
+    ctx.log(`trained on ${trainedOn.length} lab(s): ${trainedOn.join(', ') || 'unknown'}${crossLab ? `; ${crossLab}` : ''}`);
 
     const status = new Map<string, { cell: string | null; error: string | null }>();
     const blank = new Uint8Array(record.inputSize * record.inputSize * 3).fill(255);
@@ -220,7 +242,8 @@ export default defineCommand({
       jsonPath,
       JSON.stringify(
         {
-          model: { id: chosen.label, arch: record.arch, mode: record.mode, classes: record.classes, inputSize: record.inputSize, testAccuracy: chosen.testAccuracy ?? null },
+          model: { id: chosen.label, arch: record.arch, mode: record.mode, classes: record.classes, inputSize: record.inputSize, testAccuracy: chosen.testAccuracy ?? null, trainedOnLabs: trainedOn },
+          testTimeAdaptation: { applied: 'none', why: crossLab },
           images: rows,
         },
         null,

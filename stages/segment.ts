@@ -1,18 +1,15 @@
 // segment (per item): each original image → the canonical cell (leukocyte nearest the centre, on
 // white, canonical scale), its mask and a record. Failures are recorded by name and handled by the
 // declared `onFailure` policy; nothing an image contains can crash the run.
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { definePerItemStage, StageError, type InputFile, type ItemOutputs, type StageContext } from '../pipeline/stage-api.js';
 import { encodeCanonical, MIN_SIDE, toCanonicalCell, type CanonicalRecord } from './lib/cell-representation.js';
 import { contactSheet, type SheetEntry } from './lib/image/contact-sheet.js';
 import { ImageDecodeError } from './lib/image/decode.js';
-import { classAndStem, json, writeAllOrNothing } from './lib/item-files.js';
+import { cellKey, json, writeAllOrNothing } from './lib/item-files.js';
 
 export interface SegmentParams {
-  dataRoot: string;
-  /** Name of the dataset source, carried into every record and the split CSVs. */
-  source: string;
   classes: string[];
   size: number;
   margin: number;
@@ -29,7 +26,8 @@ export interface SegmentRecord extends Omit<CanonicalRecord, 'status'> {
   /** Path of the original, as the runner named it (relative to the workspace or the producing stage). */
   file: string;
   class: string;
-  source: string;
+  /** The lab the image comes from (the labs stage's layout: images/<lab>/<CLASS>/<name>). */
+  lab: string;
   sha256: string;
   status: SegmentStatus;
   /** Output paths (relative to this stage's output) when written. */
@@ -41,8 +39,6 @@ const paramsSchema = {
   type: 'object',
   required: ['classes', 'size', 'margin', 'onFailure'],
   properties: {
-    dataRoot: { type: 'string' },
-    source: { type: 'string', minLength: 1 },
     classes: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
     size: { type: 'integer', minimum: 16, maximum: 1024 },
     margin: { type: 'number', minimum: 0, maximum: 0.4 },
@@ -54,11 +50,11 @@ const paramsSchema = {
 
 /** Segments one original; never throws for bad image content (that becomes a `rejected` record). */
 export async function segmentOne(input: InputFile, params: SegmentParams): Promise<{ record: SegmentRecord; files: Record<string, Buffer | string> }> {
-  const { className, stem } = classAndStem(input.rel);
+  const { lab, className, key } = cellKey(input.rel);
   const base = {
     file: input.rel,
     class: className,
-    source: params.source ?? 'pbc',
+    lab,
     sha256: input.hash,
     confidence: 0,
     cellArea: 0,
@@ -70,7 +66,7 @@ export async function segmentOne(input: InputFile, params: SegmentParams): Promi
     cell: null,
     mask: null,
   };
-  const recordPath = `records/${className}/${stem}.json`;
+  const recordPath = `records/${key}.json`;
   const finish = (record: SegmentRecord, extra: Record<string, Buffer> = {}) => ({ record, files: { ...extra, [recordPath]: json(record) } });
   if (!params.classes.includes(className)) {
     return finish({ ...base, status: 'rejected', reason: `class folder "${className}" is not in params.classes (${params.classes.join(', ')})` });
@@ -97,8 +93,8 @@ export async function segmentOne(input: InputFile, params: SegmentParams): Promi
     return finish({ ...base, ...rec, status: 'dropped', reason: `no cell found: ${rec.reason}` });
   }
   const { cellPng, maskPng } = await encodeCanonical(result);
-  const cell = `cells/${className}/${stem}.png`;
-  const mask = `masks/${className}/${stem}.png`;
+  const cell = `cells/${key}.png`;
+  const mask = `masks/${key}.png`;
   return finish({ ...base, ...rec, status: result.status, cell, mask }, { [cell]: cellPng, [mask]: maskPng });
 }
 
@@ -132,15 +128,24 @@ export async function summarize(ctx: StageContext<SegmentParams>, items: ItemOut
   const { writeFile } = await import('node:fs/promises');
   await writeFile(path.join(ctx.outDir, 'records.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : ''));
 
+  const zero = (): Record<SegmentStatus, number> => ({ ok: 0, fallback: 0, dropped: 0, rejected: 0 });
   const byClass: Record<string, Record<SegmentStatus, number>> = {};
-  for (const c of ctx.params.classes) byClass[c] = { ok: 0, fallback: 0, dropped: 0, rejected: 0 };
-  for (const r of records) (byClass[r.class] ??= { ok: 0, fallback: 0, dropped: 0, rejected: 0 })[r.status]++;
-  const emptyClasses = await findEmptyClassFolders(ctx);
+  for (const c of ctx.params.classes) byClass[c] = zero();
+  const byLab: Record<string, Record<string, Record<SegmentStatus, number>>> = {};
+  for (const r of records) {
+    (byClass[r.class] ??= zero())[r.status]++;
+    const lab = (byLab[r.lab] ??= Object.fromEntries(ctx.params.classes.map((c) => [c, zero()])));
+    (lab[r.class] ??= zero())[r.status]++;
+  }
+  const emptyClasses = Object.entries(byLab).flatMap(([lab, classes]) =>
+    Object.entries(classes).filter(([, n]) => n.ok + n.fallback + n.dropped + n.rejected === 0).map(([c]) => `${lab}/${c}`),
+  );
   const confidences = records.filter((r) => r.status === 'ok').map((r) => r.confidence).sort((a, b) => a - b);
   const summary = {
     total: records.length,
     byStatus: countBy(records.map((r) => r.status)),
     byClass,
+    byLab,
     emptyClasses,
     medianConfidence: confidences.length ? confidences[Math.floor(confidences.length / 2)] : null,
     failures: records.filter((r) => r.status !== 'ok').map((r) => ({ file: r.file, status: r.status, reason: r.reason })),
@@ -151,8 +156,9 @@ export async function summarize(ctx: StageContext<SegmentParams>, items: ItemOut
 
   const perSheet = ctx.params.contactSheetCount ?? 24;
   if (perSheet === 0) return;
-  for (const className of Object.keys(byClass)) {
-    const withCell = records.filter((r) => r.class === className && r.cell && r.mask);
+  // One sheet per lab and class: every lab's segmentation is checked by eye, not only the first lab's.
+  for (const [lab, className] of Object.entries(byLab).flatMap(([lab, classes]) => Object.keys(classes).map((c) => [lab, c] as const))) {
+    const withCell = records.filter((r) => r.lab === lab && r.class === className && r.cell && r.mask);
     // Failures first (they need looking at), then an even spread over the rest.
     const failed = withCell.filter((r) => r.status !== 'ok');
     const ok = withCell.filter((r) => r.status === 'ok');
@@ -171,19 +177,8 @@ export async function summarize(ctx: StageContext<SegmentParams>, items: ItemOut
         label: `${path.basename(r.file)} ${r.status} ${r.confidence.toFixed(2)}`,
       });
     }
-    await writeFile(path.join(ctx.outDir, `contact-sheet-${className}.jpg`), await contactSheet(entries));
+    await writeFile(path.join(ctx.outDir, `contact-sheet-${lab}-${className}.jpg`), await contactSheet(entries));
   }
-}
-
-async function findEmptyClassFolders(ctx: StageContext<SegmentParams>): Promise<string[]> {
-  if (!ctx.params.dataRoot) return [];
-  const empty: string[] = [];
-  for (const c of ctx.params.classes) {
-    const dir = path.resolve(ctx.workspace, ctx.params.dataRoot, c);
-    const files = await readdir(dir).catch(() => null);
-    if (!files || files.filter((f) => !f.startsWith('.')).length === 0) empty.push(c);
-  }
-  return empty;
 }
 
 function countBy(values: string[]): Record<string, number> {

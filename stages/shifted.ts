@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
 import { defineStage, StageError } from '../pipeline/stage-api.js';
-import { readSplitCsv, splitDir } from './lib/classifier/split-table.js';
+import { readSplitCsv, resolveStageFile, splitDir } from './lib/classifier/split-table.js';
 import { decodeRgb, encodePng, ImageDecodeError } from './lib/image/decode.js';
 import { seedFrom } from './lib/photometric.js';
 import {
@@ -31,7 +31,7 @@ export interface ShiftedItem {
   /** Path relative to this stage's output dir. */
   file: string;
   class: string;
-  /** The PBC original it was made from, relative to the workspace. */
+  /** The original it was made from: `<stage>/<path>` in a dep's outputs (labs), else workspace-relative. */
   origin: string;
   width: number;
   height: number;
@@ -67,7 +67,9 @@ export default defineStage<ShiftedParams>({
     const usedNames = new Set<string>();
     for (const [origin, { cls, row }] of [...originals].sort((a, b) => a[0].localeCompare(b[0]))) {
       if (ctx.signal.aborted) return;
-      const abs = path.resolve(ctx.workspace, origin);
+      const stage = origin.slice(0, origin.indexOf('/'));
+      const fromDep = Object.values(ctx.deps).some((d) => d.stageId === stage);
+      const abs = fromDep ? resolveStageFile(origin, ctx.deps, `shifted: ${testCsv}`) : path.resolve(ctx.workspace, origin);
       let image;
       try {
         image = await decodeRgb(await readFile(abs), { name: origin });

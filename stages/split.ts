@@ -8,8 +8,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage, StageError, type DepOutput, type StageContext } from '../pipeline/stage-api.js';
 import { unitHash } from './lib/image/rng.js';
+import { hammingDistance } from './lib/image/perceptual-hash.js';
+import { fingerprintPath } from './fingerprint.js';
 import { csvField, parseCsv } from './lib/csv.js';
-import { classAndStem, json } from './lib/item-files.js';
+import { cellKey, classAndStem, json } from './lib/item-files.js';
+import { labsOf } from './lib/classifier/split-table.js';
+import { readLabsManifest } from './lib/labs-manifest.js';
 import type { SegmentRecord } from './segment.js';
 import type { AugmentRecord } from './augment.js';
 
@@ -28,13 +32,20 @@ export interface SplitParams {
   groupPattern?: string;
   /** Stage whose `cells/` the CSVs point at (default: normalize when it is a dep, else segment). */
   cellsFrom?: string;
+  /**
+   * With the fingerprint stage as a dep: originals whose perceptual hashes differ in at most this many
+   * bits share a group (so a near-duplicate frame never lands in another split than its twin).
+   */
+  nearDuplicateBits?: number;
 }
 
 export interface SplitRow {
   file: string;
   class: string;
-  source: string;
+  /** The lab the cell comes from. */
+  lab: string;
   group: string;
+  /** The original image: `<stage>/<path>` in a dep's outputs (the labs stage), else workspace-relative. */
   origin: string;
 }
 
@@ -59,13 +70,15 @@ const paramsSchema = {
     augmentEvalSplits: { type: 'boolean' },
     groupPattern: { type: 'string' },
     cellsFrom: { type: 'string' },
+    nearDuplicateBits: { type: 'integer', minimum: 0, maximum: 32 },
   },
 };
 
 export const DEFAULT_GROUP_PATTERN = '^(.+)__crop\\d+$';
 
-/** Group key of an original: the smear it was cut from, else its content hash. */
-export function groupKey(record: Pick<SegmentRecord, 'file' | 'sha256'>, pattern: RegExp): string {
+/** Group key of an original: its capture session, the smear it was cut from, else its content hash. */
+export function groupKey(record: Pick<SegmentRecord, 'file' | 'sha256'>, pattern: RegExp, session?: string | null): string {
+  if (session) return `session:${session}`;
   const m = pattern.exec(classAndStem(record.file).stem);
   return m?.[1] ? `image:${m[1]}` : `sha256:${record.sha256}`;
 }
@@ -84,6 +97,11 @@ export interface SplitInputs {
   variants: Map<string, AugmentRecord>;
   cellsStage: string;
   augmentStage: string | null;
+  /** The labs stage's id and each original's session (labs.json), when labs is a dep. */
+  labsStage?: string | null;
+  sessions?: Map<string, string | null>;
+  /** Original file → perceptual hash (fingerprint stage), for grouping near duplicates. */
+  phashes?: Map<string, string>;
 }
 
 export interface SplitResult {
@@ -100,25 +118,28 @@ export function computeSplit(inputs: SplitInputs, params: SplitParams): SplitRes
   const rows: Record<SplitName, SplitRow[]> = { train: [], val: [], test: [] };
   const counts: SplitResult['counts'] = { train: {}, val: {}, test: {} };
   const excluded: SplitResult['excluded'] = [];
-  for (const r of [...inputs.records].sort((a, b) => (a.file < b.file ? -1 : 1))) {
+  const sorted = [...inputs.records].sort((a, b) => (a.file < b.file ? -1 : 1));
+  const keyOf = new Map(sorted.map((r) => [r.file, groupKey(r, pattern, inputs.sessions?.get(r.file))] as const));
+  const merged = mergeNearDuplicates(sorted, keyOf, inputs.phashes, params.nearDuplicateBits);
+  for (const r of sorted) {
     if (!r.cell || (r.status !== 'ok' && r.status !== 'fallback')) {
       excluded.push({ file: r.file, status: r.status, reason: r.reason });
       continue;
     }
-    const group = groupKey(r, pattern);
+    const own = keyOf.get(r.file)!;
+    const group = merged.get(own) ?? own;
     const split = assignSplit(group, params.seed, params.fractions);
     const entry = groups.get(group) ?? { group, classes: [], split, members: [] };
     groups.set(group, entry);
     if (!entry.classes.includes(r.class)) entry.classes.push(r.class);
-    const base = { class: r.class, source: r.source, group, origin: r.file };
+    const base = { class: r.class, lab: r.lab, group, origin: inputs.labsStage ? `${inputs.labsStage}/${r.file}` : r.file };
     const cellFile = `${inputs.cellsStage}/${r.cell}`;
     rows[split].push({ file: cellFile, ...base });
     entry.members.push(cellFile);
     const c = (counts[split][r.class] ??= { originals: 0, variants: 0 });
     c.originals++;
     if (split === 'train' || params.augmentEvalSplits) {
-      const { className, stem } = classAndStem(r.cell);
-      const aug = inputs.variants.get(`${className}/${stem}`);
+      const aug = inputs.variants.get(cellKey(r.cell).key);
       for (const v of aug?.variants ?? []) {
         const file = `${inputs.augmentStage}/${v.file}`;
         rows[split].push({ file, ...base });
@@ -130,14 +151,41 @@ export function computeSplit(inputs: SplitInputs, params: SplitParams): SplitRes
   return { groups: [...groups.values()].sort((a, b) => (a.group < b.group ? -1 : 1)), rows, excluded, counts };
 }
 
+/**
+ * Group key → the key of its near-duplicate cluster (the smallest key in it), for groups holding
+ * originals within `bits` of each other; groups without a near twin keep their key.
+ */
+export function mergeNearDuplicates(records: readonly SegmentRecord[], keyOf: Map<string, string>, phashes: Map<string, string> | undefined, bits: number | undefined): Map<string, string> {
+  const parent = new Map<string, string>();
+  if (!phashes || bits === undefined) return parent;
+  const find = (k: string): string => {
+    let r = k;
+    while (parent.has(r) && parent.get(r) !== r) r = parent.get(r)!;
+    return r;
+  };
+  const hashed = records.flatMap((r) => (phashes.get(r.file) ? [{ key: keyOf.get(r.file)!, hash: phashes.get(r.file)! }] : []));
+  for (let i = 0; i < hashed.length; i++) {
+    for (let j = i + 1; j < hashed.length; j++) {
+      const a = hashed[i]!, b = hashed[j]!;
+      if (a.key === b.key || hammingDistance(a.hash, b.hash) > bits) continue;
+      const ra = find(a.key), rb = find(b.key);
+      if (ra !== rb) (ra < rb ? parent.set(rb, ra) : parent.set(ra, rb));
+    }
+  }
+  const out = new Map<string, string>();
+  for (const k of parent.keys()) out.set(k, find(k));
+  return out;
+}
+
 export function toCsv(rows: SplitRow[]): string {
-  return ['file,class,source,group,origin', ...rows.map((r) => [r.file, r.class, r.source, r.group, r.origin].map(csvField).join(','))].join('\n') + '\n';
+  return ['file,class,lab,group,origin', ...rows.map((r) => [r.file, r.class, r.lab, r.group, r.origin].map(csvField).join(','))].join('\n') + '\n';
 }
 
 /** Rows of a split CSV. */
 export function parseSplitCsv(text: string): SplitRow[] {
   return parseCsv(text) as unknown as SplitRow[];
 }
+
 
 export function depByStage(ctx: StageContext<unknown>, stageId: string): DepOutput | null {
   return Object.values(ctx.deps).find((d) => d.stageId === stageId) ?? null;
@@ -159,11 +207,28 @@ async function readInputs(ctx: StageContext<SplitParams>): Promise<SplitInputs> 
       throw new StageError(`cell ${r.cell} of ${r.file} is missing from ${cellsDep.stageId}'s outputs`, ctx.instanceId);
     }
     if (!augment) continue;
-    const { className, stem } = classAndStem(r.cell);
-    const recFile = path.join(augment.dir, 'variants', className, `${stem}.json`);
-    if (existsSync(recFile)) variants.set(`${className}/${stem}`, JSON.parse(await readFile(recFile, 'utf8')));
+    const { key } = cellKey(r.cell);
+    const recFile = path.join(augment.dir, 'variants', `${key}.json`);
+    if (existsSync(recFile)) variants.set(key, JSON.parse(await readFile(recFile, 'utf8')));
   }
-  return { records, variants, cellsStage: cellsDep.stageId, augmentStage: augment?.stageId ?? null };
+  const phashes = await nearDuplicateHashes(ctx, records);
+  const labs = depByStage(ctx, 'labs');
+  const sessions = labs ? new Map(readLabsManifest(labs.dir).images.map((i) => [i.file, i.session] as const)) : undefined;
+  return { records, variants, cellsStage: cellsDep.stageId, augmentStage: augment?.stageId ?? null, labsStage: labs?.stageId ?? null, ...(sessions ? { sessions } : {}), ...(phashes ? { phashes } : {}) };
+}
+
+/** Perceptual hashes of the originals from the fingerprint dep, when split groups near duplicates. */
+async function nearDuplicateHashes(ctx: StageContext<SplitParams>, records: SegmentRecord[]): Promise<Map<string, string> | undefined> {
+  const prints = depByStage(ctx, 'fingerprint');
+  if (!prints || ctx.params.nearDuplicateBits === undefined) return undefined;
+  const out = new Map<string, string>();
+  for (const r of records) {
+    const file = path.join(prints.dir, fingerprintPath(r.file));
+    if (!existsSync(file)) continue;
+    const phash = (JSON.parse(await readFile(file, 'utf8')) as { phash?: string }).phash;
+    if (phash) out.set(r.file, phash);
+  }
+  return out;
 }
 
 export default defineStage<SplitParams>({
@@ -185,6 +250,7 @@ export default defineStage<SplitParams>({
       }),
     );
     const n = (s: SplitName) => result.rows[s].length;
-    ctx.log(`train ${n('train')} / val ${n('val')} / test ${n('test')} rows; ${result.groups.length} groups; ${result.excluded.length} excluded`);
+    const labs = labsOf(SPLITS.flatMap((s) => result.rows[s]));
+    ctx.log(`train ${n('train')} / val ${n('val')} / test ${n('test')} rows of ${labs.length} lab(s) (${labs.join(', ')}); ${result.groups.length} groups; ${result.excluded.length} excluded`);
   },
 });

@@ -17,10 +17,11 @@ import { getArchitecture } from './models/registry.js';
 import type { ArchSpec } from './models/arch-spec.js';
 import { initBackend } from './tf/backend.js';
 import type { NormalizeParams } from './lib/stain/normalize-cell.js';
-import { featureBatchSource, imageBatchSource, type BatchSource } from './lib/classifier/batch-source.js';
+import { imageBatchSource, type BatchSource } from './lib/classifier/batch-source.js';
+import { featureFile, fitFeatureHead } from './lib/classifier/feature-head.js';
 import { buildPooledBase, missingWeightsReason } from './lib/classifier/base-model.js';
 import { seededReinitialize } from './lib/classifier/seeded-init.js';
-import { createHeadLayers, headModel, layerBefore, splitModel, stackModel, applyLayers } from './lib/classifier/graph-surgery.js';
+import { layerBefore, splitModel, stackModel, applyLayers } from './lib/classifier/graph-surgery.js';
 import { saveModelToDirectory } from './lib/classifier/model-directory.js';
 import { createOptimizer, type OptimizerParams } from './lib/classifier/optimizer.js';
 import { assertPreprocessing, type Preprocessing } from './lib/classifier/preprocessing.js';
@@ -202,28 +203,21 @@ async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val
   const p = ctx.params;
   const dim = features.dim;
   if (!dim) throw new StageError('features.json gives no vector length (no features were computed)', `${featuresDir}/features.json`);
-  const toFeature = (row: LabelledFile) => ({ path: join(featuresDir, 'features', `${row.file}.f32`), label: row.label });
   // Features of only the first few variants per cell (features.variants): train on what has a vector.
   if (features.variants != null) {
     const before = train.length;
-    train = train.filter((row) => existsSync(toFeature(row).path));
+    train = train.filter((row) => existsSync(featureFile(featuresDir, row.file)));
     ctx.log(`head: ${train.length} of ${before} training images have features (features.variants = ${features.variants})`);
   }
-  const head = createHeadLayers(classes.length, p.seed ?? 1, { standardize: p.standardizeFeatures ?? true });
-  const model = headModel(dim, head);
-  const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
-  const result = await fit({
-    model,
-    optimizer,
-    train: featureBatchSource(train.map(toFeature), { batchSize: p.batchSize, classes: classes.length, dim }),
-    val: val.length ? featureBatchSource(val.map(toFeature), { batchSize: 256, classes: classes.length, dim }) : null,
-    recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
-    epochs: p.epochs,
-    seed: p.seed ?? 1,
-    earlyStopping: p.earlyStopping ?? null,
+  const { head, model, result } = await fitFeatureHead({
+    classes: classes.length,
+    dim,
+    featuresDir,
+    train,
+    val,
+    settings: { ...p, seed: p.seed ?? 1, earlyStopping: p.earlyStopping ?? null },
     stateDir: join(ctx.stateDir, 'head'),
-    learningRate: schedule,
-    maxStepsPerEpoch: p.maxStepsPerEpoch ?? null,
+    subject: `${ctx.instanceId} params`,
     signal: ctx.signal,
     log: (m) => ctx.log(`head ${m}`),
     progress: (d, t) => ctx.progress(d, t, 'head'),
@@ -375,7 +369,7 @@ export default defineStage<TrainParams>({
       weights,
       cell,
       normalization: norm,
-      sources: [...new Set(train.map((r) => r.source).filter((s) => s !== ''))].sort(),
+      sources: [...new Set(train.map((r) => r.lab).filter((s) => s !== ''))].sort(),
       params: p as unknown as Record<string, unknown>,
       data: {
         train: train.length,

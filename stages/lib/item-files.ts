@@ -10,6 +10,21 @@ export function classAndStem(rel: string): { className: string; stem: string } {
   return { className: parts[parts.length - 2] ?? '', stem: dot > 0 ? name.slice(0, dot) : name };
 }
 
+/** Top folders of the data stages' layouts (not lab names). */
+const LAYOUT_ROOTS = new Set(['images', 'cells', 'masks', 'variants', 'records']);
+
+/**
+ * `<lab>/<CLASS>/<stem>` of an image laid out as `images|cells|masks|variants/<lab>/<CLASS>/<name>`: the
+ * name its cell, mask and variants keep in every stage, so two labs' files of the same name never meet.
+ */
+export function cellKey(rel: string): { lab: string; className: string; stem: string; key: string } {
+  const parts = rel.split(/[\\/]/);
+  if (LAYOUT_ROOTS.has(parts[0] ?? '')) parts.shift();
+  const { className, stem } = classAndStem(rel);
+  const lab = parts[parts.length - 3] ?? '';
+  return { lab, className, stem, key: lab ? `${lab}/${className}/${stem}` : `${className}/${stem}` };
+}
+
 /**
  * Writes every file of one item, or none: each goes to a temporary name first and is renamed only
  * once all of them were written, so a crash never leaves a cell without its record.

@@ -1,6 +1,7 @@
 // Evaluation metrics of one trained model: what each `evaluate` instance writes as metrics.json, and
 // the pure functions that compute it from per-image predictions. The report reads only this shape.
 import {
+  balancedAccuracy,
   confusionMatrix,
   macroF1,
   matrixAccuracy,
@@ -22,7 +23,7 @@ export const METRICS_SCHEMA_VERSION = 1;
 export interface Prediction {
   /** Stable id of the image, e.g. its path relative to the producing stage's output dir. */
   path: string;
-  /** Where the image comes from: the same-source test split (e.g. "pbc") or a shifted set ("pbc-stain-shift"). */
+  /** Where the image comes from: the same-source test split (e.g. "pbc") or a shifted set ("stain-shift"). */
   source: string;
   trueClass: string;
   predictedClass: string;
@@ -42,6 +43,8 @@ export interface SourceMetrics {
   accuracyWilson: Interval | null;
   macroF1: number | null;
   macroF1Ci: Interval | null;
+  /** Mean recall over the classes that occur (labs differ in class mix). */
+  balancedAccuracy: number | null;
   /** Mean −ln p(true class), probabilities clipped at 1e-15; null without probabilities. */
   logLoss: number | null;
   perClass: ClassMetrics[];
@@ -58,8 +61,10 @@ export interface EvaluationMetrics {
   status: 'evaluated' | 'skipped';
   reason?: string;
   classes: string[];
-  /** Name of the same-source held-out test split; every other source is a shifted one. */
+  /** Name of the same-source held-out test split (every lab's test cells pooled); every other source is a lab's own test split or a shifted one. */
   primarySource: string;
+  /** Sources that are one lab's own test split (the rest are simulated shifts or other test sets). */
+  labs?: string[];
   bootstrap: { resamples: number; seed: number; level: number };
   /** Headline metrics: the same-source test split. */
   test: SourceMetrics | null;
@@ -121,6 +126,7 @@ export function sourceMetrics(source: string, predictions: readonly Prediction[]
       (idx) => macroF1OfIndices(truth, guess, idx, classes.length),
       { resamples, seed, level },
     ),
+    balancedAccuracy: balancedAccuracy(perClass),
     logLoss: logLoss(predictions, classes),
     perClass,
     confusion,
@@ -133,7 +139,7 @@ export function sourceMetrics(source: string, predictions: readonly Prediction[]
  */
 export function computeEvaluationMetrics(
   predictions: readonly Prediction[],
-  options: MetricsOptions & { instanceId: string; arch: string; mode: string; primarySource: string },
+  options: MetricsOptions & { instanceId: string; arch: string; mode: string; primarySource: string; labs?: string[] },
 ): EvaluationMetrics {
   const { classes, primarySource, resamples, seed, level = 0.95 } = options;
   for (const p of predictions) {
@@ -148,6 +154,11 @@ export function computeEvaluationMetrics(
     bySource.set(p.source, list);
   }
   const sources: Record<string, SourceMetrics> = {};
+  // Several labs: the primary (same-lab) split is all their test cells pooled, and each lab is a source too.
+  const labs = options.labs ?? [];
+  if (labs.length > 1 || (labs.length === 1 && labs[0] !== primarySource)) {
+    sources[primarySource] = sourceMetrics(primarySource, predictions.filter((p) => labs.includes(p.source)), options);
+  }
   for (const [source, list] of bySource) sources[source] = sourceMetrics(source, list, options);
   return {
     schemaVersion: METRICS_SCHEMA_VERSION,
@@ -157,6 +168,7 @@ export function computeEvaluationMetrics(
     status: 'evaluated',
     classes: [...classes],
     primarySource,
+    ...(options.labs ? { labs: [...options.labs] } : {}),
     bootstrap: { resamples, seed, level },
     test: sources[primarySource] ?? sourceMetrics(primarySource, [], options),
     sources,

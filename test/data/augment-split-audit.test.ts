@@ -45,7 +45,7 @@ test('augment: N variants + a record of the source; byte-identical on rerun; see
 
 function rec(file: string, cls: string, sha: string, status: SegmentRecord['status'] = 'ok'): SegmentRecord {
   const stem = path.basename(file).replace(/\.[^.]+$/, '');
-  return { file, class: cls, source: 'pbc', sha256: sha, status, reason: null, confidence: 1, cellArea: 1, nucleusArea: 1, bbox: null, scale: 1, sourceWidth: 1, sourceHeight: 1, cell: status === 'ok' ? `cells/${cls}/${stem}.png` : null, mask: null };
+  return { file, class: cls, lab: 'pbc', sha256: sha, status, reason: null, confidence: 1, cellArea: 1, nucleusArea: 1, bbox: null, scale: 1, sourceWidth: 1, sourceHeight: 1, cell: status === 'ok' ? `cells/${cls}/${stem}.png` : null, mask: null };
 }
 const splitParams: SplitParams = { seed: 1, fractions: { train: 0.8, val: 0.1, test: 0.1 }, augmentEvalSplits: false };
 

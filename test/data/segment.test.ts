@@ -69,7 +69,8 @@ test('an image with no stained cell is a fallback with a reason, not an exceptio
   assert.is(r.cell.width, 32);
 });
 
-const params: SegmentParams = { dataRoot: 'ds', source: 'synthetic', classes: ['EOSINOPHIL', 'LYMPHOCYTE', 'EMPTY'], size: 64, margin: 0.1, onFailure: 'keep' };
+// Images laid out as <lab>/<CLASS>/<name> (here lab "ds"), as the labs stage lays them out.
+const params: SegmentParams = { classes: ['EOSINOPHIL', 'LYMPHOCYTE', 'EMPTY'], size: 64, margin: 0.1, onFailure: 'keep' };
 
 async function badDataset() {
   const ws = tempDir();
@@ -112,14 +113,14 @@ test('bad input: every file gets a named outcome, nothing crashes, no partial ou
   assert.is(by['other.jpg']!.status, 'rejected');
   assert.match(by['other.jpg']!.reason!, /BASOPHIL.*not in params.classes/);
   // Only good, huge and blank (fallback, kept) have cells; rejected ones have a record and nothing else.
-  assert.equal(readdirSync(path.join(ctx.outDir, 'cells/EOSINOPHIL')), ['good.png']);
-  assert.equal(readdirSync(path.join(ctx.outDir, 'cells/LYMPHOCYTE')).sort(), ['blank.png', 'huge.png']);
-  assert.not.ok(existsSync(path.join(ctx.outDir, 'cells/BASOPHIL')));
+  assert.equal(readdirSync(path.join(ctx.outDir, 'cells/ds/EOSINOPHIL')), ['good.png']);
+  assert.equal(readdirSync(path.join(ctx.outDir, 'cells/ds/LYMPHOCYTE')).sort(), ['blank.png', 'huge.png']);
+  assert.not.ok(existsSync(path.join(ctx.outDir, 'cells/ds/BASOPHIL')));
   const summary = JSON.parse(readFileSync(path.join(ctx.outDir, 'summary.json'), 'utf8'));
-  assert.equal(summary.emptyClasses, ['EMPTY']);
+  assert.equal(summary.emptyClasses, ['ds/EMPTY']);
   assert.is(summary.byStatus.rejected, 4);
   assert.is(summary.failures.length, 5);
-  assert.ok(existsSync(path.join(ctx.outDir, 'contact-sheet-EOSINOPHIL.jpg')));
+  assert.ok(existsSync(path.join(ctx.outDir, 'contact-sheet-ds-EOSINOPHIL.jpg')));
   assert.ok(ctx.warnings.some((w) => /text\.jpg/.test(w)));
   const all = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? all(path.join(d, e.name)) : [e.name]));
   assert.ok(all(ctx.outDir).every((f) => !f.includes('.partial-')));
@@ -130,12 +131,12 @@ test('onFailure=drop records the failure and writes no cell; outputs are byte-id
   const some = inputs.filter((i) => /good|blank/.test(i.rel));
   const a = makeContext('segment', { ...params, onFailure: 'drop' as const, contactSheetCount: 0 }, { workspace: ws, inputs: some });
   await runPerItem(segment, a);
-  const rec = JSON.parse(readFileSync(path.join(a.outDir, 'records/LYMPHOCYTE/blank.json'), 'utf8'));
+  const rec = JSON.parse(readFileSync(path.join(a.outDir, 'records/ds/LYMPHOCYTE/blank.json'), 'utf8'));
   assert.is(rec.status, 'dropped');
-  assert.not.ok(existsSync(path.join(a.outDir, 'cells/LYMPHOCYTE/blank.png')));
+  assert.not.ok(existsSync(path.join(a.outDir, 'cells/ds/LYMPHOCYTE/blank.png')));
   const b = makeContext('segment', { ...params, onFailure: 'drop' as const, contactSheetCount: 0 }, { workspace: ws, inputs: some });
   await runPerItem(segment, b);
-  for (const f of ['cells/EOSINOPHIL/good.png', 'masks/EOSINOPHIL/good.png', 'records/EOSINOPHIL/good.json']) {
+  for (const f of ['cells/ds/EOSINOPHIL/good.png', 'masks/ds/EOSINOPHIL/good.png', 'records/ds/EOSINOPHIL/good.json']) {
     assert.ok(readFileSync(path.join(a.outDir, f)).equals(readFileSync(path.join(b.outDir, f))), f);
   }
 });

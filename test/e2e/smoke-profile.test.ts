@@ -57,6 +57,32 @@ test('smoke profile: the whole DAG runs, every train instance is evaluated and r
   assert.ok(html.includes('mobilenet_v1_0.25 · ensemble'), 'the report lists the ensemble');
 });
 
+test('three labs (labels from class folders, a CSV, VOC boxes + a CSV) reach the split, the cross-lab study and the report', () => {
+  const stages = join(workspace, 'artifacts/stages');
+  const labs = JSON.parse(readFileSync(join(stages, 'labs/labs.json'), 'utf8'));
+  assert.equal(labs.labs.map((l: { name: string; labels: string }) => [l.name, l.labels]), [['smoke', 'folders'], ['chula', 'csv'], ['bccd', 'voc-boxes']]);
+  assert.is(labs.labs[1].images, 12, 'the 12 files the Chula CSV names, no other');
+  const rows = ['train', 'val', 'test'].flatMap((s) => readFileSync(join(stages, `split/${s}.csv`), 'utf8').trim().split('\n').slice(1));
+  assert.match(readFileSync(join(stages, 'split/train.csv'), 'utf8'), /^file,class,lab,group,origin\n/);
+  for (const lab of ['smoke', 'chula', 'bccd']) assert.ok(rows.some((r) => r.split(',')[2] === lab), `lab ${lab} in the split`);
+  const crossLab = JSON.parse(readFileSync(join(stages, 'cross-lab[arch=mobilenet_v1_0.25]/cross-lab.json'), 'utf8'));
+  assert.is(crossLab.status, 'evaluated');
+  assert.equal(crossLab.heldOut.map((h: { lab: string; trainedOn: string[] }) => [h.lab, h.trainedOn]), [['bccd', ['chula', 'smoke']], ['chula', ['bccd', 'smoke']], ['smoke', ['bccd', 'chula']]]);
+  for (const h of crossLab.heldOut) assert.is(h.asTrained.n, labs.labs.find((l: { name: string }) => l.name === h.lab).images, `all of ${h.lab}'s cells are its test`);
+  const evaluation = JSON.parse(readFileSync(join(stages, 'evaluate[arch=mobilenet_v1_0.25,mode=transfer]/metrics.json'), 'utf8'));
+  // The same-lab split is the pooled test cells of the labs that have some (on 40 smoke cells, maybe one lab).
+  const testLabs = [...new Set(readFileSync(join(stages, 'split/test.csv'), 'utf8').trim().split('\n').slice(1).map((r) => r.split(',')[2]!))];
+  assert.is(evaluation.primarySource, testLabs.length > 1 ? 'all-labs' : testLabs[0]);
+  assert.ok(typeof evaluation.test.balancedAccuracy === 'number');
+  const html = readFileSync(join(stages, 'report/index.html'), 'utf8');
+  for (const lab of ['smoke', 'chula', 'bccd']) assert.ok(html.includes(`data-held-out-lab="${lab}"`), `report row for held-out ${lab}`);
+  assert.ok(html.includes('id="labs-table"') && html.includes('ours, by eye'), 'labs table with who labelled them');
+  assert.ok(html.includes('data-chart="labelling-curve"'), 'labelling curve plot');
+  const expected = [...(testLabs.length > 1 ? ['all-labs'] : []), ...testLabs, 'blur-jpeg', 'scale-shift', 'stain-shift', 'white-tight'].sort();
+  assert.equal(Object.keys(evaluation.sources).sort(), expected, 'every source is a lab, the pooled labs or a simulation; none is called pbc');
+  assert.match(readFileSync(join(stages, 'report/REPORT.md'), 'utf8'), /## Leave one lab out/);
+});
+
 test('an immediate second run does nothing', () => {
   const second = pipe('run', '--profile', 'smoke', '-j', '2', '--plain');
   assert.is(second.code, 0, second.out.slice(-4000));

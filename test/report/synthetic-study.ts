@@ -9,7 +9,7 @@ import type { DepOutput } from '../../pipeline/stage-api.js';
 import { computeEvaluationMetrics, predictionsToCsv, seededRandom, skippedEvaluationMetrics, type MisclassifiedImage, type Prediction } from '../../stages/lib/metrics.js';
 
 export const CLASSES = ['EOSINOPHIL', 'LYMPHOCYTE', 'MONOCYTE', 'NEUTROPHIL'];
-export const SHIFTED = ['pbc-stain-shift', 'white-tight'];
+export const SHIFTED = ['stain-shift', 'white-tight'];
 export const MODELS = [
   { arch: 'densenet121', mode: 'transfer', skill: 0.93 },
   { arch: 'densenet121', mode: 'scratch', skill: 0.55 },

@@ -114,12 +114,12 @@ test('shifted builds every set only from test-split originals, with sets.json de
     await shiftedStage.run(context<ShiftedParams>(ws, out, { seed: 1 }, { deps }));
     const files = (await fg('sets/**/*.png', { cwd: out })).sort();
     const summary = JSON.parse(await readFile(path.join(out, 'sets.json'), 'utf8'));
-    assert.equal(summary.sets.map((s: { source: string }) => s.source), ['pbc-stain-shift', 'pbc-scale-shift', 'white-tight', 'blur-jpeg']);
+    assert.equal(summary.sets.map((s: { source: string }) => s.source), ['stain-shift', 'scale-shift', 'white-tight', 'blur-jpeg']);
     // Every image names a test original, and every test original appears in every set it could be made for.
     const origins = new Set(summary.items.map((i: { origin: string }) => i.origin));
     assert.equal([...origins].sort(), [...testOrigins].sort());
     assert.is(files.length, summary.items.length);
-    for (const s of ['pbc-stain-shift', 'pbc-scale-shift', 'blur-jpeg']) {
+    for (const s of ['stain-shift', 'scale-shift', 'blur-jpeg']) {
       assert.equal(files.filter((f) => f.startsWith(`sets/${s}/`)), [
         `sets/${s}/EOSINOPHIL/IMG_0.png`,
         `sets/${s}/LYMPHOCYTE/IMG_4.png`,
@@ -141,7 +141,7 @@ test('shifted builds every set only from test-split originals, with sets.json de
       const scaleRatio = img.width / (t.draw.scale as number);
       assert.ok(scaleRatio < 70, `${t.file}: tight crop (width ${img.width} at scale ${t.draw.scale})`);
     }
-    const scaled = summary.items.filter((i: { source: string }) => i.source === 'pbc-scale-shift');
+    const scaled = summary.items.filter((i: { source: string }) => i.source === 'scale-shift');
     for (const s of scaled) assert.is(s.width, Math.round(96 * (s.draw.scale as number)));
     assert.ok(existsSync(path.join(out, 'contact-sheet-white-tight.jpg')));
   } finally {
@@ -155,8 +155,8 @@ test('shifted is deterministic for a seed and changes with it', async () => {
     const run = async (seed: number, name: string) => {
       const out = path.join(ws, name);
       await mkdir(out, { recursive: true });
-      await shiftedStage.run(context<ShiftedParams>(ws, out, { seed, sources: ['pbc-stain-shift'], contactSheetPerClass: 0 }, { deps }));
-      return readFile(path.join(out, 'sets/pbc-stain-shift/EOSINOPHIL/IMG_0.png'));
+      await shiftedStage.run(context<ShiftedParams>(ws, out, { seed, sources: ['stain-shift'], contactSheetPerClass: 0 }, { deps }));
+      return readFile(path.join(out, 'sets/stain-shift/EOSINOPHIL/IMG_0.png'));
     };
     const a = await run(1, 'a');
     const b = await run(1, 'b');

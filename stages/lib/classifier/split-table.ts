@@ -1,4 +1,4 @@
-// Reads the split stage's train.csv / val.csv / test.csv (`file,class,source,group,origin`) and resolves
+// Reads the split stage's train.csv / val.csv / test.csv (`file,class,lab,group,origin`) and resolves
 // each `file` (`<stageId>/<relpath>`) to an absolute path through the instance's deps.
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,11 +53,13 @@ export function readSplitCsv(path: string): SplitRow[] {
     if (i < 0 && required) throw new Error(`${path}: column "${name}" is missing (header: ${header.join(',')})`);
     return i;
   };
-  const idx = { file: column('file', true), class: column('class', true), source: column('source', false), group: column('group', false), origin: column('origin', false) };
+  // `source` is what split CSVs called the lab before labs were declared; still read.
+  const labColumn = header.includes('lab') ? column('lab', false) : header.indexOf('source');
+  const idx = { file: column('file', true), class: column('class', true), lab: labColumn, group: column('group', false), origin: column('origin', false) };
   return rows.map((r) => ({
     file: r[idx.file] ?? '',
     class: r[idx.class] ?? '',
-    source: idx.source >= 0 ? (r[idx.source] ?? '') : '',
+    lab: idx.lab >= 0 ? (r[idx.lab] ?? '') : '',
     group: idx.group >= 0 ? (r[idx.group] ?? '') : '',
     origin: idx.origin >= 0 ? (r[idx.origin] ?? '') : '',
   }));
@@ -95,4 +97,9 @@ export function readLabelledSplit(
     if (label < 0) throw new Error(`${csv} row ${i + 2}: class "${row.class}" is not one of ${classes.join(', ')}`);
     return { ...row, label, path: resolveStageFile(row.file, deps, `${csv} row ${i + 2}`) };
   });
+}
+
+/** The labs of a split's rows, in first-seen order. */
+export function labsOf(rows: readonly Pick<SplitRow, 'lab'>[]): string[] {
+  return [...new Set(rows.map((r) => r.lab).filter((l) => l !== ''))];
 }

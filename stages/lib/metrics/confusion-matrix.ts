@@ -81,3 +81,13 @@ export function macroF1(perClass: readonly ClassMetrics[]): number | null {
   const defined = perClass.map((c) => c.f1).filter((f): f is number => f !== null);
   return defined.length === 0 ? null : defined.reduce((a, b) => a + b, 0) / defined.length;
 }
+
+/**
+ * Balanced accuracy: the unweighted mean of per-class recall over the classes that occur. Labs differ
+ * in class mix (BCCD is mostly neutrophils), so a model that calls everything the majority class scores
+ * high accuracy and a balanced accuracy of 1/k. Null when no class occurs.
+ */
+export function balancedAccuracy(perClass: readonly ClassMetrics[]): number | null {
+  const defined = perClass.map((c) => c.recall).filter((r): r is number => r !== null);
+  return defined.length === 0 ? null : defined.reduce((a, b) => a + b, 0) / defined.length;
+}

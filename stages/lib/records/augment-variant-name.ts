@@ -1,8 +1,9 @@
 // The file name of an augmented variant, as augment writes it and as the stages that treat variants
-// differently (features computing only the first few) read it: `variants/<class>/<stem>__v<k>.png`.
+// differently (features computing only the first few) read it: `variants/<cell key>__v<k>.png`, where
+// the cell key is the cell's path below its stage folder without extension (`<lab>/<CLASS>/<stem>`).
 
-export function variantFileName(className: string, stem: string, k: number): string {
-  return `variants/${className}/${stem}__v${k}.png`;
+export function variantFileName(cellKey: string, k: number): string {
+  return `variants/${cellKey}__v${k}.png`;
 }
 
 /** The variant number `k` of an augment output file, or null for any other file (an original cell). */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { ReportData } from './types.js';
 import { confusionSpec, crossSourceSpec, datasetSpec, perClassRecallSpec, studyAccuracySpec, trainingCurvesSpec } from './charts.js';
 import { dagSpec } from './dag.js';
+import { labellingCurveSpec } from './labs-section.js';
 import { renderReportHtml, type RenderedChart, type RenderedCharts } from './html.js';
 import { renderReportMarkdown } from './markdown.js';
 import { studyMetrics } from './study-metrics.js';
@@ -30,6 +31,9 @@ export async function renderCharts(data: ReportData): Promise<RenderedCharts> {
     confusion: await Promise.all(evaluated.map((m, i) => chart(`confusion-${i}`, confusionSpec(m, data.primarySource)))),
     dataset: data.split ? await chart('dataset', datasetSpec(data.split, data.classes)) : null,
     dag: await chart('dag', dagSpec(data.dag)),
+    labellingCurve: data.labs.crossLab.some((r) => r.curve.some((c) => c.accuracy !== null))
+      ? await chart('labelling-curve', labellingCurveSpec(data.labs.crossLab.find((r) => r.curve.length > 0)!), 'Accuracy on the rest of each lab; the test set shrinks as k grows (n in the table).')
+      : null,
   };
 }
 

@@ -4,6 +4,7 @@ import { bestRow, studyRows, type StudyRow } from './study-rows.js';
 import { duration, escapeHtml as h, interval, NA, num, pct, titleCase } from './format.js';
 import { markdownToHtml } from './markdown-to-html.js';
 import { REPORT_CSS } from './style.js';
+import { labsHtml } from './labs-section.js';
 
 export interface RenderedChart {
   id: string;
@@ -20,6 +21,7 @@ export interface RenderedCharts {
   confusion: RenderedChart[];
   dataset: RenderedChart | null;
   dag: RenderedChart;
+  labellingCurve: RenderedChart | null;
 }
 
 function figure(chart: RenderedChart | null): string {
@@ -46,13 +48,13 @@ function studyTable(rows: StudyRow[], data: ReportData): string {
       return `<tr class="${cls}" data-model="${h(r.label)}" data-arch="${h(r.arch)}" data-mode="${h(r.mode)}">
 <td><strong>${h(r.arch)}</strong>${status}</td><td><span class="pill ${h(r.mode)}">${h(r.mode)}</span></td>
 <td class="num" data-accuracy="${r.accuracy ?? ''}">${accuracyCell(r.accuracy, r.accuracyCi)}</td>
-<td class="num">${cell(num(r.macroF1))}</td><td class="num">${r.testImages ?? na}</td>
+<td class="num">${cell(num(r.macroF1))}</td><td class="num">${cell(pct(r.balancedAccuracy))}</td><td class="num">${r.testImages ?? na}</td>
 <td class="num">${epochs}</td><td class="num">${cell(duration(r.trainSeconds))}${r.msPerImage !== null ? `<br><span class="ci">${r.msPerImage.toFixed(1)} ms/image</span>` : ''}</td><td>${r.backend ? h(r.backend) : na}</td>
 <td class="num">${original}</td></tr>`;
     })
     .join('\n');
   return `<table class="data" id="study-table">
-<thead><tr><th>Architecture</th><th>Mode</th><th class="num">Accuracy<br><span class="ci">95 % CI</span></th><th class="num">Macro-F1</th><th class="num">Test images</th><th class="num">Epochs</th><th class="num">Training time<br><span class="ci">inference</span></th><th>Backend</th><th class="num">Original study<br><span class="ci">published accuracy</span></th></tr></thead>
+<thead><tr><th>Architecture</th><th>Mode</th><th class="num">Accuracy<br><span class="ci">95 % CI</span></th><th class="num">Macro-F1</th><th class="num">Balanced accuracy</th><th class="num">Test images</th><th class="num">Epochs</th><th class="num">Training time<br><span class="ci">inference</span></th><th>Backend</th><th class="num">Original study<br><span class="ci">published accuracy</span></th></tr></thead>
 <tbody>
 ${body}
 </tbody></table>
@@ -67,7 +69,8 @@ function studyFootnote(data: ReportData): string {
 
 function crossSourceTable(rows: StudyRow[], data: ReportData): string {
   if (data.shiftedSources.length === 0) return '';
-  const head = data.shiftedSources.map((s) => `<th class="num">${h(s)}</th>`).join('');
+  const labs = new Set(data.models.flatMap((m) => m.metrics?.labs ?? []));
+  const head = data.shiftedSources.map((s) => `<th class="num">${h(s)}<br><span class="ci">${labs.has(s) ? 'lab, test split' : 'simulated'}</span></th>`).join('');
   const body = rows
     .filter((r) => r.status === 'evaluated')
     .map((r) => {
@@ -77,14 +80,15 @@ function crossSourceTable(rows: StudyRow[], data: ReportData): string {
           if (!sm || sm.accuracy === null) return `<td class="num">${na}</td>`;
           const change = r.accuracy !== null ? (sm.accuracy - r.accuracy) * 100 : null;
           const drop = change !== null ? `<br><span class="${change <= -0.05 ? 'drop' : 'ci'}">${Math.abs(change) < 0.05 ? '±' : change < 0 ? '−' : '+'}${Math.abs(change).toFixed(1)} pts</span>` : '';
-          return `<td class="num">${accuracyCell(sm.accuracy, sm.accuracyCi)}${drop}</td>`;
+          const extra = sm.balancedAccuracy !== undefined ? `<br><span class="ci">bal. ${h(pct(sm.balancedAccuracy))}, F1 ${h(num(sm.macroF1 ?? null))}</span>` : '';
+          return `<td class="num">${accuracyCell(sm.accuracy, sm.accuracyCi)}${extra}${drop}</td>`;
         })
         .join('');
       return `<tr data-model="${h(r.label)}"><td><strong>${h(r.arch)}</strong> <span class="pill ${h(r.mode)}">${h(r.mode)}</span></td><td class="num">${accuracyCell(r.accuracy, r.accuracyCi)}</td>${shifted}</tr>`;
     })
     .join('\n');
   return `<table class="data" id="cross-source-table"><thead><tr><th>Model</th><th class="num">${h(data.primarySource)}<br><span class="ci">same source</span></th>${head}</tr></thead><tbody>${body}</tbody></table>
-<p class="cite">Each cell: accuracy, 95 % bootstrap interval, and (red) the change from same-source accuracy in percentage points.</p>`;
+<p class="cite">Each cell: accuracy, 95 % bootstrap interval, balanced accuracy and macro-F1, and (red) the change from the pooled same-lab accuracy in percentage points. Columns marked "simulated" are test cells altered by a recipe, not another lab; real other labs are in the leave-one-lab-out table.</p>`;
 }
 
 function headlineCards(rows: StudyRow[], data: ReportData): string {
@@ -244,9 +248,10 @@ ${Object.entries(e.packages).map(([k, v]) => `<dt>${h(k)}</dt><dd>${h(v)}</dd>`)
 export function renderReportHtml(data: ReportData, charts: RenderedCharts): string {
   const rows = studyRows(data.models, data.original, data.primarySource);
   const sections: [string, string, string][] = [
+    ['labs', 'Other labs', `<h2>Models in labs they never saw</h2>${labsHtml(data.labs, data.models, charts.labellingCurve?.svg ?? null) || '<p class="na">No labs or leave-one-lab-out results reached the report.</p>'}`],
     ['study', 'Study', `<h2>Study results</h2><p class="lead">Each architecture × training mode, evaluated on held-out cells of the same source. Intervals show how sure each figure is; overlapping intervals mean the models are not distinguishable on this test set.</p>
 ${studyTable(rows, data)}${figure(charts.studyAccuracy)}${originalStudySection(data)}`],
-    ['robustness', 'Cross-source', `<h2>Cross-source robustness</h2><p class="lead">The same models on test cells altered to look like another lab's (stain, scale, tight crops on white, blur/JPEG). A model that only learned this lab's look drops here.</p>
+    ['robustness', 'Cross-source', `<h2>Cross-source robustness</h2><p class="lead">The same models on each lab's own test split, and on simulations: test cells altered to look like another lab's (stain, scale, tight crops on white, blur/JPEG). A model that only learned one lab's look drops here.</p>
 ${crossSourceTable(rows, data) || '<p class="na">No shifted-source results.</p>'}${figure(charts.crossSource)}`],
     ['classes', 'Per class', `<h2>Per-class results</h2>${figure(charts.perClass)}<h3>Confusion matrices (same-source test split)</h3><div class="grid">${charts.confusion.map(figure).join('')}</div>`],
     ['training', 'Training', `<h2>Training curves</h2>${figure(charts.trainingAccuracy)}${figure(charts.trainingLoss)}${charts.trainingAccuracy ? '' : '<p class="na">No training history.</p>'}`],

@@ -11,6 +11,9 @@ import { StageError } from '../../../pipeline/stage-api.js';
 import { parseCsv, type EvaluationMetrics, type MisclassifiedImage } from '../metrics.js';
 import { MODEL_STAGES } from '../classifier/train-record.js';
 import { imageDataUri } from './thumbnails.js';
+import { CROSS_LAB_JSON, type CrossLabRecord } from '../cross-lab-record.js';
+import { LABS_JSON, type LabsManifest } from '../labs-manifest.js';
+import type { LabsData } from './labs-section.js';
 import originalStudyJson from './original-study.json' with { type: 'json' };
 import type { ContactSheet, Dag, DagNode, Environment, GalleryImage, HistoryEntry, ModelResult, OriginalStudy, ReportData, SplitCounts, TrainSummary } from './types.js';
 
@@ -389,8 +392,20 @@ export async function loadReportData(options: LoadOptions): Promise<ReportData> 
     dag: await loadDag(workspace, options.runStateFile, deps, options.selfStageId),
     original: originalStudyJson as OriginalStudy,
     environment: environment(sorted, workspace),
+    labs: await loadLabs(deps),
     notes: [],
   };
   data.notes = [...notes];
   return data;
+}
+
+async function loadLabs(deps: Record<string, DepOutput>): Promise<LabsData> {
+  const labsDep = byStage(deps, 'labs')[0];
+  const manifest = labsDep ? await readJsonIfPresent<LabsManifest>(path.join(labsDep.dir, LABS_JSON)) : null;
+  const crossLab: CrossLabRecord[] = [];
+  for (const dep of byStage(deps, 'cross-lab')) {
+    const r = await readJsonIfPresent<CrossLabRecord>(path.join(dep.dir, CROSS_LAB_JSON));
+    if (r) crossLab.push(r);
+  }
+  return { labs: manifest?.labs ?? [], crossLab };
 }

@@ -1,6 +1,7 @@
 // REPORT.md: the study table, cross-source table and the facts a reader needs, in plain Markdown.
 import type { ReportData } from './types.js';
 import { studyRows } from './study-rows.js';
+import { labsMarkdown } from './labs-section.js';
 import { duration, escapeMdCell as e, interval, NA, num, pct, titleCase } from './format.js';
 
 export function renderReportMarkdown(data: ReportData): string {
@@ -8,13 +9,14 @@ export function renderReportMarkdown(data: ReportData): string {
   const out: string[] = [];
   out.push(`# ${data.title}`, '');
   out.push(`Classes: ${data.classes.map(titleCase).join(', ') || NA}. Same-source test split: \`${data.primarySource}\`. Shifted sources: ${data.shiftedSources.map((s) => `\`${s}\``).join(', ') || 'none'}.`, '');
+  out.push(...labsMarkdown(data.labs, data.models));
   out.push('## Study results', '');
-  out.push('| Architecture | Mode | Accuracy | 95 % CI | Macro-F1 | Test images | Epochs | Training time | Backend | Original study |');
-  out.push('|---|---|--:|--:|--:|--:|--:|--:|---|--:|');
+  out.push('| Architecture | Mode | Accuracy | 95 % CI | Macro-F1 | Balanced accuracy | Test images | Epochs | Training time | Backend | Original study |');
+  out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|');
   for (const r of rows) {
     const arch = r.status === 'evaluated' ? r.arch : `${r.arch} (${r.status}${r.reason ? `: ${r.reason}` : ''})`;
     const orig = r.originalAccuracy !== null ? `${pct(r.originalAccuracy)}${r.originalNote ? ` (${r.originalNote})` : ''}` : r.inOriginalStudy ? NA : '—';
-    out.push(`| ${e(arch)} | ${e(r.mode)} | ${pct(r.accuracy)} | ${interval(r.accuracyCi)} | ${num(r.macroF1)} | ${r.testImages ?? NA} | ${r.epochs ?? NA}${r.bestEpoch !== null ? ` (best ${r.bestEpoch})` : ''} | ${duration(r.trainSeconds)} | ${e(r.backend ?? NA)} | ${orig} |`);
+    out.push(`| ${e(arch)} | ${e(r.mode)} | ${pct(r.accuracy)} | ${interval(r.accuracyCi)} | ${num(r.macroF1)} | ${pct(r.balancedAccuracy)} | ${r.testImages ?? NA} | ${r.epochs ?? NA}${r.bestEpoch !== null ? ` (best ${r.bestEpoch})` : ''} | ${duration(r.trainSeconds)} | ${e(r.backend ?? NA)} | ${orig} |`);
   }
   out.push('', `Original study: ${data.original.citation}`, '');
   if (data.original.notAvailable) out.push(`Not available: ${data.original.notAvailable}`, '');

@@ -2,6 +2,8 @@
 // and `pipe` diffs read), plus each model's full EvaluationMetrics.
 import type { EvaluationMetrics } from '../metrics.js';
 import type { ReportData } from './types.js';
+import type { LabSummary } from '../labs-manifest.js';
+import type { CrossLabRecord } from '../cross-lab-record.js';
 import { studyRows, type StudyRow } from './study-rows.js';
 
 export interface StudyMetrics {
@@ -13,6 +15,9 @@ export interface StudyMetrics {
   rows: StudyRow[];
   original: { citation: string; results: { arch: string; mode: string; accuracy: number | null }[] };
   models: Record<string, EvaluationMetrics>;
+  /** The labs and the leave-one-lab-out study (the headline cross-lab figures). */
+  labs: LabSummary[];
+  crossLab: CrossLabRecord[];
 }
 
 export function studyMetrics(data: ReportData): StudyMetrics {
@@ -27,5 +32,7 @@ export function studyMetrics(data: ReportData): StudyMetrics {
     rows: studyRows(data.models, data.original, data.primarySource),
     original: { citation: data.original.citation, results: data.original.results.map(({ arch, mode, accuracy }) => ({ arch, mode, accuracy })) },
     models,
+    labs: data.labs.labs,
+    crossLab: data.labs.crossLab,
   };
 }

@@ -12,6 +12,8 @@ export interface StudyRow {
   accuracyCi: Interval | null;
   accuracyWilson: Interval | null;
   macroF1: number | null;
+  /** Mean per-class recall on the same-lab test split. */
+  balancedAccuracy: number | null;
   testImages: number | null;
   /** Epochs run, counted over all phases. */
   epochs: number | null;
@@ -22,7 +24,7 @@ export interface StudyRow {
   msPerImage: number | null;
   backend: string | null;
   /** Accuracy of each shifted-source set, keyed by source. */
-  shifted: Record<string, { accuracy: number | null; accuracyCi: Interval | null; n: number }>;
+  shifted: Record<string, { accuracy: number | null; accuracyCi: Interval | null; n: number; balancedAccuracy?: number | null; macroF1?: number | null }>;
   /** The original study's published accuracy for this architecture and mode; null when not published / not read. */
   originalAccuracy: number | null;
   /** Whether the original study had this architecture × mode at all. */
@@ -54,7 +56,7 @@ export function studyRows(models: ModelResult[], original: OriginalStudy, primar
     const status = m.metrics?.status === 'skipped' || m.train?.status === 'skipped' ? 'skipped' : m.metrics ? 'evaluated' : m.train ? 'trained, not evaluated' : 'missing';
     const shifted: StudyRow['shifted'] = {};
     for (const [source, sm] of Object.entries(m.metrics?.sources ?? {})) {
-      if (source !== primarySource) shifted[source] = { accuracy: sm.accuracy, accuracyCi: sm.accuracyCi, n: sm.n };
+      if (source !== primarySource) shifted[source] = { accuracy: sm.accuracy, accuracyCi: sm.accuracyCi, n: sm.n, balancedAccuracy: sm.balancedAccuracy ?? null, macroF1: sm.macroF1 };
     }
     const b = m.train?.backend;
     const trained = status !== 'skipped';
@@ -68,6 +70,7 @@ export function studyRows(models: ModelResult[], original: OriginalStudy, primar
       accuracyCi: test?.accuracyCi ?? null,
       accuracyWilson: test?.accuracyWilson ?? null,
       macroF1: test?.macroF1 ?? null,
+      balancedAccuracy: test?.balancedAccuracy ?? null,
       testImages: test?.n ?? null,
       // A model that ran no epoch itself (an ensemble: its members did) shows none.
       epochs: !trained ? null : m.history.length > 0 ? m.history.length : m.train?.epochsCompleted || null,

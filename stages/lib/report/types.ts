@@ -1,3 +1,4 @@
+import type { LabsData } from './labs-section.js';
 // Everything the report shows, gathered from the stage's deps before any rendering happens.
 import type { EvaluationMetrics, MisclassifiedImage } from '../metrics.js';
 
@@ -129,6 +130,8 @@ export interface ReportData {
   dag: Dag;
   original: OriginalStudy;
   environment: Environment;
+  /** The labs (labs.json) and the leave-one-lab-out study (one record per architecture). */
+  labs: LabsData;
   /** Things the report could not show, each said once in the page. */
   notes: string[];
 }

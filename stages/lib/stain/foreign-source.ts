@@ -1,4 +1,4 @@
-// Recipes that turn a PBC original into an image that looks as if another lab had produced it:
+// Simulations: recipes that turn a lab's original into an image that looks as if another lab had produced it:
 // other stain, other magnification, other optics/compression, or the cell already cut out onto white
 // and tightly cropped. Used by the `shifted` stage (held-out test sets) and by bench/robustness.ts.
 // Every recipe is deterministic for its seed.
@@ -19,15 +19,15 @@ import {
   type Rng,
 } from '../photometric.js';
 
-export const FOREIGN_SOURCES = ['pbc-stain-shift', 'pbc-scale-shift', 'white-tight', 'blur-jpeg'] as const;
+export const FOREIGN_SOURCES = ['stain-shift', 'scale-shift', 'white-tight', 'blur-jpeg'] as const;
 export type ForeignSource = (typeof FOREIGN_SOURCES)[number];
 
 export const FOREIGN_SOURCE_DESCRIPTIONS: Record<ForeignSource, string> = {
-  'pbc-stain-shift':
+  'stain-shift':
     'Whole original (red cells and plasma kept) re-stained in HED optical-density space (per-stain scale U(0.6,1.4), bias U(-0.12,0.12)) plus a colour shift (hue ±12°, saturation ±30%, channel gain ±10%, gamma 0.7–1.4).',
-  'pbc-scale-shift': 'Whole original rescaled by a log-uniform factor in [0.6, 1.5] (image size changes with it).',
+  'scale-shift': 'Whole original rescaled by a log-uniform factor in [0.6, 1.5] (image size changes with it).',
   'white-tight':
-    'The leukocyte cut out onto pure white with its mask (edge moved by -2..+2 px), tightly cropped (2–8 px white border), rescaled so the cell is 0.55–1.6× its PBC size, re-stained (HED scale U(0.7,1.3), bias ±0.08, hue ±8°, saturation ±20%) and stored at JPEG quality 75–95.',
+    'The leukocyte cut out onto pure white with its mask (edge moved by -2..+2 px), tightly cropped (2–8 px white border), rescaled so the cell is 0.55–1.6× its original size, re-stained (HED scale U(0.7,1.3), bias ±0.08, hue ±8°, saturation ±20%) and stored at JPEG quality 75–95.',
   'blur-jpeg': 'Whole original blurred (Gaussian sigma 1.0–2.5 px) and stored at JPEG quality 15–40.',
 };
 
@@ -92,11 +92,11 @@ export function cutOutTight(img: RgbImage, mask: Mask, pad: number): RgbImage | 
 export async function makeForeignImage(source: ForeignSource, original: RgbImage, seed: number): Promise<ForeignResult | null> {
   const rng = createRng(seed);
   switch (source) {
-    case 'pbc-stain-shift': {
+    case 'stain-shift': {
       const r = restain(original, rng, 'strong', false);
       return { image: r.image, draw: r.draw };
     }
-    case 'pbc-scale-shift': {
+    case 'scale-shift': {
       const f = Math.exp(uniform(rng, Math.log(0.6), Math.log(1.5)));
       const w = Math.max(16, Math.round(original.width * f));
       const h = Math.max(16, Math.round(original.height * f));

@@ -1,0 +1,40 @@
+// Runs the cross-lab stage (leave one lab out + labelling curve) outside the runner on the published
+// split and features of the last `pipe run`, once per method variant given as JSON param overrides, and
+// prints each variant's per-lab held-out figures — the table in bench/results/labs.md.
+//   node --import tsx bench/cross-lab-methods.ts '{}' '{"standardizeFeatures":false}'
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import crossLab, { type CrossLabParams } from '../stages/cross-lab.js';
+import type { CrossLabRecord } from '../stages/lib/cross-lab-record.js';
+
+const ws = process.cwd();
+const config = JSON.parse(readFileSync(path.join(ws, 'pipeline.json'), 'utf8'));
+const base = config.stages.find((s: { id: string }) => s.id === 'cross-lab').params as CrossLabParams;
+const arch = process.env.ARCH ?? 'mobilenet_v1_0.25';
+const deps = {
+  split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: path.join(ws, 'artifacts/stages/split') },
+  features: { instanceId: `features[arch=${arch}]`, stageId: 'features', matrix: { arch }, dir: path.join(ws, `artifacts/stages/features[arch=${arch}]`) },
+};
+const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
+for (const variant of process.argv.slice(2).length ? process.argv.slice(2) : ['{}']) {
+  const params = { ...base, ...JSON.parse(variant) } as CrossLabParams;
+  const outDir = mkdtempSync(path.join(tmpdir(), 'cross-lab-'));
+  const t0 = performance.now();
+  await crossLab.run({
+    instanceId: `cross-lab[arch=${arch}]`, stageId: 'cross-lab', matrix: { arch }, params, workspace: ws, outDir,
+    stateDir: mkdtempSync(path.join(tmpdir(), 'cross-lab-state-')), inputs: [], deps, resources: { gpu: [], cpu: 1 },
+    signal: new AbortController().signal, log: () => {}, warn: (m) => console.error(m), progress: () => {},
+  });
+  const r = JSON.parse(readFileSync(path.join(outDir, 'cross-lab.json'), 'utf8')) as CrossLabRecord;
+  console.log(`\n### ${variant} (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+  console.log('| held-out lab | n | accuracy | 95 % CI | balanced | macro-F1 | AdaBN accuracy | AdaBN balanced | AdaBN macro-F1 |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+  for (const h of r.heldOut) {
+    const a = h.asTrained, b = h.adapted;
+    console.log(`| ${h.lab} | ${a.n} | ${pct(a.accuracy)} | ${pct(a.accuracyCi?.low)}–${pct(a.accuracyCi?.high)} | ${pct(a.balancedAccuracy)} | ${a.macroF1?.toFixed(3)} | ${pct(b?.accuracy)} | ${pct(b?.balancedAccuracy)} | ${b?.macroF1?.toFixed(3) ?? 'n/a'} |`);
+  }
+  console.log(`| **mean** | | ${pct(r.mean.asTrained.accuracy)} | | ${pct(r.mean.asTrained.balancedAccuracy)} | ${r.mean.asTrained.macroF1?.toFixed(3)} | ${pct(r.mean.adapted?.accuracy)} | ${pct(r.mean.adapted?.balancedAccuracy)} | ${r.mean.adapted?.macroF1?.toFixed(3) ?? 'n/a'} |`);
+  const ks = [...new Set(r.curve.map((c) => c.k))];
+  console.log(`\nlabelling curve (accuracy / balanced, n):\n\n| lab | ${ks.map((k) => `k=${k}`).join(' | ')} |\n|---|${ks.map(() => '--:|').join('')}`);
+  for (const lab of r.labs) console.log(`| ${lab} | ${ks.map((k) => { const c = r.curve.find((x) => x.lab === lab && x.k === k); return c ? `${pct(c.accuracy)} / ${pct(c.balancedAccuracy)} (${c.testN})` : 'n/a'; }).join(' | ')} |`);
+}

@@ -1,0 +1,207 @@
+// cross-lab (whole): does a model work in a lab it never saw? For each lab L, the study's head is fitted on
+// the cached features of every other lab (their train split, early stopping on their val split) and
+// measured on ALL of L's cells — leave-one-lab-out. Then the labelling curve: the same, with k of L's
+// labelled cells per class added to training (k = 0, 5, 10, 25, 50), the rest of L as test. A chosen
+// cell takes its whole group (session, smear, or only itself) out of L's test, so near-duplicate frames
+// never sit on both sides. Each held-out model is measured as trained and with test-time adaptation
+// (AdaBN: the head's feature standardisation re-estimated on L's unlabelled cells); which one a figure
+// shows is said next to it. Nothing here is tuned on any lab: settings are the train stage's.
+// Output: cross-lab.json.
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defineStage, StageError } from '../pipeline/stage-api.js';
+import { initBackend } from './tf/backend.js';
+import { readSplitCsv, splitDir, type LabelledFile } from './lib/classifier/split-table.js';
+import type { HeadSettings } from './lib/classifier/feature-head.js';
+import { adaptStandardization, memoryFeatureSource, predictFeatureMatrix, readFeatureMatrix } from './lib/classifier/feature-matrix.js';
+import { createHeadLayers, headModel } from './lib/classifier/graph-surgery.js';
+import { createOptimizer } from './lib/classifier/optimizer.js';
+import { fit } from './lib/classifier/training-loop.js';
+import { argMax } from './lib/classifier/inference.js';
+import { unitHash } from './lib/image/rng.js';
+import { json } from './lib/item-files.js';
+import { sourceMetrics, type Prediction, type SourceMetrics } from './lib/metrics.js';
+import type { FeaturesRecord } from './features.js';
+import { CROSS_LAB_JSON, type CrossLabRecord, type CurvePoint, type HeldOutResult, type MeanFigures } from './lib/cross-lab-record.js';
+
+export interface CrossLabParams extends HeadSettings {
+  /** Labelled cells of the held-out lab per class that join training, for the labelling curve. */
+  curve: number[];
+  /** Which figure is the headline: the held-out model as trained, or with AdaBN on the held-out lab. */
+  adapt: 'none' | 'adabn';
+  bootstrap: number;
+  backend: string;
+}
+
+const paramsSchema = {
+  type: 'object',
+  required: ['epochs', 'batchSize', 'optimizer', 'seed', 'curve', 'adapt', 'bootstrap'],
+  properties: {
+    epochs: { type: 'integer', minimum: 1 },
+    batchSize: { type: 'integer', minimum: 1 },
+    optimizer: { type: 'object' },
+    earlyStopping: { type: ['object', 'null'] },
+    seed: { type: 'integer' },
+    standardizeFeatures: { type: 'boolean' },
+    recalibrateBatchNorm: { type: ['integer', 'null'] },
+    maxStepsPerEpoch: { type: ['integer', 'null'] },
+    curve: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 },
+    adapt: { enum: ['none', 'adabn'] },
+    bootstrap: { type: 'integer', minimum: 1 },
+    backend: { type: 'string' },
+  },
+};
+
+export function meanFigures(results: readonly SourceMetrics[]): MeanFigures {
+  const mean = (xs: (number | null)[]) => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length === results.length && v.length > 0 ? v.reduce((a, b) => a + b, 0) / v.length : null;
+  };
+  return { accuracy: mean(results.map((r) => r.accuracy)), balancedAccuracy: mean(results.map((r) => r.balancedAccuracy)), macroF1: mean(results.map((r) => r.macroF1)) };
+}
+
+/**
+ * The labelled cells of one lab that join training at budget k: per class, k cells in a seeded order.
+ * Returns their origins and their groups; every cell of those groups (session, smear) leaves the test
+ * set, so no near-duplicate of a training cell is scored.
+ */
+export function labelledCells(cells: readonly LabelledFile[], k: number, seed: number): { origins: Set<string>; groups: Set<string> } {
+  const origins = new Set<string>();
+  const groups = new Set<string>();
+  if (k <= 0) return { origins, groups };
+  const byClass = new Map<string, LabelledFile[]>();
+  for (const c of cells) (byClass.get(c.class) ?? byClass.set(c.class, []).get(c.class)!).push(c);
+  for (const list of byClass.values()) {
+    const order = [...list].sort((a, b) => unitHash(`curve:${seed}:${a.origin}`) - unitHash(`curve:${seed}:${b.origin}`));
+    for (const c of order.slice(0, k)) {
+      origins.add(c.origin);
+      groups.add(c.group);
+    }
+  }
+  return { origins, groups };
+}
+
+export default defineStage<CrossLabParams>({
+  paramsSchema,
+  async run(ctx) {
+    const p = ctx.params;
+    const features = Object.values(ctx.deps).find((d) => d.stageId === 'features');
+    if (!features) throw new StageError('cross-lab needs a features instance as a dependency', ctx.instanceId);
+    const recordPath = join(features.dir, 'features.json');
+    if (!existsSync(recordPath)) throw new StageError('features.json is missing', recordPath);
+    const record = JSON.parse(readFileSync(recordPath, 'utf8')) as FeaturesRecord;
+    const splitJson = JSON.parse(readFileSync(join(splitDir(ctx.deps), 'split.json'), 'utf8')) as { cellsFrom: string };
+    // The study's classes are those of the split (sorted, as train orders them when params.classes is null).
+    const names = ['train', 'val', 'test'] as const;
+    // Only the rows' names are needed: the vectors are read from the features stage.
+    const rows = names.map((n) => readSplitCsv(join(splitDir(ctx.deps), `${n}.csv`)));
+    const classes = [...new Set(rows.flat().map((r) => r.class))].sort();
+    const [train, val, test] = rows.map((list) => list.map((r) => ({ ...r, path: '', label: classes.indexOf(r.class) }))) as [LabelledFile[], LabelledFile[], LabelledFile[]];
+    const labs = [...new Set([...train, ...val, ...test].map((r) => r.lab))].sort();
+    const base: Omit<CrossLabRecord, 'status' | 'heldOut' | 'mean' | 'curve'> = {
+      arch: record.arch,
+      features: `${record.arch}, ${record.weights} weights, ${record.inputSize} px, ${record.dim ?? '?'} values`,
+      classes,
+      labs,
+      adapt: p.adapt,
+      protocol:
+        'Leave one lab out: the head is fitted on the cached features of every other lab (train split, early stopping on their val split) and measured on all cells of the held-out lab; labelling curve: k labelled cells per class of the held-out lab (whole groups) join training, the rest of that lab is the test set.',
+    };
+    const write = (r: CrossLabRecord) => writeFile(join(ctx.outDir, CROSS_LAB_JSON), json(r));
+    if (record.status !== 'computed' || !record.dim) {
+      await write({ ...base, status: 'skipped', reason: record.reason ?? 'no features', heldOut: [], mean: { asTrained: meanFigures([]), adapted: null }, curve: [] });
+      return;
+    }
+    if (labs.length < 2) {
+      await write({ ...base, status: 'skipped', reason: `one lab only (${labs.join(', ') || 'none'}): nothing to hold out`, heldOut: [], mean: { asTrained: meanFigures([]), adapted: null }, curve: [] });
+      ctx.warn('cross-lab: only one lab, nothing to hold out');
+      return;
+    }
+    await initBackend({ prefer: p.backend ?? 'auto' });
+    const dim = record.dim;
+    const isOriginal = (r: LabelledFile) => r.file.startsWith(`${splitJson.cellsFrom}/`);
+    // Every vector once, in memory: the study fits many heads on the same cells.
+    const everyRow = [...new Set([...train, ...val, ...test].map((r) => r.file))];
+    const rowIndex = new Map(everyRow.map((f, i) => [f, i] as const));
+    const matrix = await readFeatureMatrix(features.dir, everyRow, dim);
+    const gather = (rows: readonly LabelledFile[]) => {
+      const out = new Float32Array(rows.length * dim);
+      rows.forEach((r, i) => out.set(matrix.subarray(rowIndex.get(r.file)! * dim, (rowIndex.get(r.file)! + 1) * dim), i * dim));
+      return out;
+    };
+    const source = (rows: readonly LabelledFile[], batchSize: number) => memoryFeatureSource(gather(rows), rows.map((r) => r.label), { batchSize, classes: classes.length, dim });
+    const heldOut: HeldOutResult[] = [];
+    const curve: CurvePoint[] = [];
+    const options = { classes, resamples: p.bootstrap, seed: p.seed };
+    const curveKs = [...new Set(p.curve)].sort((a, b) => a - b);
+    const total = labs.length * curveKs.length;
+    let done = 0;
+    for (const lab of labs) {
+      const mine = [...train, ...val, ...test].filter((r) => r.lab === lab);
+      const cells = mine.filter(isOriginal);
+      const others = { train: train.filter((r) => r.lab !== lab), val: val.filter((r) => r.lab !== lab) };
+      for (const k of curveKs) {
+        const { origins, groups } = labelledCells(cells, k, p.seed);
+        const added = mine.filter((r) => origins.has(r.origin)); // with their variants, as in training
+        const testCells = cells.filter((r) => !groups.has(r.group));
+        const model = headModel(dim, createHeadLayers(classes.length, p.seed, { standardize: p.standardizeFeatures ?? true }));
+        const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
+        const result = await fit({
+          model,
+          optimizer,
+          train: source([...others.train, ...added], p.batchSize),
+          val: others.val.length ? source(others.val, 256) : null,
+          recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
+          epochs: p.epochs,
+          seed: p.seed,
+          earlyStopping: p.earlyStopping ?? null,
+          stateDir: join(ctx.stateDir, `${lab}-k${k}`),
+          learningRate: schedule,
+          maxStepsPerEpoch: p.maxStepsPerEpoch ?? null,
+          signal: ctx.signal,
+        });
+        const x = gather(testCells);
+        const predict = () =>
+          predictFeatureMatrix(model, x, dim).map((probabilities, i): Prediction => ({
+            path: testCells[i]!.file,
+            source: lab,
+            trueClass: testCells[i]!.class,
+            predictedClass: classes[argMax(probabilities)]!,
+            probabilities,
+          }));
+        const asTrained = sourceMetrics(lab, predict(), options);
+        const restore = adaptStandardization(model, x, dim);
+        const adapted = restore ? sourceMetrics(lab, predict(), options) : null;
+        restore?.();
+        model.dispose();
+        tf.disposeVariables();
+        const headline = p.adapt === 'adabn' && adapted ? adapted : asTrained;
+        if (k === 0) {
+          heldOut.push({ lab, trainedOn: labs.filter((l) => l !== lab), trainRows: others.train.length, asTrained, adapted, epochs: result.history.length });
+        }
+        curve.push({
+          lab,
+          k,
+          added: added.filter(isOriginal).length,
+          testN: headline.n,
+          accuracy: headline.accuracy,
+          balancedAccuracy: headline.balancedAccuracy,
+          macroF1: headline.macroF1,
+          accuracyCi: headline.accuracyCi ? { low: headline.accuracyCi.low, high: headline.accuracyCi.high } : null,
+        });
+        ctx.progress(++done, total, `${lab} k=${k}`);
+        ctx.log(`held out ${lab}, k=${k}: accuracy ${fmt(asTrained.accuracy)} (AdaBN ${fmt(adapted?.accuracy ?? null)}), balanced ${fmt(asTrained.balancedAccuracy)} (AdaBN ${fmt(adapted?.balancedAccuracy ?? null)}) on ${asTrained.n} cells`);
+      }
+    }
+    const adaptedAll = heldOut.every((h) => h.adapted) ? heldOut.map((h) => h.adapted!) : null;
+    const mean = { asTrained: meanFigures(heldOut.map((h) => h.asTrained)), adapted: adaptedAll ? meanFigures(adaptedAll) : null };
+    await write({ ...base, status: 'evaluated', heldOut, mean, curve });
+    ctx.log(`mean over held-out labs: balanced accuracy ${fmt(mean.asTrained.balancedAccuracy)} as trained, ${fmt(mean.adapted?.balancedAccuracy ?? null)} with AdaBN`);
+  },
+});
+
+function fmt(v: number | null): string {
+  return v === null ? 'n/a' : (v * 100).toFixed(1) + '%';
+}

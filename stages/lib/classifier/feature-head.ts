@@ -1,0 +1,67 @@
+// The study's head fitted on cached feature vectors (transfer mode): what `train` does for one model and
+// the cross-lab study does for every held-out lab and labelling budget. Seconds per head, not minutes.
+import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import { featureBatchSource } from './batch-source.js';
+import { createHeadLayers, headModel } from './graph-surgery.js';
+import { createOptimizer, type OptimizerParams } from './optimizer.js';
+import { fit, type EarlyStopping, type FitResult } from './training-loop.js';
+
+export interface HeadSettings {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerParams;
+  earlyStopping: EarlyStopping | null;
+  seed: number;
+  standardizeFeatures?: boolean;
+  recalibrateBatchNorm?: number | null;
+  maxStepsPerEpoch?: number | null;
+}
+
+export interface FeatureRow {
+  /** `<stageId>/<rel>` of the image, as split CSVs name it. */
+  file: string;
+  label: number;
+}
+
+/** Where the features stage keeps the vector of `file` (`<stageId>/<rel>`). */
+export function featureFile(featuresDir: string, file: string): string {
+  return join(featuresDir, 'features', `${file}.f32`);
+}
+
+export async function fitFeatureHead(options: {
+  classes: number;
+  dim: number;
+  featuresDir: string;
+  train: readonly FeatureRow[];
+  val: readonly FeatureRow[];
+  settings: HeadSettings;
+  stateDir: string;
+  subject: string;
+  signal?: AbortSignal;
+  log?: (m: string) => void;
+  progress?: (done: number, total: number, label?: string) => void;
+}): Promise<{ head: tf.layers.Layer[]; model: tf.LayersModel; result: FitResult }> {
+  const { classes, dim, featuresDir, settings: p } = options;
+  const toItem = (row: FeatureRow) => ({ path: featureFile(featuresDir, row.file), label: row.label });
+  const head = createHeadLayers(classes, p.seed, { standardize: p.standardizeFeatures ?? true });
+  const model = headModel(dim, head);
+  const { optimizer, schedule } = createOptimizer(p.optimizer, `${options.subject} optimizer`);
+  const result = await fit({
+    model,
+    optimizer,
+    train: featureBatchSource(options.train.map(toItem), { batchSize: p.batchSize, classes, dim }),
+    val: options.val.length ? featureBatchSource(options.val.map(toItem), { batchSize: 256, classes, dim }) : null,
+    recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
+    epochs: p.epochs,
+    seed: p.seed,
+    earlyStopping: p.earlyStopping ?? null,
+    stateDir: options.stateDir,
+    learningRate: schedule,
+    maxStepsPerEpoch: p.maxStepsPerEpoch ?? null,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.log ? { log: options.log } : {}),
+    ...(options.progress ? { progress: options.progress } : {}),
+  });
+  return { head, model, result };
+}

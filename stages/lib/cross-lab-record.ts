@@ -1,0 +1,50 @@
+// cross-lab.json: what the cross-lab stage publishes (leave-one-lab-out results and the labelling
+// curve) and the report reads.
+import type { SourceMetrics } from './metrics.js';
+
+export interface HeldOutResult {
+  lab: string;
+  trainedOn: string[];
+  trainRows: number;
+  /** As trained, and with AdaBN on the held-out lab's cells. */
+  asTrained: SourceMetrics;
+  adapted: SourceMetrics | null;
+  epochs: number;
+}
+
+export interface CurvePoint {
+  lab: string;
+  /** Labelled cells per class of this lab added to training. */
+  k: number;
+  /** Cells added (fewer where a class has fewer); their whole groups left the test set. */
+  added: number;
+  testN: number;
+  accuracy: number | null;
+  balancedAccuracy: number | null;
+  macroF1: number | null;
+  accuracyCi: { low: number; high: number } | null;
+}
+
+export interface CrossLabRecord {
+  status: 'evaluated' | 'skipped';
+  reason?: string;
+  arch: string;
+  features: string;
+  classes: string[];
+  labs: string[];
+  adapt: 'none' | 'adabn';
+  protocol: string;
+  heldOut: HeldOutResult[];
+  /** Mean over held-out labs (the figure settings are chosen on). */
+  mean: { asTrained: MeanFigures; adapted: MeanFigures | null };
+  curve: CurvePoint[];
+}
+
+export interface MeanFigures {
+  accuracy: number | null;
+  balancedAccuracy: number | null;
+  macroF1: number | null;
+}
+
+export const CROSS_LAB_JSON = 'cross-lab.json';
+

@@ -1,0 +1,131 @@
+// The report's labs part: which labs the study learned from (licence, who labelled them), the
+// leave-one-lab-out table — the headline cross-lab figure — beside each lab's own test-split figure,
+// and the labelling curve (held-out accuracy as a lab labels k of its own cells per class).
+import type { TopLevelSpec } from 'vega-lite';
+import type { CrossLabRecord, HeldOutResult } from '../cross-lab-record.js';
+import type { LabSummary } from '../labs-manifest.js';
+import type { SourceMetrics } from '../metrics.js';
+import { escapeHtml as h, escapeMdCell as e, interval, NA, num, pct, titleCase } from './format.js';
+import type { ModelResult } from './types.js';
+
+export interface LabsData {
+  labs: LabSummary[];
+  crossLab: CrossLabRecord[];
+}
+
+/** The same-lab test figure of `lab` from the all-labs model trained like the held-out heads (same arch, transfer). */
+export function sameLabMetrics(models: readonly ModelResult[], arch: string, lab: string): { model: string; metrics: SourceMetrics } | null {
+  const m = models.find((x) => x.arch === arch && x.mode === 'transfer' && x.metrics?.status === 'evaluated');
+  const sm = m?.metrics?.sources[lab];
+  return m && sm ? { model: m.label, metrics: sm } : null;
+}
+
+function headline(r: CrossLabRecord, h0: HeldOutResult): SourceMetrics {
+  return r.adapt === 'adabn' && h0.adapted ? h0.adapted : h0.asTrained;
+}
+
+function recallCells(sm: SourceMetrics, classes: string[]): string[] {
+  return classes.map((c) => {
+    const k = sm.perClass.find((p) => p.class === c);
+    return k && k.recall !== null ? `${pct(k.recall, 0)} (${k.support})` : NA;
+  });
+}
+
+function confusionText(sm: SourceMetrics): string {
+  return sm.confusion.counts.map((row) => row.join(' ')).join(' / ');
+}
+
+export function labsHtml(data: LabsData, models: readonly ModelResult[], curveSvg: string | null): string {
+  const parts: string[] = [];
+  if (data.labs.length) {
+    parts.push(`<h3>Labs</h3><table class="data" id="labs-table"><thead><tr><th>Lab</th><th class="num">Cells</th><th>Per class</th><th>Labelled by</th><th>Licence</th><th>Groups for the split</th></tr></thead><tbody>${data.labs
+      .map(
+        (l) =>
+          `<tr data-lab="${h(l.name)}"><td><strong>${h(l.name)}</strong><br><span class="ci">${h(l.description)}</span></td><td class="num">${l.images}</td><td>${Object.entries(l.perClass).map(([c, n]) => `${h(titleCase(c))} ${n}`).join(', ')}</td><td>${h(l.labelledBy)}</td><td>${h(l.licence)}</td><td>${l.sessionCount !== null ? `${l.sessionCount} sessions (<code>${h(l.sessions ?? '')}</code>)` : l.labels === 'voc-boxes' ? 'by smear' : 'by image content'}</td></tr>`,
+      )
+      .join('')}</tbody></table>`);
+  }
+  for (const r of data.crossLab) {
+    if (r.status !== 'evaluated') {
+      parts.push(`<p class="na">Leave-one-lab-out (${h(r.arch)}): ${h(r.reason ?? 'not evaluated')}</p>`);
+      continue;
+    }
+    const shown = r.adapt === 'adabn' ? 'with test-time adaptation (AdaBN on the held-out lab)' : 'as trained (no test-time adaptation)';
+    const head = `<tr><th>Held-out lab</th><th>Trained on</th><th class="num">Cells</th><th class="num">Accuracy<br><span class="ci">95 % CI</span></th><th class="num">Balanced accuracy</th><th class="num">Macro-F1</th>${r.classes.map((c) => `<th class="num">${h(titleCase(c))}<br><span class="ci">recall (n)</span></th>`).join('')}<th>Confusion (rows true, ${r.classes.map((c) => h(c.slice(0, 3))).join(' ')})</th><th class="num">Same lab, test split<br><span class="ci">all-labs model</span></th><th class="num">Other figure<br><span class="ci">${r.adapt === 'adabn' ? 'as trained' : 'with AdaBN'}</span></th></tr>`;
+    const body = r.heldOut
+      .map((x) => {
+        const sm = headline(r, x);
+        const other = r.adapt === 'adabn' ? x.asTrained : x.adapted;
+        const same = sameLabMetrics(models, r.arch, x.lab);
+        return `<tr data-held-out-lab="${h(x.lab)}"><td><strong>${h(x.lab)}</strong></td><td>${h(x.trainedOn.join(', '))}</td><td class="num">${sm.n}</td><td class="num">${h(pct(sm.accuracy))}<br><span class="ci">${h(interval(sm.accuracyCi))}</span></td><td class="num">${h(pct(sm.balancedAccuracy))}</td><td class="num">${h(num(sm.macroF1))}</td>${recallCells(sm, r.classes).map((c) => `<td class="num">${h(c)}</td>`).join('')}<td><code>${h(confusionText(sm))}</code></td><td class="num">${same ? `${h(pct(same.metrics.accuracy))}<br><span class="ci">bal. ${h(pct(same.metrics.balancedAccuracy))}, n=${same.metrics.n}</span>` : NA}</td><td class="num">${other ? `${h(pct(other.accuracy))}<br><span class="ci">bal. ${h(pct(other.balancedAccuracy))}</span>` : NA}</td></tr>`;
+      })
+      .join('');
+    const m = r.adapt === 'adabn' && r.mean.adapted ? r.mean.adapted : r.mean.asTrained;
+    const mean = `<tr class="mean"><td><strong>mean over held-out labs</strong></td><td></td><td></td><td class="num">${h(pct(m.accuracy))}</td><td class="num">${h(pct(m.balancedAccuracy))}</td><td class="num">${h(num(m.macroF1))}</td>${r.classes.map(() => '<td></td>').join('')}<td></td><td></td><td></td></tr>`;
+    parts.push(`<h3>Leave one lab out — ${h(r.arch)}</h3><p class="lead">Each row: a model that never saw that lab, measured on all of its cells, ${h(shown)}. ${h(r.protocol)} Features: ${h(r.features)}. The same-lab column is the all-labs ${h(r.arch)} transfer model on that lab's own test split (the model trained on every lab).</p>
+<table class="data" id="cross-lab-table" data-arch="${h(r.arch)}"><thead>${head}</thead><tbody>${body}${mean}</tbody></table>`);
+    parts.push(`<h3>How many of its own cells must a lab label?</h3><p class="lead">Held-out accuracy of each lab when k of its labelled cells per class join training (whole sessions/smears of those cells leave its test set); k = 0 is the row above.</p>${curveSvg ?? ''}${curveTable(r)}`);
+  }
+  return parts.join('\n');
+}
+
+function curveTable(r: CrossLabRecord): string {
+  const ks = [...new Set(r.curve.map((c) => c.k))].sort((a, b) => a - b);
+  const rows = [...new Set(r.curve.map((c) => c.lab))].map((lab) => {
+    const cells = ks.map((k) => {
+      const c = r.curve.find((x) => x.lab === lab && x.k === k);
+      return c && c.accuracy !== null ? `${pct(c.accuracy)}<br><span class="ci">bal. ${pct(c.balancedAccuracy)}, n=${c.testN}</span>` : NA;
+    });
+    return `<tr data-curve-lab="${h(lab)}"><td>${h(lab)}</td>${cells.map((c) => `<td class="num">${c}</td>`).join('')}</tr>`;
+  });
+  return `<table class="data" id="labelling-curve-table"><thead><tr><th>Lab</th>${ks.map((k) => `<th class="num">k = ${k}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+export function labellingCurveSpec(r: CrossLabRecord): TopLevelSpec {
+  const values = r.curve.filter((c) => c.accuracy !== null).map((c) => ({ lab: c.lab, k: c.k, accuracy: c.accuracy, balanced: c.balancedAccuracy }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `Labelling curve (${r.arch}): held-out accuracy vs own labelled cells per class`,
+    width: 520,
+    height: 260,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'k', type: 'quantitative', title: 'labelled cells of the lab per class in training' },
+      y: { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 1] }, axis: { format: '.0%' }, title: 'accuracy on the rest of the lab' },
+      color: { field: 'lab', type: 'nominal', title: 'lab' },
+    },
+  } as TopLevelSpec;
+}
+
+export function labsMarkdown(data: LabsData, models: readonly ModelResult[]): string[] {
+  const out: string[] = [];
+  if (data.labs.length) {
+    out.push('## Labs', '', '| Lab | Cells | Labelled by | Licence |', '|---|--:|---|---|');
+    for (const l of data.labs) out.push(`| ${e(l.name)} | ${l.images} | ${e(l.labelledBy)} | ${e(l.licence)} |`);
+    out.push('');
+  }
+  for (const r of data.crossLab) {
+    if (r.status !== 'evaluated') {
+      out.push(`Leave-one-lab-out (${r.arch}): ${r.reason ?? 'not evaluated'}`, '');
+      continue;
+    }
+    out.push(`## Leave one lab out (${r.arch}, ${r.adapt === 'adabn' ? 'with AdaBN' : 'as trained'})`, '');
+    out.push(`| Held-out lab | Cells | Accuracy | 95 % CI | Balanced accuracy | Macro-F1 | ${r.classes.map((c) => `${titleCase(c)} recall`).join(' | ')} | Same lab (test split) |`);
+    out.push(`|---|--:|--:|--:|--:|--:|${r.classes.map(() => '--:|').join('')}--:|`);
+    for (const x of r.heldOut) {
+      const sm = headline(r, x);
+      const same = sameLabMetrics(models, r.arch, x.lab);
+      out.push(`| ${e(x.lab)} | ${sm.n} | ${pct(sm.accuracy)} | ${interval(sm.accuracyCi)} | ${pct(sm.balancedAccuracy)} | ${num(sm.macroF1)} | ${recallCells(sm, r.classes).join(' | ')} | ${same ? pct(same.metrics.accuracy) : NA} |`);
+    }
+    const m = r.adapt === 'adabn' && r.mean.adapted ? r.mean.adapted : r.mean.asTrained;
+    out.push(`| mean | | ${pct(m.accuracy)} | | ${pct(m.balancedAccuracy)} | ${num(m.macroF1)} |${r.classes.map(() => ' |').join('')} |`, '');
+    const ks = [...new Set(r.curve.map((c) => c.k))].sort((a, b) => a - b);
+    out.push('### Labelling curve (accuracy on the rest of the lab)', '', `| Lab | ${ks.map((k) => `k = ${k}`).join(' | ')} |`, `|---|${ks.map(() => '--:|').join('')}`);
+    for (const lab of [...new Set(r.curve.map((c) => c.lab))]) {
+      out.push(`| ${e(lab)} | ${ks.map((k) => { const c = r.curve.find((x) => x.lab === lab && x.k === k); return c && c.accuracy !== null ? `${pct(c.accuracy)} (n=${c.testN})` : NA; }).join(' | ')} |`);
+    }
+    out.push('');
+  }
+  return out;
+}
