@@ -15,6 +15,8 @@ sections = [
     ('Report rendering (issue 6)', 'report.md'),
     ('Watch mode (issue 7)', 'watch.md'),
     ('Cross-source robustness (issue 8)', 'robustness.md'),
+    ('Labs: models in labs they never saw (issue 15)', 'labs.md'),
+    ('Scale-out: Slurm and the remote cache (issue 19)', 'scale-out.md'),
 ]
 text = target.read_text()
 head = text[: text.index(f'## {sections[0][0]}')]
