@@ -166,7 +166,10 @@ async function executeLocked(
     };
     const badDep = inst.deps.find((_, k) => ['failed', 'skipped', 'cancelled'].includes(depResults[k]!.outcome));
     if (badDep) return done({ outcome: 'skipped', detail: `dependency ${badDep} did not finish` });
-    if ((failed && !options.keepGoing) || stopped()) return done({ outcome: 'skipped', detail: stopped() ? 'run cancelled' : 'an earlier instance failed' });
+    // A dry run reports every instance, whatever an earlier one would do.
+    const halted = () => (failed && !options.keepGoing && !dry) || stopped();
+    const haltedDetail = () => (stopped() ? 'run cancelled' : 'an earlier instance failed');
+    if (halted()) return done({ outcome: 'skipped', detail: haltedDetail() });
     const pendingDep = inst.deps.find((_, k) => depResults[k]!.outcome === 'would-run');
     if (dry && pendingDep) return { outcome: 'would-run', detail: `dependency ${pendingDep} will run` };
 
@@ -202,6 +205,11 @@ async function executeLocked(
     if (dry) return { outcome: 'would-run', key: rk.key, detail: reason, fields: rk.fields };
 
     const grant = await rc.slots.acquire(inst.resources.cpu, inst.resources.gpu);
+    // What failed while this one waited for a slot stops it before it starts (without --keep-going).
+    if (failed && !options.keepGoing && !dry) {
+      grant.release();
+      return done({ outcome: 'skipped', detail: haltedDetail() });
+    }
     started = Date.now(); // the time shown is the instance's own, not its wait for a free slot
     const c: Cancellable = { cancelled: stopped(), processes: new Set() };
     cancels.set(inst.id, c);

@@ -58,5 +58,24 @@ test('kill -9 of the stage host during a command stage kills its shell group too
   await assertStopsTicking(ws);
 });
 
+test('after a failure, instances still waiting for a slot do not start (without --keep-going)', async () => {
+  const later = ['a1', 'a2', 'a3', 'a4'].map((id) => ({ id, command: `echo ${id} >> calls.log; sleep 1` }));
+  const ws = new Workspace({ 'pipeline.json': { stages: [{ id: 'bad', command: 'sleep 0.3; exit 3' }, ...later] } });
+  const r = await ws.pipe(['run', '-j', '2']);
+  assert.is(r.code, 1);
+  assert.equal(ws.calls(), ['a1']);
+  for (const id of ['a2', 'a3', 'a4']) assert.match(r.stdout, new RegExp(`skipped\\s+${id} .*an earlier instance failed`));
+});
+
+test('a dry run with a missing module exits 1 and still says what else would run', async () => {
+  const ws = new Workspace({ 'pipeline.json': { stages: [{ id: 'ghost', module: 'stages/ghost.ts' }, { id: 'ok', command: 'true' }, { id: 'after', command: 'true', deps: ['ok'] }] } });
+  const r = await ws.pipe(['run', '-n']);
+  assert.is(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /ghost[\s\S]*module stages\/ghost\.ts does not exist/);
+  assert.not.match(r.stdout, /skipped/);
+  assert.match(r.stdout, /would run\s+ok/);
+  assert.match(r.stdout, /would run\s+after/);
+});
+
 test.after(disposeAll);
 test.run();

@@ -1,0 +1,56 @@
+// Bad or unusual input that must give the expected files or a clear error naming what is wrong.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { disposeAll, Workspace } from './rig.js';
+
+// A dataset stage: lists its inputs (workspace-relative where they are inside it).
+const dataset = {
+  vars: { root: 'data' },
+  stages: [{ id: 'list', command: 'sed "s|^$PWD/||" "$PIPE_INPUTS" > "$PIPE_OUT/inputs.txt"', inputs: ['${vars.root}/*/*.txt'], params: { root: '${vars.root}' } }],
+};
+const listed = (ws: Workspace) => ws.read('artifacts/stages/list/inputs.txt').split('\n').filter(Boolean);
+
+test('dataset roots are paths: glob characters in them are literal; absolute roots and ~ work', async () => {
+  const ws = new Workspace({
+    'pipeline.json': dataset,
+    'mydata/set (v2)/A/1.txt': '1',
+    'mydata/set v2/A/decoy.txt': 'x',
+    'mydata/set(v2)/B/2.txt': '2',
+    'mydata/set[1]/C/3.txt': '3',
+    'mydata/set1/C/decoy.txt': 'x',
+  });
+  const home = new Workspace({ 'ds/D/4.txt': '4' });
+  {
+    const cases: [string, string[], Record<string, string>?][] = [
+      ['mydata/set (v2)', ['mydata/set (v2)/A/1.txt']],
+      ['mydata/set(v2)', ['mydata/set(v2)/B/2.txt']],
+      ['mydata/set[1]', ['mydata/set[1]/C/3.txt']],
+      [ws.path('mydata/set(v2)'), ['mydata/set(v2)/B/2.txt']],
+    ];
+    cases.push([home.path('ds'), [home.path('ds/D/4.txt')]]);
+    cases.push(['~/ds', [home.path('ds/D/4.txt')], { HOME: home.dir }]);
+    for (const [root, expected, env] of cases) {
+      const r = await ws.pipe(['run', '--set', `vars.root=${root}`], env);
+      assert.is(r.code, 0, `${root}: ${r.stdout}${r.stderr}`);
+      assert.equal(listed(ws), expected, root);
+    }
+  }
+});
+
+test('a dataset stage whose inputs match nothing fails, naming the pattern and the folder', async () => {
+  const ws = new Workspace({ 'pipeline.json': dataset, 'data/A/1.txt': '1', 'empty/x.md': '' });
+  let r = await ws.pipe(['run', '--set', 'vars.root=nowhere']);
+  assert.is(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /FAILED\s+list[\s\S]*list: its inputs match no file\n\s+"nowhere\/\*\/\*\.txt": folder nowhere \(\S+\/nowhere\) does not exist/);
+  assert.is(ws.exists('artifacts/stages/list'), false);
+  r = await ws.pipe(['run', '--set', 'vars.root=empty']);
+  assert.is(r.code, 1);
+  assert.match(r.stdout, /"empty\/\*\/\*\.txt": folder empty \(\S+\) exists but holds no match/);
+  r = await ws.pipe(['run', '-n', '--set', 'vars.root=empty']);
+  assert.is(r.code, 1, 'a dry run reports it too');
+  assert.match(r.stdout, /its inputs match no file/);
+});
+
+test.after(disposeAll);
+test.run();
