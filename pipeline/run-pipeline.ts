@@ -12,6 +12,7 @@ import type { FinishedInstance } from './inputs.js';
 import { resolveKey, type ResolvedKey } from './instance-key.js';
 import { diffKeyFields } from './key-diff.js';
 import type { KeyFields } from './keys.js';
+import { checkParamsUpFront } from './params-check.js';
 import { buildPlan, selectTargets, type Instance, type Plan } from './plan.js';
 import { createServices, type RunContext } from './run-context.js';
 import { WorkspacePaths } from './paths.js';
@@ -125,6 +126,11 @@ async function executeLocked(
   let emit = emitTo;
   // Read the state only once the lock is held: a run we waited for has just changed it.
   const services = createServices(options.workspace);
+  try {
+    await checkParamsUpFront(services, plan, selected);
+  } finally {
+    services.bundler.save();
+  }
 
   const jobs = Math.max(1, options.jobs ?? availableParallelism());
   const wantsGpu = selected.some((i) => i.resources.gpu > 0);

@@ -3,6 +3,7 @@
 // progress and the result. When the runner disappears (even by kill -9) the IPC channel closes and
 // the host kills what it started and exits, so no orphan keeps writing.
 import type { ContextData, FromHost, Job, ToHost } from './ipc.js';
+import { paramsErrorLines } from './params-errors.js';
 import { spawnShellGroup } from './shell-group.js';
 import type { StageContext, StageModule } from './stage-api.js';
 
@@ -59,12 +60,7 @@ async function checkParams(stage: StageModule, data: ContextData): Promise<void>
   const ajv = new Ajv2020({ allErrors: true, strict: false, useDefaults: false });
   const validate = ajv.compile(stage.paramsSchema);
   if (!validate(data.params)) {
-    const lines = (validate.errors ?? []).map((e) => {
-      const field = `params${e.instancePath.replace(/\//g, '.')}`;
-      if (e.keyword === 'additionalProperties') return `${field}: unknown param "${String(e.params.additionalProperty)}"`;
-      if (e.keyword === 'required') return `${field}: missing param "${String(e.params.missingProperty)}"`;
-      return `${field}: ${e.message ?? e.keyword}`;
-    });
+    const lines = paramsErrorLines(validate.errors);
     throw new CleanError(`invalid params:\n  ${lines.join('\n  ')}`);
   }
   validated.add(data.instanceId);
@@ -77,7 +73,7 @@ async function runJob(job: Job): Promise<void> {
   const stage = await load(job.bundle);
   if (job.kind === 'describe') {
     const perItem = stage.kind === 'per-item';
-    send({ type: 'described', kind: stage.kind, hasFinalize: perItem && typeof stage.finalize === 'function', hasSkipCheck: perItem && typeof stage.skipAllItems === 'function' });
+    send({ type: 'described', kind: stage.kind, hasFinalize: perItem && typeof stage.finalize === 'function', hasSkipCheck: perItem && typeof stage.skipAllItems === 'function', paramsSchema: stage.paramsSchema ?? null });
     return;
   }
   const data = job.ctx === 'same' ? lastContext : job.ctx;

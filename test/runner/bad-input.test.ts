@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { disposeAll, Workspace } from './rig.js';
+import { disposeAll, stageApi, Workspace } from './rig.js';
 
 // A dataset stage: lists its inputs (workspace-relative where they are inside it).
 const dataset = {
@@ -50,6 +50,41 @@ test('a dataset stage whose inputs match nothing fails, naming the pattern and t
   r = await ws.pipe(['run', '-n', '--set', 'vars.root=empty']);
   assert.is(r.code, 1, 'a dry run reports it too');
   assert.match(r.stdout, /its inputs match no file/);
+});
+
+const fitStage = `
+import { defineStage } from ${JSON.stringify(stageApi)};
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+export default defineStage({
+  paramsSchema: { type: 'object', properties: { tag: { type: 'string' }, mode: { enum: ['a', 'b'] } }, required: ['tag'] },
+  async run(ctx) {
+    appendFileSync(join(ctx.workspace, 'calls.log'), 'fit\\n');
+  },
+});
+`;
+
+test('params are checked against the stage schema before anything runs; unknown --set keys are rejected; enum errors list the values', async () => {
+  const ws = new Workspace({
+    'pipeline.json': { stages: [{ id: 'first', command: 'echo first >> calls.log' }, { id: 'fit', module: 'stages/fit.ts', deps: ['first'], params: { tag: 'x', mode: 'c' } }] },
+    'stages/fit.ts': fitStage,
+  });
+  let r = await ws.pipe(['run']);
+  assert.is.not(r.code, 0);
+  assert.match(r.stderr, /fit: invalid params:\n\s+params\.mode: must be one of "a", "b"/);
+  assert.match(r.stderr, /nothing was run/);
+  assert.equal(ws.calls(), [], 'no stage ran before the check');
+  r = await ws.pipe(['status']);
+  assert.is.not(r.code, 0, 'pipe status reports it too, not "would run"');
+  assert.match(r.stderr, /params\.mode: must be one of "a", "b"/);
+  r = await ws.pipe(['run', '--set', 'fit.mode=a', '--set', 'fit.tga=y']);
+  assert.match(r.stderr, /--set fit\.tga=y: stage "fit" has no param "tga" \(params: mode, tag\)/);
+  r = await ws.pipe(['run', '--set', 'fit.mode=a', '--set', 'fit.tag=5']);
+  assert.match(r.stderr, /params\.tag: must be string/);
+  assert.equal(ws.calls(), []);
+  r = await ws.pipe(['run', '--set', 'fit.mode=b']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.equal(ws.calls(), ['first', 'fit']);
 });
 
 test.after(disposeAll);
