@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { loadConfig } from './config-load.js';
 import type { EventSink, Outcome, PipeEvent } from './events.js';
 import { PipelineError } from './errors.js';
-import { removeQuietly, writeFileAtomic } from './fs-atomic.js';
+import { removeQuietly, removeStaleTemporaries, writeFileAtomic } from './fs-atomic.js';
 import { detectGpus } from './gpus.js';
 import type { FinishedInstance } from './inputs.js';
 import { resolveKey, type ResolvedKey } from './instance-key.js';
@@ -20,7 +20,7 @@ import { runPerItem, runWhole, type Cancellable } from './run-instance.js';
 import { Slots } from './slots.js';
 import { RunStateWriter } from './run-state.js';
 import { StageFailure } from './stage-process.js';
-import { acquireLock, type LockHandle } from './workspace-lock.js';
+import { acquireLock, pidAlive, type LockHandle } from './workspace-lock.js';
 
 export interface RunOptions {
   /** Folder holding pipeline.json. */
@@ -67,8 +67,10 @@ export interface RunHandle {
 export function startRun(options: RunOptions, sink: EventSink): RunHandle {
   const cancels = new Map<string, Cancellable>();
   let stopAll = false;
+  // Cancels the wait for the workspace lock too: a run cancelled while it waits runs nothing.
+  const waiting = new AbortController();
   const handle: RunHandle = {
-    done: execute(options, sink, cancels, () => stopAll),
+    done: execute(options, sink, cancels, () => stopAll, waiting.signal),
     cancel(id) {
       const c = cancels.get(id);
       if (!c) return;
@@ -77,6 +79,7 @@ export function startRun(options: RunOptions, sink: EventSink): RunHandle {
     },
     cancelAll() {
       stopAll = true;
+      waiting.abort();
       for (const id of cancels.keys()) handle.cancel(id);
     },
   };
@@ -89,7 +92,7 @@ export function runPipeline(options: RunOptions, sink: EventSink, signal?: Abort
   return h.done;
 }
 
-async function execute(options: RunOptions, emitTo: EventSink, cancels: Map<string, Cancellable>, stopped: () => boolean): Promise<RunResult> {
+async function execute(options: RunOptions, emitTo: EventSink, cancels: Map<string, Cancellable>, stopped: () => boolean, lockSignal: AbortSignal): Promise<RunResult> {
   const t0 = Date.now();
   const emit = emitTo;
   const loaded = await loadConfig(options.workspace);
@@ -103,10 +106,13 @@ async function execute(options: RunOptions, emitTo: EventSink, cancels: Map<stri
     lock = await acquireLock(ws.lockFile, {
       wait: options.wait !== false,
       command: options.commandLine ?? 'pipe run',
-      onWait: (h) => emit({ type: 'info', message: `waiting for another pipe run (pid ${h.pid}, since ${h.since}) to finish…` }),
+      signal: lockSignal,
+      onWait: (h) => emit({ type: 'info', message: `waiting for another pipe run (pid ${h.pid}, since ${h.since}) to finish… (if no such run is left, remove ${ws.lockFile})` }),
       onTakeover: (h) => emit({ type: 'warn', message: `took over the lock of pipe run pid ${h.pid}, which is gone (killed?); its unfinished instances will rerun` }),
     });
     removeQuietly(ws.tmpDir);
+    // Temporary files a killed run, or one that hit a full disk, left beside the files it was replacing.
+    for (const dir of [ws.pipeDir, ws.manifestsDir, ws.itemsDir, ws.runsDir]) removeStaleTemporaries(dir, pidAlive);
     mkdirSync(ws.tmpDir, { recursive: true });
   }
   try {
@@ -227,15 +233,18 @@ async function executeLocked(
     } catch (e) {
       if (c.cancelled) return done({ outcome: 'cancelled', key: rk.key });
       failed = true;
-      const err = e as Error;
+      const err = e as NodeJS.ErrnoException;
       const code = e instanceof StageFailure && e.exitCode !== undefined ? ` (exit code ${e.exitCode})` : '';
-      return done({ outcome: 'failed', key: rk.key, detail: `${err instanceof PipelineError || err instanceof StageFailure ? err.message : err.stack ?? err.message}${code}` });
+      // A file-system error (ENOSPC, EACCES…) is the user's to fix: its message and path, not a stack.
+      const clean = err instanceof PipelineError || err instanceof StageFailure || typeof err.code === 'string';
+      return done({ outcome: 'failed', key: rk.key, detail: `${clean ? err.message : err.stack ?? err.message}${code}` });
     } finally {
       grant.release();
       cancels.delete(inst.id);
     }
   };
 
+  let saveFailed = false;
   try {
     for (const inst of selected) {
       tasks.set(
@@ -248,8 +257,17 @@ async function executeLocked(
     }
     await Promise.all(tasks.values());
   } finally {
-    rc.hashes.save();
-    rc.bundler.save();
+    // Saving caches and the run record can hit the same full disk: say so, and still end with the summary.
+    const trySave = (what: string, save: () => void) => {
+      try {
+        save();
+      } catch (e) {
+        saveFailed = true;
+        emit({ type: 'warn', message: `could not save ${what}: ${(e as Error).message}` });
+      }
+    };
+    trySave('the file-hash cache', () => rc.hashes.save());
+    trySave('the bundle index', () => rc.bundler.save());
     // A run that changed something is recorded, so `pipe gc` keeps what recent runs produced.
     if (!dry && [...results.values()].some((r) => r.outcome !== 'up-to-date')) {
       const keys: Record<string, string> = {};
@@ -260,12 +278,12 @@ async function executeLocked(
         if (r.outcome === 'failed' || r.outcome === 'cancelled') interrupted[id] = r.key;
         else keys[id] = r.key;
       }
-      writeFileAtomic(join(rc.ws.runsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.json`), JSON.stringify({ at: new Date().toISOString(), profile: options.profile ?? null, set: options.set ?? [], keys, interrupted }));
+      trySave('the run record', () => writeFileAtomic(join(rc.ws.runsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.json`), JSON.stringify({ at: new Date().toISOString(), profile: options.profile ?? null, set: options.set ?? [], keys, interrupted })));
     }
   }
   const counts = { 'up-to-date': 0, restored: 0, ran: 0, failed: 0, skipped: 0, cancelled: 0 } as Record<Outcome, number>;
   for (const r of results.values()) if (r.outcome in counts) counts[r.outcome as Outcome]++;
-  const ok = counts.failed === 0 && counts.skipped === 0 && counts.cancelled === 0;
+  const ok = counts.failed === 0 && counts.skipped === 0 && counts.cancelled === 0 && !saveFailed;
   emit({ type: 'run-done', ok, ms: Date.now() - t0, counts });
   return { ok, plan, results };
 }

@@ -87,5 +87,17 @@ test('params are checked against the stage schema before anything runs; unknown 
   assert.equal(ws.calls(), ['first', 'fit']);
 });
 
+test('pipeline.json syntax: a trailing comma is named at its own line; a truncated file is reported once, as such', async () => {
+  const ws = new Workspace({ 'pipeline.json': '{\n  "stages": [\n    { "id": "a", "command": "true",\n    }\n  ]\n}\n' });
+  let r = await ws.pipe(['run', '-n']);
+  assert.is.not(r.code, 0);
+  assert.match(r.stderr, /pipeline\.json:3:\d+: JSON syntax error: trailing comma/);
+  ws.write('pipeline.json', '{\n  "stages": [\n    { "id": "a", "command": "true" }');
+  r = await ws.pipe(['run', '-n']);
+  assert.is.not(r.code, 0);
+  assert.is(r.stderr.match(/JSON syntax error/g)?.length, 1, r.stderr);
+  assert.match(r.stderr, /pipeline\.json:3:\d+: JSON syntax error: the file ends early/);
+});
+
 test.after(disposeAll);
 test.run();

@@ -2,7 +2,12 @@
 // the runner leaves behind and what it says.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fg from 'fast-glob';
+import { hostname } from 'node:os';
 import { disposeAll, Workspace } from './rig.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -75,6 +80,82 @@ test('a dry run with a missing module exits 1 and still says what else would run
   assert.not.match(r.stdout, /skipped/);
   assert.match(r.stdout, /would run\s+ok/);
   assert.match(r.stdout, /would run\s+after/);
+});
+
+test('SIGTERM or Ctrl-C while waiting for the lock ends the waiting run at once; it runs nothing later', async () => {
+  const ws = new Workspace({ 'pipeline.json': { stages: [{ id: 'slow', command: 'echo slow >> calls.log; while [ ! -e go ]; do sleep 0.05; done' }] } });
+  const first = ws.spawn(['run']);
+  await until(() => ws.calls().length === 1, 'the first run to start');
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const second = ws.spawn(['run', '--force', 'slow']);
+    let out = '';
+    second.stdout!.on('data', (d) => (out += d));
+    second.stderr!.on('data', (d) => (out += d));
+    await until(() => /waiting for another pipe run \(pid \d+.*remove \S+\.pipe\/lock/.test(out), 'the second run to wait');
+    const t0 = Date.now();
+    second.kill(signal);
+    const code = await new Promise((r) => second.on('close', r));
+    assert.ok(Date.now() - t0 < 5000, `${signal}: the waiting run ended promptly`);
+    assert.is(code, 130, `${signal}: ${out}`);
+    assert.match(out, /cancelled while waiting for the workspace lock; nothing was run/);
+  }
+  ws.write('go', '');
+  await new Promise((r) => first.on('close', r));
+  assert.equal(ws.calls(), ['slow'], 'no cancelled run ran the stage later');
+});
+
+test('a lock held by a live but unrelated pid (pid reused after a reboot) is taken over', async () => {
+  const ws = new Workspace({ 'pipeline.json': { stages: [{ id: 'a', command: 'echo a >> calls.log' }] } });
+  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  // This test's own pid is alive, but it never ran pipe: recorded in another boot, or started at another time.
+  for (const lock of [{ boot: 'another-boot', started: '1' }, { boot: bootId, started: '1' }]) {
+    ws.write('.pipe/lock', { pid: process.pid, host: hostname(), since: '2020-01-01T00:00:00.000Z', command: 'pipe run', ...lock });
+    ws.resetCalls();
+    const r = await ws.pipe(['run', '--no-wait', '--force', 'a']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`took over the lock of pipe run pid ${process.pid}`));
+    assert.equal(ws.calls(), ['a']);
+  }
+});
+
+test('a full disk: the failing instance and the file are named, the run ends with its summary, no temporary file survives', async () => {
+  // A real full disk: .pipe and artifacts on a 3 MiB tmpfs (needs root, as in CI's container).
+  const disk = mkdtempSync(join(tmpdir(), 'pipe-full-'));
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', disk]).status !== 0) {
+    rmSync(disk, { recursive: true, force: true });
+    console.log('  (not run: cannot mount a tmpfs here)');
+    return;
+  }
+  try {
+    const ws = new Workspace({
+      'pipeline.json': {
+        stages: [
+          { id: 'a', command: 'head -c 1200K /dev/zero > "$PIPE_OUT/a.bin"' },
+          { id: 'b', command: 'head -c 500K /dev/zero > "$PIPE_OUT/b.bin"', deps: ['a'] },
+        ],
+      },
+    });
+    for (const d of ['.pipe', 'artifacts']) {
+      mkdirSync(join(disk, d));
+      symlinkSync(join(disk, d), ws.path(d));
+    }
+    const r = await ws.pipe(['run', '-j', '1']);
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    assert.not.match(r.stderr, /internal error/);
+    assert.match(r.stdout + r.stderr, /ENOSPC[^\n]*\//, 'the message names the file');
+    assert.match(r.stdout, /FAILED\s+b/);
+    assert.match(r.stdout, /^FAILED: .*1 failed/im);
+    const temporaries = () => fg.sync(['.pipe/**/*.tmp-*', 'artifacts/**/*.tmp-*'], { cwd: ws.dir, dot: true, followSymbolicLinks: true });
+    assert.equal(temporaries(), []);
+    // What a killed writer left is removed by the next run (a live writer's would be kept).
+    ws.write('.pipe/current.json.tmp-2147483646-0badf00d', '{');
+    ws.write('artifacts/manifests/ab/cd.json.tmp-2147483646-0badf00d', '{');
+    await ws.pipe(['run', 'a']);
+    assert.equal(temporaries(), []);
+  } finally {
+    spawnSync('umount', [disk]);
+    rmSync(disk, { recursive: true, force: true });
+  }
 });
 
 test.after(disposeAll);
