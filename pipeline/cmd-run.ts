@@ -65,7 +65,8 @@ export async function cmdRun(workspace: string, p: Parsed, argv: string[]): Prom
     if (opts.dryRun) {
       const { printStatus } = await import('./cmd-status.js');
       printStatus(result);
-      return 0;
+      // An instance that cannot even be planned (missing module, inputs matching nothing) fails the dry run.
+      return [...result.results.values()].some((r) => r.outcome === 'failed') ? 1 : 0;
     }
     return interrupted ? 130 : result.ok ? 0 : 1;
   } finally {

@@ -20,6 +20,23 @@ export interface LoadedConfig {
   textHash: string;
 }
 
+/**
+ * The first syntax error only (the parser's later ones follow from it), said the way a person would:
+ * a trailing comma at the comma itself, a truncated file as such.
+ */
+function syntaxError(text: string, errors: ParseError[], fileName: string, locator: SourceLocator): string {
+  const first = errors[0];
+  if (!first) return `${fileName}: JSON syntax error: the file holds no JSON value`;
+  const before = text.slice(0, first.offset).trimEnd();
+  if (before.endsWith(',') && /^\s*[}\]]/.test(text.slice(first.offset))) {
+    return `${fileName}:${locator.lineColumn(before.length - 1)}: JSON syntax error: trailing comma (JSON allows none before } or ])`;
+  }
+  if (text.slice(first.offset).trim() === '') {
+    return `${fileName}:${locator.lineColumn(first.offset)}: JSON syntax error: the file ends early (${printParseErrorCode(first.error)}; is it truncated?)`;
+  }
+  return `${fileName}:${locator.lineColumn(first.offset)}: JSON syntax error: ${printParseErrorCode(first.error)}`;
+}
+
 export async function loadConfig(workspace: string, fileName = 'pipeline.json'): Promise<LoadedConfig> {
   const file = join(workspace, fileName);
   if (!existsSync(file)) throw new PipelineError(`no ${fileName} in ${workspace} (run pipe in the folder that holds it, or pass --cwd)`);
@@ -28,10 +45,7 @@ export async function loadConfig(workspace: string, fileName = 'pipeline.json'):
   const root = parseTree(text, errors, { allowTrailingComma: false, disallowComments: true });
   const locator = new SourceLocator(text, root);
   if (errors.length > 0 || !root) {
-    throw new ConfigErrors(
-      fileName,
-      errors.map((e) => `${fileName}:${locator.lineColumn(e.offset)}: JSON syntax error: ${printParseErrorCode(e.error)}`),
-    );
+    throw new ConfigErrors(fileName, [syntaxError(text, errors, fileName, locator)]);
   }
   const config = JSON.parse(text) as PipelineConfig;
   const schemaText = readFileSync(schemaPath(), 'utf8');

@@ -1,8 +1,9 @@
 // Resolves an instance's inputs: workspace globs (glob-files.ts) and files from deps' published outputs.
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { PipelineError } from './errors.js';
 import picomatch from 'picomatch';
-import { globFiles } from './glob-files.js';
+import { globFiles, patternBase } from './glob-files.js';
 import type { FileHashCache } from './file-hashes.js';
 import type { Instance } from './plan.js';
 import type { InputFile } from './stage-api.js';
@@ -25,8 +26,9 @@ export function resolveInputs(
   const out: InputFile[] = [];
   if (inst.inputGlobs.length) {
     const rels = globFiles(ws.root, inst.inputGlobs, IGNORE);
+    if (rels.length === 0) throw new PipelineError(`${inst.id}: its inputs match no file\n${inst.inputGlobs.map((g) => `  ${describePattern(ws.root, g)}`).join('\n')}`);
     for (const rel of rels) {
-      const path = join(ws.root, rel);
+      const path = resolve(ws.root, rel);
       out.push({ path, rel, hash: hashes.hash(path, statSync(path)) });
     }
   }
@@ -46,6 +48,15 @@ export function resolveInputs(
     }
   }
   return out;
+}
+
+/** `"<pattern>" (folder <base>: missing | empty of matches)`: where the pattern looked. */
+function describePattern(root: string, pattern: string): string {
+  if (pattern.startsWith('!')) return `"${pattern}" (an exclusion)`;
+  const base = patternBase(pattern);
+  const abs = resolve(root, base);
+  const where = isAbsolute(base) ? base : `${base || '.'} (${abs})`;
+  return `"${pattern}": folder ${where} ${existsSync(abs) ? 'exists but holds no match' : 'does not exist'}`;
 }
 
 /** Checks produced files against the stage's `outputs` globs; returns the first offender. */

@@ -58,9 +58,9 @@ export function hasReference(s: string, kind: Kind): boolean {
  * the object (or array) before the `*` that has the rest of the path, so each declared dataset adds
  * its own files to the stage's key. Values without that field are skipped; a glob without `*` is one glob.
  */
-export function interpolateGlobs(s: string, scope: Scope): string[] {
+export function interpolateGlobs(s: string, scope: Scope, quote?: (v: string) => string): string[] {
   const star = /\$\{(params|matrix|vars)\.([A-Za-z0-9_.-]+?)\.\*(?:\.([A-Za-z0-9_.-]+))?\}/.exec(s);
-  if (!star) return [interpolateString(s, scope)];
+  if (!star) return [interpolateString(s, scope, quote)];
   const [whole, kind, head, tail] = star as unknown as [string, Kind, string, string | undefined];
   const container = lookup(scope, kind, head);
   if (container === null || typeof container !== 'object') throw new InterpolationError(`\${${kind}.${head}} is not an object or array, so "*" cannot range over it`);
@@ -69,7 +69,7 @@ export function interpolateGlobs(s: string, scope: Scope): string[] {
     let v: unknown = value;
     for (const part of tail ? tail.split('.') : []) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
     if (v === undefined || v === null || typeof v === 'object') continue;
-    out.push(...interpolateGlobs(s.replace(whole, String(v)), scope));
+    out.push(...interpolateGlobs(s.replace(whole, quote ? quote(String(v)) : String(v)), scope, quote));
   }
   return out;
 }

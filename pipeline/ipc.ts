@@ -19,7 +19,7 @@ export type ToHost = { type: 'job'; job: Job } | { type: 'cancel' } | { type: 'e
 export type FromHost =
   | { type: 'log'; level: 'log' | 'warn'; message: string }
   | { type: 'progress'; done: number; total: number; label?: string }
-  | { type: 'described'; kind: 'whole' | 'per-item'; hasFinalize: boolean; hasSkipCheck: boolean }
+  | { type: 'described'; kind: 'whole' | 'per-item'; hasFinalize: boolean; hasSkipCheck: boolean; paramsSchema: object | null }
   | { type: 'skip-check'; reason: string | null }
   | { type: 'done' }
   | { type: 'error'; message: string; clean: boolean; exitCode?: number };

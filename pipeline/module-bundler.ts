@@ -16,6 +16,8 @@ export interface BundledModule {
   /** sha256 over the local source files (workspace-relative path → content hash). */
   codeHash: string;
   files: Record<string, string>;
+  /** The module's paramsSchema, once a stage host has described it (null: it has none). */
+  paramsSchema?: object | null;
 }
 
 interface IndexEntry {
@@ -23,6 +25,7 @@ interface IndexEntry {
   codeHash: string;
   files: Record<string, string>;
   stats: Record<string, [number, number, number]>;
+  paramsSchema?: object | null;
 }
 
 export class ModuleBundler {
@@ -107,6 +110,14 @@ export class ModuleBundler {
     this.index[modulePath] = out;
     this.dirty = true;
     return out;
+  }
+
+  /** Caches a module's paramsSchema with its bundle: the next run checks params without loading the module. */
+  rememberSchema(modulePath: string, schema: object | null): void {
+    const entry = this.index[modulePath];
+    if (!entry) return;
+    entry.paramsSchema = schema;
+    this.dirty = true;
   }
 
   save(): void {

@@ -5,6 +5,7 @@ import type { MatrixAxes, MatrixConfig, MatrixValue, StageConfig } from './confi
 import type { LoadedConfig } from './config-load.js';
 import type { JsonPath } from './config-locate.js';
 import { ConfigErrors } from './errors.js';
+import { escapeGlob, expandHome } from './glob-files.js';
 import { interpolateGlobs, interpolateString, interpolateValue, InterpolationError } from './interpolate.js';
 import { expandAxes, instanceId, parseSelector, sameCombo, type Combination } from './matrix.js';
 import { parseSetFlag, setPath, type ParamOverride } from './param-overrides.js';
@@ -178,7 +179,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
       const inputFrom: InputFromInstances[] = [];
       (stage.inputs ?? []).forEach((input, j) => {
         try {
-          if (typeof input === 'string') inputGlobs.push(...interpolateGlobs(input, full));
+          if (typeof input === 'string') inputGlobs.push(...interpolateGlobs(input, full, escapeGlob).map(expandHome));
           else inputFrom.push({ from: input.from, glob: interpolateString(input.glob, full), instances: [] });
         } catch (e) {
           if (e instanceof InterpolationError) at(['stages', i, 'inputs', j], `${id}: inputs[${j}]: ${e.message}`);

@@ -6,12 +6,13 @@ import { mkdirSync } from 'node:fs';
 import { loadConfig } from './config-load.js';
 import type { EventSink, Outcome, PipeEvent } from './events.js';
 import { PipelineError } from './errors.js';
-import { removeQuietly, writeFileAtomic } from './fs-atomic.js';
+import { removeQuietly, removeStaleTemporaries, writeFileAtomic } from './fs-atomic.js';
 import { detectGpus } from './gpus.js';
 import type { FinishedInstance } from './inputs.js';
 import { resolveKey, type ResolvedKey } from './instance-key.js';
 import { diffKeyFields } from './key-diff.js';
 import type { KeyFields } from './keys.js';
+import { checkParamsUpFront } from './params-check.js';
 import { buildPlan, selectTargets, type Instance, type Plan } from './plan.js';
 import { createServices, type RunContext } from './run-context.js';
 import { WorkspacePaths } from './paths.js';
@@ -19,7 +20,7 @@ import { runPerItem, runWhole, type Cancellable } from './run-instance.js';
 import { Slots } from './slots.js';
 import { RunStateWriter } from './run-state.js';
 import { StageFailure } from './stage-process.js';
-import { acquireLock, type LockHandle } from './workspace-lock.js';
+import { acquireLock, pidAlive, type LockHandle } from './workspace-lock.js';
 import { remoteCacheFor } from './remote-cache-setup.js';
 import { slurmExecutorFor } from './executor-setup.js';
 
@@ -72,8 +73,10 @@ export interface RunHandle {
 export function startRun(options: RunOptions, sink: EventSink): RunHandle {
   const cancels = new Map<string, Cancellable>();
   let stopAll = false;
+  // Cancels the wait for the workspace lock too: a run cancelled while it waits runs nothing.
+  const waiting = new AbortController();
   const handle: RunHandle = {
-    done: execute(options, sink, cancels, () => stopAll),
+    done: execute(options, sink, cancels, () => stopAll, waiting.signal),
     cancel(id) {
       const c = cancels.get(id);
       if (!c) return;
@@ -82,6 +85,7 @@ export function startRun(options: RunOptions, sink: EventSink): RunHandle {
     },
     cancelAll() {
       stopAll = true;
+      waiting.abort();
       for (const id of cancels.keys()) handle.cancel(id);
     },
   };
@@ -94,7 +98,7 @@ export function runPipeline(options: RunOptions, sink: EventSink, signal?: Abort
   return h.done;
 }
 
-async function execute(options: RunOptions, emitTo: EventSink, cancels: Map<string, Cancellable>, stopped: () => boolean): Promise<RunResult> {
+async function execute(options: RunOptions, emitTo: EventSink, cancels: Map<string, Cancellable>, stopped: () => boolean, lockSignal: AbortSignal): Promise<RunResult> {
   const t0 = Date.now();
   const emit = emitTo;
   const loaded = await loadConfig(options.workspace);
@@ -108,10 +112,13 @@ async function execute(options: RunOptions, emitTo: EventSink, cancels: Map<stri
     lock = await acquireLock(ws.lockFile, {
       wait: options.wait !== false,
       command: options.commandLine ?? 'pipe run',
-      onWait: (h) => emit({ type: 'info', message: `waiting for another pipe run (pid ${h.pid}, since ${h.since}) to finish…` }),
+      signal: lockSignal,
+      onWait: (h) => emit({ type: 'info', message: `waiting for another pipe run (pid ${h.pid}, since ${h.since}) to finish… (if no such run is left, remove ${ws.lockFile})` }),
       onTakeover: (h) => emit({ type: 'warn', message: `took over the lock of pipe run pid ${h.pid}, which is gone (killed?); its unfinished instances will rerun` }),
     });
     removeQuietly(ws.tmpDir);
+    // Temporary files a killed run, or one that hit a full disk, left beside the files it was replacing.
+    for (const dir of [ws.pipeDir, ws.manifestsDir, ws.itemsDir, ws.runsDir]) removeStaleTemporaries(dir, pidAlive);
     mkdirSync(ws.tmpDir, { recursive: true });
   }
   try {
@@ -131,6 +138,11 @@ async function executeLocked(
   let emit = emitTo;
   // Read the state only once the lock is held: a run we waited for has just changed it.
   const services = createServices(options.workspace);
+  try {
+    await checkParamsUpFront(services, plan, selected);
+  } finally {
+    services.bundler.save();
+  }
 
   const slurm = dry ? undefined : slurmExecutorFor(plan.loaded.config, options.executor, ws, emitTo);
   const jobs = Math.max(1, options.jobs ?? slurm?.maxJobs ?? availableParallelism());
@@ -176,7 +188,10 @@ async function executeLocked(
     };
     const badDep = inst.deps.find((_, k) => ['failed', 'skipped', 'cancelled'].includes(depResults[k]!.outcome));
     if (badDep) return done({ outcome: 'skipped', detail: `dependency ${badDep} did not finish` });
-    if ((failed && !options.keepGoing) || stopped()) return done({ outcome: 'skipped', detail: stopped() ? 'run cancelled' : 'an earlier instance failed' });
+    // A dry run reports every instance, whatever an earlier one would do.
+    const halted = () => (failed && !options.keepGoing && !dry) || stopped();
+    const haltedDetail = () => (stopped() ? 'run cancelled' : 'an earlier instance failed');
+    if (halted()) return done({ outcome: 'skipped', detail: haltedDetail() });
     const pendingDep = inst.deps.find((_, k) => depResults[k]!.outcome === 'would-run');
     if (dry && pendingDep) return { outcome: 'would-run', detail: `dependency ${pendingDep} will run` };
 
@@ -218,6 +233,11 @@ async function executeLocked(
     if (dry) return { outcome: 'would-run', key: rk.key, detail: reason, fields: rk.fields };
 
     const grant = await rc.slots.acquire(inst.resources.cpu, inst.resources.gpu);
+    // What failed while this one waited for a slot stops it before it starts (without --keep-going).
+    if (failed && !options.keepGoing && !dry) {
+      grant.release();
+      return done({ outcome: 'skipped', detail: haltedDetail() });
+    }
     started = Date.now(); // the time shown is the instance's own, not its wait for a free slot
     const c: Cancellable = { cancelled: stopped(), processes: new Set() };
     cancels.set(inst.id, c);
@@ -230,15 +250,18 @@ async function executeLocked(
     } catch (e) {
       if (c.cancelled) return done({ outcome: 'cancelled', key: rk.key });
       failed = true;
-      const err = e as Error;
+      const err = e as NodeJS.ErrnoException;
       const code = e instanceof StageFailure && e.exitCode !== undefined ? ` (exit code ${e.exitCode})` : '';
-      return done({ outcome: 'failed', key: rk.key, detail: `${err instanceof PipelineError || err instanceof StageFailure ? err.message : err.stack ?? err.message}${code}` });
+      // A file-system error (ENOSPC, EACCES…) is the user's to fix: its message and path, not a stack.
+      const clean = err instanceof PipelineError || err instanceof StageFailure || typeof err.code === 'string';
+      return done({ outcome: 'failed', key: rk.key, detail: `${clean ? err.message : err.stack ?? err.message}${code}` });
     } finally {
       grant.release();
       cancels.delete(inst.id);
     }
   };
 
+  let saveFailed = false;
   try {
     for (const inst of selected) {
       tasks.set(
@@ -253,8 +276,17 @@ async function executeLocked(
     await rc.remote?.flush();
   } finally {
     await rc.slurm?.shutdown();
-    rc.hashes.save();
-    rc.bundler.save();
+    // Saving caches and the run record can hit the same full disk: say so, and still end with the summary.
+    const trySave = (what: string, save: () => void) => {
+      try {
+        save();
+      } catch (e) {
+        saveFailed = true;
+        emit({ type: 'warn', message: `could not save ${what}: ${(e as Error).message}` });
+      }
+    };
+    trySave('the file-hash cache', () => rc.hashes.save());
+    trySave('the bundle index', () => rc.bundler.save());
     // A run that changed something is recorded, so `pipe gc` keeps what recent runs produced.
     if (!dry && [...results.values()].some((r) => r.outcome !== 'up-to-date')) {
       const keys: Record<string, string> = {};
@@ -265,12 +297,12 @@ async function executeLocked(
         if (r.outcome === 'failed' || r.outcome === 'cancelled') interrupted[id] = r.key;
         else keys[id] = r.key;
       }
-      writeFileAtomic(join(rc.ws.runsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.json`), JSON.stringify({ at: new Date().toISOString(), profile: options.profile ?? null, set: options.set ?? [], keys, interrupted }));
+      trySave('the run record', () => writeFileAtomic(join(rc.ws.runsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.json`), JSON.stringify({ at: new Date().toISOString(), profile: options.profile ?? null, set: options.set ?? [], keys, interrupted })));
     }
   }
   const counts = { 'up-to-date': 0, restored: 0, ran: 0, failed: 0, skipped: 0, cancelled: 0 } as Record<Outcome, number>;
   for (const r of results.values()) if (r.outcome in counts) counts[r.outcome as Outcome]++;
-  const ok = counts.failed === 0 && counts.skipped === 0 && counts.cancelled === 0;
+  const ok = counts.failed === 0 && counts.skipped === 0 && counts.cancelled === 0 && !saveFailed;
   emit({ type: 'run-done', ok, ms: Date.now() - t0, counts });
   return { ok, plan, results };
 }

@@ -3,6 +3,8 @@
 // progress and the result. When the runner disappears (even by kill -9) the IPC channel closes and
 // the host kills what it started and exits, so no orphan keeps writing.
 import type { ContextData, FromHost, Job, ToHost } from './ipc.js';
+import { paramsErrorLines } from './params-errors.js';
+import { spawnShellGroup } from './shell-group.js';
 import type { StageContext, StageModule } from './stage-api.js';
 
 const send = (m: FromHost) => {
@@ -58,12 +60,7 @@ async function checkParams(stage: StageModule, data: ContextData): Promise<void>
   const ajv = new Ajv2020({ allErrors: true, strict: false, useDefaults: false });
   const validate = ajv.compile(stage.paramsSchema);
   if (!validate(data.params)) {
-    const lines = (validate.errors ?? []).map((e) => {
-      const field = `params${e.instancePath.replace(/\//g, '.')}`;
-      if (e.keyword === 'additionalProperties') return `${field}: unknown param "${String(e.params.additionalProperty)}"`;
-      if (e.keyword === 'required') return `${field}: missing param "${String(e.params.missingProperty)}"`;
-      return `${field}: ${e.message ?? e.keyword}`;
-    });
+    const lines = paramsErrorLines(validate.errors);
     throw new CleanError(`invalid params:\n  ${lines.join('\n  ')}`);
   }
   validated.add(data.instanceId);
@@ -76,7 +73,7 @@ async function runJob(job: Job): Promise<void> {
   const stage = await load(job.bundle);
   if (job.kind === 'describe') {
     const perItem = stage.kind === 'per-item';
-    send({ type: 'described', kind: stage.kind, hasFinalize: perItem && typeof stage.finalize === 'function', hasSkipCheck: perItem && typeof stage.skipAllItems === 'function' });
+    send({ type: 'described', kind: stage.kind, hasFinalize: perItem && typeof stage.finalize === 'function', hasSkipCheck: perItem && typeof stage.skipAllItems === 'function', paramsSchema: stage.paramsSchema ?? null });
     return;
   }
   const data = job.ctx === 'same' ? lastContext : job.ctx;
@@ -96,7 +93,6 @@ async function runJob(job: Job): Promise<void> {
 }
 
 async function runShell(command: string, data: ContextData, inputsFile: string): Promise<void> {
-  const { $ } = await import('zx');
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     PIPE_OUT: data.outDir,
@@ -106,12 +102,8 @@ async function runShell(command: string, data: ContextData, inputsFile: string):
     PIPE_PARAMS: JSON.stringify(data.params),
     PIPE_INPUTS: inputsFile,
   };
-  const p = $({ cwd: data.workspace, env, nothrow: true, quiet: true, verbose: false })`bash -c ${command}`;
-  killShell = () => {
-    try {
-      void p.kill('SIGKILL');
-    } catch {}
-  };
+  const group = spawnShellGroup(command, data.workspace, env);
+  killShell = group.killGroup;
   const forward = (level: 'log' | 'warn') => {
     let buf = '';
     return (chunk: Buffer) => {
@@ -121,19 +113,26 @@ async function runShell(command: string, data: ContextData, inputsFile: string):
       for (const line of lines) send({ type: 'log', level, message: line });
     };
   };
-  p.stdout.on('data', forward('log'));
+  group.child.stdout!.on('data', forward('log'));
   const tail: string[] = [];
-  p.stderr.on('data', (chunk: Buffer) => {
+  group.child.stderr!.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n').filter(Boolean)) {
       tail.push(line);
       if (tail.length > 20) tail.shift();
     }
   });
-  const out = await p;
-  killShell = undefined;
-  if (out.exitCode !== 0) {
-    throw Object.assign(new CleanError(`command exited with code ${out.exitCode ?? out.signal}${tail.length ? `\n${tail.map((l) => `    ${l}`).join('\n')}` : ''}`), {
-      exitCode: out.exitCode ?? undefined,
+  const out = await new Promise<{ code: number | null; signal: string | null }>((resolve, reject) => {
+    group.child.on('error', reject);
+    // At the shell's exit its leftovers die too, so a background child holding stdout cannot stall 'close'.
+    group.child.on('exit', () => group.release());
+    group.child.on('close', (code, signal) => resolve({ code, signal }));
+  }).finally(() => {
+    group.release();
+    killShell = undefined;
+  });
+  if (out.code !== 0) {
+    throw Object.assign(new CleanError(`command exited with code ${out.code ?? out.signal}${tail.length ? `\n${tail.map((l) => `    ${l}`).join('\n')}` : ''}`), {
+      exitCode: out.code ?? undefined,
     });
   }
 }

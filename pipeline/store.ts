@@ -4,7 +4,7 @@
 import { copyFileSync, constants, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { hashFileContents } from './file-hashes.js';
-import { writeFileAtomic } from './fs-atomic.js';
+import { tmpSuffix, writeFileAtomic } from './fs-atomic.js';
 import type { KeyFields } from './keys.js';
 import type { WorkspacePaths } from './paths.js';
 
@@ -52,7 +52,15 @@ export class Store {
       try {
         renameSync(path, obj);
       } catch {
-        copyFileSync(path, obj);
+        // Another file system: copy aside and rename, so a full disk never leaves a torn object.
+        const tmp = `${obj}.tmp-${tmpSuffix()}`;
+        try {
+          copyFileSync(path, tmp);
+          renameSync(tmp, obj);
+        } catch (e) {
+          rmSync(tmp, { force: true });
+          throw e;
+        }
       }
     }
     return { hash, size: st.size };

@@ -1,5 +1,7 @@
-// One `pipe run` per workspace: .pipe/lock holds the owner's pid. A second run waits (or refuses with
-// --no-wait); a lock whose process is gone (killed run) is taken over.
+// One `pipe run` per workspace: .pipe/lock holds the owner's pid, with the boot it ran in and the pid's
+// start time. A second run waits (or refuses with --no-wait); a lock whose process is gone (killed run)
+// is taken over, and so is one whose pid now names another process (after a reboot or a container
+// restart pids are reused): a different boot id, or the pid started at another time than recorded.
 import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { hostname } from 'node:os';
@@ -11,9 +13,43 @@ interface LockInfo {
   host: string;
   since: string;
   command: string;
+  /** /proc/sys/kernel/random/boot_id of the holder's boot (absent in locks of older versions). */
+  boot?: string;
+  /** The holder pid's start time (/proc/<pid>/stat field 22, clock ticks since boot). */
+  started?: string;
 }
 
-function alive(pid: number): boolean {
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function startTime(pid: number): string | undefined {
+  try {
+    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process that wrote the lock still runs (not merely some process with its pid). */
+function holderAlive(holder: LockInfo, boot: string | undefined): boolean {
+  if (!pidAlive(holder.pid)) return false;
+  if (holder.boot && boot && holder.boot !== boot) return false;
+  if (holder.started) {
+    const now = startTime(holder.pid);
+    if (now !== undefined && now !== holder.started) return false;
+  }
+  return true;
+}
+
+/** Whether some process has this pid (EPERM: it exists, owned by another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -39,7 +75,9 @@ export async function acquireLock(
   opts: { wait: boolean; command: string; onWait?: (holder: LockInfo) => void; onTakeover?: (holder: LockInfo) => void; signal?: AbortSignal },
 ): Promise<LockHandle> {
   mkdirSync(dirname(file), { recursive: true });
-  const mine: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command: opts.command };
+  const boot = bootId();
+  const started = startTime(process.pid);
+  const mine: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command: opts.command, ...(boot ? { boot } : {}), ...(started ? { started } : {}) };
   let told = false;
   for (;;) {
     // Written aside, then hard-linked into place: the lock appears with its content or not at all.
@@ -54,7 +92,7 @@ export async function acquireLock(
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const holder = read(file);
-    if (!holder || (holder.host === mine.host && !alive(holder.pid))) {
+    if (!holder || (holder.host === mine.host && !holderAlive(holder, boot))) {
       // Stale (or half-written) lock: move it aside atomically so only one taker wins.
       const aside = `${file}.stale-${tmpSuffix()}`;
       try {
@@ -75,7 +113,11 @@ export async function acquireLock(
     }
     if (!told) opts.onWait?.(holder);
     told = true;
-    if (opts.signal?.aborted) throw new PipelineError('cancelled while waiting for the workspace lock', 130);
-    await new Promise((r) => setTimeout(r, 200));
+    if (opts.signal?.aborted) throw new PipelineError('cancelled while waiting for the workspace lock; nothing was run', 130);
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, 200);
+      opts.signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+    });
+    if (opts.signal?.aborted) throw new PipelineError('cancelled while waiting for the workspace lock; nothing was run', 130);
   }
 }

@@ -56,13 +56,34 @@ export async function saveCheckpoint(
   await writeTensors(tmp, 'weights', model.getWeights());
   const slots = await optimizer.getWeights();
   await writeTensors(tmp, 'optimizer', slots.map((s) => s.tensor));
+  await writeFile(join(tmp, SCALARS), JSON.stringify(await readScalars(optimizer)));
   await writeFile(join(tmp, 'state.json'), JSON.stringify(state, null, 2));
   await rm(dir, { recursive: true, force: true });
   await rename(tmp, dir);
 }
 
+const SCALARS = 'optimizer-scalars.json';
+
+/**
+ * Scalar variables an optimizer keeps beside its slots, which `getWeights` leaves out: Adam's running
+ * β₁ᵗ and β₂ᵗ. Its `setWeights` recomputes them as powers, which differ in the last bits from the
+ * running products, so a resumed run would drift from an uninterrupted one; they are saved as they are.
+ */
+function scalarVariables(optimizer: tf.Optimizer): [string, tf.Variable][] {
+  return Object.entries(optimizer)
+    .filter((e): e is [string, tf.Variable] => e[1] instanceof tf.Variable && e[1].size === 1)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+}
+
+async function readScalars(optimizer: tf.Optimizer): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [name, v] of scalarVariables(optimizer)) out[name] = (await v.data())[0]!;
+  return out;
+}
+
+/** A checkpoint this version can resume from exactly (older ones lack the optimizer's scalars). */
 export function hasCheckpoint(dir: string): boolean {
-  return existsSync(join(dir, 'state.json'));
+  return existsSync(join(dir, 'state.json')) && existsSync(join(dir, SCALARS));
 }
 
 /** Restores weights and optimizer slots into a freshly built (same architecture) model; returns the loop state. */
@@ -76,6 +97,13 @@ export async function loadCheckpoint(dir: string, model: tf.LayersModel, optimiz
   const slots = await readTensors(dir, 'optimizer');
   if (slots.length > 0) await optimizer.setWeights(slots.map((tensor, i) => ({ name: `slot${i}`, tensor })));
   tf.dispose(slots);
+  const scalars = JSON.parse(await readFile(join(dir, SCALARS), 'utf8')) as Record<string, number>;
+  for (const [name, v] of scalarVariables(optimizer)) {
+    const value = scalars[name];
+    if (value === undefined) throw new Error(`${dir}: checkpoint lacks the optimizer's ${name}`);
+    // float32 → JSON number → float32 is exact.
+    tf.tidy(() => v.assign(tf.scalar(value, v.dtype)));
+  }
   return JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as LoopState;
 }
 

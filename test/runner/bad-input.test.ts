@@ -1,0 +1,103 @@
+// Bad or unusual input that must give the expected files or a clear error naming what is wrong.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { disposeAll, stageApi, Workspace } from './rig.js';
+
+// A dataset stage: lists its inputs (workspace-relative where they are inside it).
+const dataset = {
+  vars: { root: 'data' },
+  stages: [{ id: 'list', command: 'sed "s|^$PWD/||" "$PIPE_INPUTS" > "$PIPE_OUT/inputs.txt"', inputs: ['${vars.root}/*/*.txt'], params: { root: '${vars.root}' } }],
+};
+const listed = (ws: Workspace) => ws.read('artifacts/stages/list/inputs.txt').split('\n').filter(Boolean);
+
+test('dataset roots are paths: glob characters in them are literal; absolute roots and ~ work', async () => {
+  const ws = new Workspace({
+    'pipeline.json': dataset,
+    'mydata/set (v2)/A/1.txt': '1',
+    'mydata/set v2/A/decoy.txt': 'x',
+    'mydata/set(v2)/B/2.txt': '2',
+    'mydata/set[1]/C/3.txt': '3',
+    'mydata/set1/C/decoy.txt': 'x',
+  });
+  const home = new Workspace({ 'ds/D/4.txt': '4' });
+  {
+    const cases: [string, string[], Record<string, string>?][] = [
+      ['mydata/set (v2)', ['mydata/set (v2)/A/1.txt']],
+      ['mydata/set(v2)', ['mydata/set(v2)/B/2.txt']],
+      ['mydata/set[1]', ['mydata/set[1]/C/3.txt']],
+      [ws.path('mydata/set(v2)'), ['mydata/set(v2)/B/2.txt']],
+    ];
+    cases.push([home.path('ds'), [home.path('ds/D/4.txt')]]);
+    cases.push(['~/ds', [home.path('ds/D/4.txt')], { HOME: home.dir }]);
+    for (const [root, expected, env] of cases) {
+      const r = await ws.pipe(['run', '--set', `vars.root=${root}`], env);
+      assert.is(r.code, 0, `${root}: ${r.stdout}${r.stderr}`);
+      assert.equal(listed(ws), expected, root);
+    }
+  }
+});
+
+test('a dataset stage whose inputs match nothing fails, naming the pattern and the folder', async () => {
+  const ws = new Workspace({ 'pipeline.json': dataset, 'data/A/1.txt': '1', 'empty/x.md': '' });
+  let r = await ws.pipe(['run', '--set', 'vars.root=nowhere']);
+  assert.is(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /FAILED\s+list[\s\S]*list: its inputs match no file\n\s+"nowhere\/\*\/\*\.txt": folder nowhere \(\S+\/nowhere\) does not exist/);
+  assert.is(ws.exists('artifacts/stages/list'), false);
+  r = await ws.pipe(['run', '--set', 'vars.root=empty']);
+  assert.is(r.code, 1);
+  assert.match(r.stdout, /"empty\/\*\/\*\.txt": folder empty \(\S+\) exists but holds no match/);
+  r = await ws.pipe(['run', '-n', '--set', 'vars.root=empty']);
+  assert.is(r.code, 1, 'a dry run reports it too');
+  assert.match(r.stdout, /its inputs match no file/);
+});
+
+const fitStage = `
+import { defineStage } from ${JSON.stringify(stageApi)};
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+export default defineStage({
+  paramsSchema: { type: 'object', properties: { tag: { type: 'string' }, mode: { enum: ['a', 'b'] } }, required: ['tag'] },
+  async run(ctx) {
+    appendFileSync(join(ctx.workspace, 'calls.log'), 'fit\\n');
+  },
+});
+`;
+
+test('params are checked against the stage schema before anything runs; unknown --set keys are rejected; enum errors list the values', async () => {
+  const ws = new Workspace({
+    'pipeline.json': { stages: [{ id: 'first', command: 'echo first >> calls.log' }, { id: 'fit', module: 'stages/fit.ts', deps: ['first'], params: { tag: 'x', mode: 'c' } }] },
+    'stages/fit.ts': fitStage,
+  });
+  let r = await ws.pipe(['run']);
+  assert.is.not(r.code, 0);
+  assert.match(r.stderr, /fit: invalid params:\n\s+params\.mode: must be one of "a", "b"/);
+  assert.match(r.stderr, /nothing was run/);
+  assert.equal(ws.calls(), [], 'no stage ran before the check');
+  r = await ws.pipe(['status']);
+  assert.is.not(r.code, 0, 'pipe status reports it too, not "would run"');
+  assert.match(r.stderr, /params\.mode: must be one of "a", "b"/);
+  r = await ws.pipe(['run', '--set', 'fit.mode=a', '--set', 'fit.tga=y']);
+  assert.match(r.stderr, /--set fit\.tga=y: stage "fit" has no param "tga" \(params: mode, tag\)/);
+  r = await ws.pipe(['run', '--set', 'fit.mode=a', '--set', 'fit.tag=5']);
+  assert.match(r.stderr, /params\.tag: must be string/);
+  assert.equal(ws.calls(), []);
+  r = await ws.pipe(['run', '--set', 'fit.mode=b']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.equal(ws.calls(), ['first', 'fit']);
+});
+
+test('pipeline.json syntax: a trailing comma is named at its own line; a truncated file is reported once, as such', async () => {
+  const ws = new Workspace({ 'pipeline.json': '{\n  "stages": [\n    { "id": "a", "command": "true",\n    }\n  ]\n}\n' });
+  let r = await ws.pipe(['run', '-n']);
+  assert.is.not(r.code, 0);
+  assert.match(r.stderr, /pipeline\.json:3:\d+: JSON syntax error: trailing comma/);
+  ws.write('pipeline.json', '{\n  "stages": [\n    { "id": "a", "command": "true" }');
+  r = await ws.pipe(['run', '-n']);
+  assert.is.not(r.code, 0);
+  assert.is(r.stderr.match(/JSON syntax error/g)?.length, 1, r.stderr);
+  assert.match(r.stderr, /pipeline\.json:3:\d+: JSON syntax error: the file ends early/);
+});
+
+test.after(disposeAll);
+test.run();
