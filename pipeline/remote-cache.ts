@@ -84,6 +84,8 @@ export class RemoteCache {
         return { status: r.status, ok: r.ok, body: Buffer.from(await r.arrayBuffer()) };
       });
     } catch (e) {
+      // Requests in flight together all fail: the first to land says so, once.
+      if (this.down) return undefined;
       this.down = true;
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       this.emit({ type: 'warn', message: `remote cache ${this.shown} unreachable (${cause?.code ?? cause?.message ?? (e as Error).message}); running without it` });

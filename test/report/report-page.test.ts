@@ -111,7 +111,9 @@ test('the page loads offline in Chromium with no console errors and shows the ta
   const skipped = await page.$eval('#study-table tr[data-model="vgg16 · scratch"]', (tr) => tr.className);
   assert.is(skipped, 'skipped');
   const original = await page.$eval('#study-table tr[data-model="densenet121 · transfer"] td:last-child', (td) => td.textContent?.trim());
-  assert.is(original, 'n/a', 'DenseNet121 transfer is in the original study but its figure was not read');
+  assert.is(original, '98.0 %', 'DenseNet121 transfer: the thesis table 5.2 mean (97.95 %)');
+  const perClass = await page.$$eval('#original-transfer tbody tr[data-arch="resnet50"] td', (tds) => tds.map((td) => td.textContent?.trim()));
+  assert.equal(perClass, ['ResNet50', '38.2 %', '82.7 %', '40.9 %', '23.6 %', '46.4 %'], 'the thesis table per class');
 
   const charts = await page.$$eval('figure.chart[data-chart]', (figs) => figs.map((f) => ({ id: f.getAttribute('data-chart'), svg: !!f.querySelector('svg'), marks: f.querySelectorAll('svg path, svg rect, svg line, svg text').length })));
   const ids = charts.map((c) => c.id);
