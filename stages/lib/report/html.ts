@@ -248,7 +248,7 @@ ${Object.entries(e.packages).map(([k, v]) => `<dt>${h(k)}</dt><dd>${h(v)}</dd>`)
 export function renderReportHtml(data: ReportData, charts: RenderedCharts): string {
   const rows = studyRows(data.models, data.original, data.primarySource);
   const sections: [string, string, string][] = [
-    ['labs', 'Other labs', `<h2>Models in labs they never saw</h2>${labsHtml(data.labs, data.models, charts.labellingCurve?.svg ?? null) || '<p class="na">No labs or leave-one-lab-out results reached the report.</p>'}`],
+    ['labs', 'Other labs', `<h2>Models in labs they never saw</h2>${labsHtml(data.labs, data.models, charts.labellingCurve ? figure(charts.labellingCurve) : null) || '<p class="na">No labs or leave-one-lab-out results reached the report.</p>'}`],
     ['study', 'Study', `<h2>Study results</h2><p class="lead">Each architecture × training mode, evaluated on held-out cells of the same source. Intervals show how sure each figure is; overlapping intervals mean the models are not distinguishable on this test set.</p>
 ${studyTable(rows, data)}${figure(charts.studyAccuracy)}${originalStudySection(data)}`],
     ['robustness', 'Cross-source', `<h2>Cross-source robustness</h2><p class="lead">The same models on each lab's own test split, and on simulations: test cells altered to look like another lab's (stain, scale, tight crops on white, blur/JPEG). A model that only learned one lab's look drops here.</p>

@@ -35,6 +35,7 @@ function confusionText(sm: SourceMetrics): string {
   return sm.confusion.counts.map((row) => row.join(' ')).join(' / ');
 }
 
+/** `curveSvg`: the labelling-curve chart, already wrapped as a report figure (with its data-chart id). */
 export function labsHtml(data: LabsData, models: readonly ModelResult[], curveSvg: string | null): string {
   const parts: string[] = [];
   if (data.labs.length) {
