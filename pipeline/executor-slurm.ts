@@ -348,7 +348,9 @@ export class SlurmStageProcess implements HostProcess {
       // Without cgroups Slurm's memory enforcement kills the job and marks it FAILED; its log says why.
       const oom = state === 'OUT_OF_MEMORY' || /exceeded (job )?memory limit|oom-kill/i.test(this.logText());
       const code = exit && exit.signal === 0 ? exit.code : undefined;
-      if (this.hostExit && !oom) this.fail(new StageFailure(this.hostExit.message, this.hostExit.code));
+      // Slurm's own verdict (time limit, cancel, node failure) wins over the signal the host died of.
+      const crashed = (state === 'FAILED' || state === 'COMPLETED') && !oom;
+      if (this.hostExit && crashed) this.fail(new StageFailure(this.hostExit.message, this.hostExit.code));
       else this.fail(new StageFailure(`${this.describeEnd(oom ? 'OUT_OF_MEMORY' : state, exit)}\n  log: ${this.logPath()}${this.logTail()}`, state === 'FAILED' && !oom ? code : undefined));
     } else if (state === 'COMPLETED' && this.closed) rmSync(this.dir, { recursive: true, force: true });
     this.ex.forget(this);

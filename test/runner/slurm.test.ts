@@ -173,7 +173,7 @@ if (skip) {
   test('a job over its time limit is reported as such', async () => {
     const r = await overTimeRun;
     assert.is(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stdout, /FAILED\s+slow[^\n]*\n\s+slurm job \d+ hit its time limit \(--time=0:01; raise resources\.time\)\n\s+log: \.pipe\/slurm\/\S+\.log/);
+    assert.match(r.stdout, /FAILED\s+slow[^\n]*\n\s+slurm job \d+ hit its time limit \(--time=0:01; raise resources\.time\)\n\s+log: \.pipe\/slurm\/\S+\.log/, r.stdout);
     assert.match(r.stdout, /DUE TO TIME LIMIT/, 'the log tail shows Slurm\'s own message');
   });
 }
