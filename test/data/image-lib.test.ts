@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fillHoles, labelComponents } from '../../stages/lib/image/components.js';
 import { decodeMask, decodeRgb, encodeMaskPng, encodePng, ImageDecodeError } from '../../stages/lib/image/decode.js';
-import { close, dilate, erode, open } from '../../stages/lib/image/morphology.js';
+import { close, dilate, distanceTo, erode, open } from '../../stages/lib/image/morphology.js';
 import { createMask, dice, maskArea, maskBBox } from '../../stages/lib/image/raster.js';
 import { histogram, otsu } from '../../stages/lib/image/threshold.js';
 import { hammingDistance, perceptualHash } from '../../stages/lib/image/perceptual-hash.js';
@@ -123,3 +123,38 @@ test('rng is seeded and stable; unitHash is in [0,1)', () => {
 });
 
 test.run();
+
+test('dilate/erode on the window around the mask and the framed fillHoles equal the whole-image transforms', () => {
+  const rnd = mulberry32(7);
+  const reference = {
+    dilate: (m: ReturnType<typeof createMask>, r: number) => distanceTo(m, 1).map((d) => (d <= r ? 1 : 0)),
+    erode: (m: ReturnType<typeof createMask>, r: number) => distanceTo(m, 0).map((d) => (d > r ? 1 : 0)),
+    fillHoles(m: ReturnType<typeof createMask>) {
+      const { width: w, height: h } = m;
+      const out = new Uint8Array(w * h).fill(1);
+      const todo: number[] = [];
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if ((x === 0 || y === 0 || x === w - 1 || y === h - 1) && !m.data[y * w + x]) todo.push(y * w + x);
+      while (todo.length) {
+        const p = todo.pop()!;
+        if (!out[p]) continue;
+        out[p] = 0;
+        const x = p % w, y = Math.floor(p / w);
+        for (const [nx, ny] of [[x - 1, y], [x + 1, y], [x, y - 1], [x, y + 1]] as const) if (nx >= 0 && ny >= 0 && nx < w && ny < h && !m.data[ny * w + nx] && out[ny * w + nx]) todo.push(ny * w + nx);
+      }
+      return out;
+    },
+  };
+  for (let k = 0; k < 40; k++) {
+    const w = 20 + Math.floor(rnd() * 60), h = 20 + Math.floor(rnd() * 60);
+    const m = createMask(w, h);
+    // Rings and discs, some cut by the image border, some small in a large image.
+    for (let b = 0; b < 1 + Math.floor(rnd() * 4); b++) {
+      const cx = rnd() * w * 1.2 - 0.1 * w, cy = rnd() * h * 1.2 - 0.1 * h, r = 2 + rnd() * 0.3 * Math.min(w, h), hole = rnd() < 0.5 ? 0.5 * r : 0;
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) { const d = Math.hypot(x - cx, y - cy); if (d <= r && d >= hole) m.data[y * w + x] = 1; }
+    }
+    const r = 0.5 + rnd() * 8;
+    assert.equal([...dilate(m, r).data], [...reference.dilate(m, r)], `dilate #${k}`);
+    assert.equal([...erode(m, r).data], [...reference.erode(m, r)], `erode #${k}`);
+    assert.equal([...fillHoles(m).data], [...reference.fillHoles(m)], `fillHoles #${k}`);
+  }
+});

@@ -77,32 +77,40 @@ export function selectComponents(labelling: Labelling, mask: Mask, keep: Iterabl
 /** Fills background regions not connected (4-connected) to the image border. */
 export function fillHoles(mask: Mask): Mask {
   const { width: w, height: h, data } = mask;
-  const outside = new Uint8Array(w * h);
+  // A copy framed by one pixel that counts as reached, so the flood needs no bounds checks:
+  // 1 = mask, 0 = background not yet reached, 2 = background reached from the border.
+  const W = w + 2;
+  const state = new Uint8Array(W * (h + 2));
+  for (let y = 0; y < h; y++) state.set(data.subarray(y * w, y * w + w), (y + 1) * W + 1);
+  for (let x = 0; x < W; x++) state[x] = state[(h + 1) * W + x] = 2;
+  for (let y = 1; y <= h; y++) state[y * W] = state[y * W + W - 1] = 2;
   const stack = new Int32Array(w * h);
   let top = 0;
-  const seed = (p: number) => {
-    if (!data[p] && !outside[p]) {
-      outside[p] = 1;
+  const reach = (p: number) => {
+    if (state[p] === 0) {
+      state[p] = 2;
       stack[top++] = p;
     }
   };
-  for (let x = 0; x < w; x++) {
-    seed(x);
-    seed((h - 1) * w + x);
+  for (let x = 1; x <= w; x++) {
+    reach(W + x);
+    reach(h * W + x);
   }
-  for (let y = 0; y < h; y++) {
-    seed(y * w);
-    seed(y * w + w - 1);
+  for (let y = 1; y <= h; y++) {
+    reach(y * W + 1);
+    reach(y * W + w);
   }
   while (top > 0) {
     const p = stack[--top]!;
-    const x = p % w, y = (p - x) / w;
-    if (x > 0) seed(p - 1);
-    if (x < w - 1) seed(p + 1);
-    if (y > 0) seed(p - w);
-    if (y < h - 1) seed(p + w);
+    if (state[p - 1] === 0) { state[p - 1] = 2; stack[top++] = p - 1; }
+    if (state[p + 1] === 0) { state[p + 1] = 2; stack[top++] = p + 1; }
+    if (state[p - W] === 0) { state[p - W] = 2; stack[top++] = p - W; }
+    if (state[p + W] === 0) { state[p + W] = 2; stack[top++] = p + W; }
   }
   const out = createMask(w, h);
-  for (let i = 0; i < out.data.length; i++) out.data[i] = outside[i] ? 0 : 1;
+  for (let y = 0; y < h; y++) {
+    const row = (y + 1) * W + 1;
+    for (let x = 0; x < w; x++) out.data[y * w + x] = state[row + x] === 2 ? 0 : 1;
+  }
   return out;
 }
