@@ -10,6 +10,8 @@ export interface ResolvedKey {
   key: string;
   fields: KeyFields;
   inputs: InputFile[];
+  /** Warnings for input files left out by name (a newline in the name). */
+  rejected: string[];
   /** Per-item stages: one key per input file. */
   itemKeys?: string[];
   /** Module stages: the bundle to run. */
@@ -24,7 +26,7 @@ export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: 
     code = { module: b.files };
     bundle = b.bundle;
   } else code = { command: inst.stage.command ?? '' };
-  const inputs = resolveInputs(inst, rc.ws, rc.hashes, finished);
+  const { files: inputs, rejected } = resolveInputs(inst, rc.ws, rc.hashes, finished);
   const itemSources = new Set(inst.itemSourceDeps);
   const deps: Record<string, string> = {};
   for (const d of inst.deps) if (!itemSources.has(d)) deps[d] = finished(d).key;
@@ -46,11 +48,11 @@ export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: 
   for (const f of inputs) named[itemName(f.fromInstance ?? '', f.rel)] = f.hash;
   if (!inst.stage.perItem) {
     fields.inputs = named;
-    return { key: keyOf(fields), fields, inputs, ...(bundle ? { bundle } : {}) };
+    return { key: keyOf(fields), fields, inputs, rejected, ...(bundle ? { bundle } : {}) };
   }
   const itemCommon = hashJson({ ...fields, inputs: {} });
   fields.inputs = named;
   fields.itemCommon = itemCommon;
   const itemKeys = inputs.map((f) => itemKeyOf(itemCommon, f.fromInstance ?? '', f.rel, f.hash));
-  return { key: keyOf(fields), fields, inputs, itemKeys, ...(bundle ? { bundle } : {}) };
+  return { key: keyOf(fields), fields, inputs, rejected, itemKeys, ...(bundle ? { bundle } : {}) };
 }

@@ -52,6 +52,37 @@ test('a dataset stage whose inputs match nothing fails, naming the pattern and t
   assert.match(r.stdout, /its inputs match no file/);
 });
 
+const copyStage = `
+import { definePerItemStage } from ${JSON.stringify(stageApi)};
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+export default definePerItemStage({
+  async processItems(ctx, items) {
+    for (const it of items) {
+      const out = join(it.outDir, 'copy', it.input.rel);
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, readFileSync(it.input.path));
+    }
+  },
+});
+`;
+
+test('a file name holding a newline is left out by name, with a warning; the rest of the run goes on', async () => {
+  const ws = new Workspace({
+    'pipeline.json': { vars: { root: 'data' }, stages: [dataset.stages[0], { id: 'copy', module: 'stages/copy.ts', perItem: true, inputs: ['data/**/*'], outputs: ['copy/**'] }] },
+    'stages/copy.ts': copyStage,
+    'data/A/ok.txt': '1',
+    'data/A/bad\nname.txt': '2',
+  });
+  const r = await ws.pipe(['run']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  for (const id of ['list', 'copy']) assert.match(r.stderr, `warning: ${id}: input "data/A/bad\\nname.txt" left out: its name holds a newline (rename the file to use it)`);
+  assert.equal(listed(ws), ['data/A/ok.txt']);
+  assert.equal(ws.list('artifacts/stages/copy/copy/data/A'), ['ok.txt']);
+  const s = await ws.pipe(['status']);
+  assert.match(s.stderr, /input "data\/A\/bad\\nname\.txt" left out/, 'pipe status says so too');
+});
+
 const fitStage = `
 import { defineStage } from ${JSON.stringify(stageApi)};
 import { appendFileSync } from 'node:fs';
