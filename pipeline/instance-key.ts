@@ -1,6 +1,6 @@
 // Computes an instance's key fields once its deps have finished.
 import { itemKeyOf, itemName, KEY_FORMAT, keyOf, type KeyFields } from './keys.js';
-import { hashJson } from './hash.js';
+import { hashJson, sha256 } from './hash.js';
 import { resolveInputs, type FinishedInstance } from './inputs.js';
 import type { Instance } from './plan.js';
 import type { RunContext } from './run-context.js';
@@ -18,6 +18,11 @@ export interface ResolvedKey {
   bundle?: string;
 }
 
+/** What the key records of a declared env variable's value: its sha256 (same on every machine, so the remote cache still matches). */
+export function envValueHash(value: string): string {
+  return `sha256:${sha256(value)}`;
+}
+
 export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: string) => FinishedInstance): Promise<ResolvedKey> {
   let code: KeyFields['code'];
   let bundle: string | undefined;
@@ -30,8 +35,12 @@ export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: 
   const itemSources = new Set(inst.itemSourceDeps);
   const deps: Record<string, string> = {};
   for (const d of inst.deps) if (!itemSources.has(d)) deps[d] = finished(d).key;
+  // A declared variable may hold a secret (a token): the key and the manifest get its hash, never the value.
   const env: Record<string, string | null> = {};
-  for (const name of inst.env) env[name] = process.env[name] ?? null;
+  for (const name of inst.env) {
+    const value = process.env[name];
+    env[name] = value === undefined ? null : envValueHash(value);
+  }
   const fields: KeyFields = {
     format: KEY_FORMAT,
     instance: inst.id,
