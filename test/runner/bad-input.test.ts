@@ -118,6 +118,39 @@ test('params are checked against the stage schema before anything runs; unknown 
   assert.equal(ws.calls(), ['first', 'fit']);
 });
 
+test('a misspelt param key in pipeline.json itself (a stage\'s params, a profile\'s) is rejected before anything runs, at its line:col', async () => {
+  const ws = new Workspace({
+    'pipeline.json': {
+      stages: [{ id: 'first', command: 'echo first >> calls.log' }, { id: 'fit', module: 'stages/fit.ts', deps: ['first'], params: { tag: 'x', tga: 'y' } }],
+      profiles: { quick: { description: 'a typo in a profile', params: { 'fit.mdoe': 'a' } } },
+    },
+    'stages/fit.ts': fitStage,
+  });
+  // Line and column of a property name in the file as written (JSON.stringify with 2 spaces).
+  const where = (name: string) => {
+    const lines = ws.read('pipeline.json').split('\n');
+    const line = lines.findIndex((l) => l.includes(`"${name}"`));
+    return `${line + 1}:${lines[line]!.indexOf(`"${name}"`) + 1}`;
+  };
+  for (const args of [['run'], ['status']]) {
+    const r = await ws.pipe(args);
+    assert.is(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, `pipeline.json:${where('tga')}: stage "fit" has no param "tga" (params: mode, tag)`);
+    assert.match(r.stderr, /nothing was run/);
+  }
+  assert.equal(ws.calls(), [], 'no stage ran before the check');
+  const fixed = JSON.parse(ws.read('pipeline.json'));
+  delete fixed.stages[1].params.tga;
+  ws.write('pipeline.json', fixed);
+  let r = await ws.pipe(['run', '--profile', 'quick']);
+  assert.is(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, `pipeline.json:${where('fit.mdoe')}: profile "quick" params["fit.mdoe"]: stage "fit" has no param "mdoe" (params: mode, tag)`);
+  assert.equal(ws.calls(), []);
+  r = await ws.pipe(['run']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.equal(ws.calls(), ['first', 'fit']);
+});
+
 test('pipeline.json syntax: a trailing comma is named at its own line; a truncated file is reported once, as such', async () => {
   const ws = new Workspace({ 'pipeline.json': '{\n  "stages": [\n    { "id": "a", "command": "true",\n    }\n  ]\n}\n' });
   let r = await ws.pipe(['run', '-n']);
