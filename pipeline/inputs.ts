@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { PipelineError } from './errors.js';
 import picomatch from 'picomatch';
 import { globFiles, patternBase } from './glob-files.js';
+import { nameProblem, rejectedInputMessage } from './input-names.js';
 import type { FileHashCache } from './file-hashes.js';
 import type { Instance } from './plan.js';
 import type { InputFile } from './stage-api.js';
@@ -17,17 +18,25 @@ export interface FinishedInstance {
 
 const IGNORE = ['artifacts/**', '.pipe/**', 'node_modules/**', '.git/**'];
 
+/** The instance's input files, and a warning for each file left out by name (input-names.ts). */
 export function resolveInputs(
   inst: Instance,
   ws: WorkspacePaths,
   hashes: FileHashCache,
   finished: (id: string) => FinishedInstance,
-): InputFile[] {
+): { files: InputFile[]; rejected: string[] } {
   const out: InputFile[] = [];
+  const rejected: string[] = [];
+  const usable = (rel: string) => {
+    const problem = nameProblem(rel);
+    if (problem) rejected.push(rejectedInputMessage(inst.id, rel, problem));
+    return !problem;
+  };
   if (inst.inputGlobs.length) {
     const rels = globFiles(ws.root, inst.inputGlobs, IGNORE);
     if (rels.length === 0) throw new PipelineError(`${inst.id}: its inputs match no file\n${inst.inputGlobs.map((g) => `  ${describePattern(ws.root, g)}`).join('\n')}`);
     for (const rel of rels) {
+      if (!usable(rel)) continue;
       const path = resolve(ws.root, rel);
       out.push({ path, rel, hash: hashes.hash(path, statSync(path)) });
     }
@@ -43,11 +52,12 @@ export function resolveInputs(
         const name = `${depId}:${rel}`;
         if (seen.has(name) || !match(rel)) continue;
         seen.add(name);
+        if (!usable(rel)) continue;
         out.push({ path: join(dir, rel), rel, hash: dep.hashes[rel]!, fromInstance: depId });
       }
     }
   }
-  return out;
+  return { files: out, rejected };
 }
 
 /** `"<pattern>" (folder <base>: missing | empty of matches)`: where the pattern looked. */

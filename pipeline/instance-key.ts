@@ -1,6 +1,6 @@
 // Computes an instance's key fields once its deps have finished.
 import { itemKeyOf, itemName, KEY_FORMAT, keyOf, type KeyFields } from './keys.js';
-import { hashJson } from './hash.js';
+import { hashJson, sha256 } from './hash.js';
 import { resolveInputs, type FinishedInstance } from './inputs.js';
 import type { Instance } from './plan.js';
 import type { RunContext } from './run-context.js';
@@ -10,10 +10,17 @@ export interface ResolvedKey {
   key: string;
   fields: KeyFields;
   inputs: InputFile[];
+  /** Warnings for input files left out by name (a newline in the name). */
+  rejected: string[];
   /** Per-item stages: one key per input file. */
   itemKeys?: string[];
   /** Module stages: the bundle to run. */
   bundle?: string;
+}
+
+/** What the key records of a declared env variable's value: its sha256 (same on every machine, so the remote cache still matches). */
+export function envValueHash(value: string): string {
+  return `sha256:${sha256(value)}`;
 }
 
 export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: string) => FinishedInstance): Promise<ResolvedKey> {
@@ -24,12 +31,16 @@ export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: 
     code = { module: b.files };
     bundle = b.bundle;
   } else code = { command: inst.stage.command ?? '' };
-  const inputs = resolveInputs(inst, rc.ws, rc.hashes, finished);
+  const { files: inputs, rejected } = resolveInputs(inst, rc.ws, rc.hashes, finished);
   const itemSources = new Set(inst.itemSourceDeps);
   const deps: Record<string, string> = {};
   for (const d of inst.deps) if (!itemSources.has(d)) deps[d] = finished(d).key;
+  // A declared variable may hold a secret (a token): the key and the manifest get its hash, never the value.
   const env: Record<string, string | null> = {};
-  for (const name of inst.env) env[name] = process.env[name] ?? null;
+  for (const name of inst.env) {
+    const value = process.env[name];
+    env[name] = value === undefined ? null : envValueHash(value);
+  }
   const fields: KeyFields = {
     format: KEY_FORMAT,
     instance: inst.id,
@@ -46,11 +57,11 @@ export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: 
   for (const f of inputs) named[itemName(f.fromInstance ?? '', f.rel)] = f.hash;
   if (!inst.stage.perItem) {
     fields.inputs = named;
-    return { key: keyOf(fields), fields, inputs, ...(bundle ? { bundle } : {}) };
+    return { key: keyOf(fields), fields, inputs, rejected, ...(bundle ? { bundle } : {}) };
   }
   const itemCommon = hashJson({ ...fields, inputs: {} });
   fields.inputs = named;
   fields.itemCommon = itemCommon;
   const itemKeys = inputs.map((f) => itemKeyOf(itemCommon, f.fromInstance ?? '', f.rel, f.hash));
-  return { key: keyOf(fields), fields, inputs, itemKeys, ...(bundle ? { bundle } : {}) };
+  return { key: keyOf(fields), fields, inputs, rejected, itemKeys, ...(bundle ? { bundle } : {}) };
 }

@@ -2,7 +2,8 @@
 import { canonicalJson } from './hash.js';
 import type { KeyFields } from './keys.js';
 
-function mapDiff(label: string, a: Record<string, unknown>, b: Record<string, unknown>, limit: number): string[] {
+/** `showValues: false` names what changed without its old and new values (env variables may be secrets). */
+function mapDiff(label: string, a: Record<string, unknown>, b: Record<string, unknown>, limit: number, showValues = true): string[] {
   const out: string[] = [];
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
   let added = 0, removed = 0, changed = 0;
@@ -15,6 +16,7 @@ function mapDiff(label: string, a: Record<string, unknown>, b: Record<string, un
     if (out.length < limit) {
       if (va === undefined) out.push(`${label}: added ${k}`);
       else if (vb === undefined) out.push(`${label}: removed ${k}`);
+      else if (!showValues) out.push(`${label}: ${k} changed`);
       else out.push(`${label}: ${k} changed${typeof va === 'string' && /^[0-9a-f]{64}$/.test(va) ? ` (${va.slice(0, 8)} → ${String(vb).slice(0, 8)})` : ` (${canonicalJson(va)} → ${canonicalJson(vb)})`}`);
     }
   }
@@ -42,7 +44,7 @@ export function diffKeyFields(old: KeyFields, now: KeyFields, limit = 10): strin
   out.push(...mapDiff('deps', old.deps, now.deps, limit));
   if (old.runtime.node !== now.runtime.node) out.push(`runtime: node ${old.runtime.node} → ${now.runtime.node}`);
   if (old.runtime.lockfile !== now.runtime.lockfile) out.push('runtime: package-lock.json changed');
-  out.push(...mapDiff('env', old.env, now.env, limit));
+  out.push(...mapDiff('env', old.env, now.env, limit, false));
   if (canonicalJson(old.outputs) !== canonicalJson(now.outputs)) out.push(`outputs: ${canonicalJson(old.outputs)} → ${canonicalJson(now.outputs)}`);
   if (canonicalJson(old.matrix) !== canonicalJson(now.matrix)) out.push(`matrix: ${canonicalJson(old.matrix)} → ${canonicalJson(now.matrix)}`);
   return out;

@@ -15,6 +15,7 @@ export interface KeyFields {
   /** Dep instance → its key (per-item stages: only deps that do not provide the items). */
   deps: Record<string, string>;
   runtime: { node: string; lockfile: string | null };
+  /** Declared env variables → `sha256:<hex>` of their value (null when unset); never the value itself. */
   env: Record<string, string | null>;
   outputs: string[];
   /** Per-item stages only: the hash of the fields every item key shares. */

@@ -3,6 +3,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PipelineError } from './errors.js';
+import { nameProblem } from './input-names.js';
 import { outputMatcher } from './inputs.js';
 import type { KeyFields } from './keys.js';
 import { listFiles, type RunContext } from './run-context.js';
@@ -20,6 +21,8 @@ export function storeFolder(
   const matches = outputMatcher(inst.stage.outputs);
   const files: Record<string, FileEntry> = {};
   for (const rel of listFiles(dir)) {
+    const problem = nameProblem(rel);
+    if (problem) throw new PipelineError(`${inst.id} ${what} ${JSON.stringify(rel)}, whose name holds ${problem}; the store cannot list it (write it under another name)`);
     if (!matches(rel)) {
       throw new PipelineError(`${inst.id} ${what} ${rel}, which matches none of its outputs ${JSON.stringify(inst.stage.outputs)} (declare it in pipeline.json or do not write it)`);
     }

@@ -202,6 +202,7 @@ async function executeLocked(
       failed = true;
       return done({ outcome: 'failed', detail: (e as Error).message });
     }
+    for (const message of rk.rejected) emit({ type: 'warn', message });
     const accept = (r: InstanceResult, extra = {}) => {
       const e = rc.current.get(inst.id);
       if (e && e.key === rk.key) finished.set(inst.id, { key: rk.key, hashes: e.hashes });

@@ -7,6 +7,10 @@ import { paramsErrorLines } from './params-errors.js';
 import { spawnShellGroup } from './shell-group.js';
 import type { StageContext, StageModule } from './stage-api.js';
 
+// Bundles carry inline source maps: with them on, a stage's stack trace names stages/<file>.ts:line,
+// not .pipe/bundles/<file>.mjs. Stacks are mapped only when one is read, so this costs nothing else.
+process.setSourceMapsEnabled(true);
+
 const send = (m: FromHost) => {
   if (process.connected) process.send!(m);
 };

@@ -1,7 +1,10 @@
 // audit (whole): the data-quality report. Exact duplicates (sha256) and near duplicates (pHash)
 // within and across splits and classes, undecodable and non-image files, class balance, sizes.
 // A duplicate that crosses splits is leakage (the original study's val and test sets shared
-// images), so it fails the run naming both files unless `allowCrossSplitDuplicates` is set.
+// images), so it fails the run naming both files unless `allowCrossSplitDuplicates` is set. The same
+// bytes filed under two classes is a labelling error (both labels would be trained on), so it fails
+// too unless `allowConflictingLabels` is set; near duplicates under two classes may be two different
+// cells that look alike (the pHash sees only coarse structure), so those are a warning.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,6 +20,8 @@ export interface AuditParams {
   /** Two images whose pHashes differ in at most this many of 64 bits are near duplicates. */
   nearDuplicateBits: number;
   allowCrossSplitDuplicates: boolean;
+  /** Accept exact duplicates (same sha256) filed under different classes; default false. */
+  allowConflictingLabels?: boolean;
   classes?: string[];
 }
 
@@ -50,6 +55,7 @@ const paramsSchema = {
     dataRoot: { type: 'string' },
     nearDuplicateBits: { type: 'integer', minimum: 0, maximum: 32 },
     allowCrossSplitDuplicates: { type: 'boolean' },
+    allowConflictingLabels: { type: 'boolean' },
     classes: { type: 'array', items: { type: 'string' } },
   },
 };
@@ -119,6 +125,8 @@ export interface AuditReport {
   sizes: Record<string, { min: [number, number]; median: [number, number]; max: [number, number] }>;
   duplicates: DuplicatePair[];
   crossSplitDuplicates: DuplicatePair[];
+  /** Exact duplicates (same bytes) filed under different classes: one image, two labels. */
+  conflictingLabels: DuplicatePair[];
   /** Files that appear in more than one split's CSV (the study's flaw, in its most direct form). */
   sharedAcrossSplits: Array<{ file: string; splits: SplitName[] }>;
   segmentation: unknown;
@@ -158,6 +166,7 @@ export function buildReport(params: AuditParams, files: AuditedFile[], classes: 
     sizes,
     duplicates,
     crossSplitDuplicates: duplicates.filter((d) => d.crossSplit && d.splits[0] !== null && d.splits[1] !== null),
+    conflictingLabels: duplicates.filter((d) => d.kind === 'exact' && d.crossClass),
     sharedAcrossSplits,
     segmentation,
   };
@@ -181,7 +190,7 @@ export function reportMarkdown(r: AuditReport): string {
   lines.push('', '## Duplicates', '');
   const exact = r.duplicates.filter((d) => d.kind === 'exact');
   const near = r.duplicates.filter((d) => d.kind === 'near');
-  lines.push(`- exact (same sha256): ${exact.length} pairs`, `- near (pHash distance ≤ threshold): ${near.length} pairs`, `- crossing splits: **${r.crossSplitDuplicates.length}**`, `- files listed in more than one split: **${r.sharedAcrossSplits.length}**`);
+  lines.push(`- exact (same sha256): ${exact.length} pairs`, `- near (pHash distance ≤ threshold): ${near.length} pairs`, `- crossing splits: **${r.crossSplitDuplicates.length}**`, `- the same bytes under two classes: **${r.conflictingLabels.length}**`, `- files listed in more than one split: **${r.sharedAcrossSplits.length}**`);
   for (const d of r.duplicates.slice(0, 50)) {
     lines.push(`  - ${d.kind} (${d.distance} bits): ${d.a} [${d.splits[0] ?? '-'}] ↔ ${d.b} [${d.splits[1] ?? '-'}]${d.crossSplit ? ' CROSS-SPLIT' : ''}${d.crossClass ? ' CROSS-CLASS' : ''}`);
   }
@@ -204,6 +213,27 @@ export function leakageMessage(r: AuditReport): string | null {
   if (items.length === 0) return null;
   const shown = items.slice(0, 10).map((s) => `  - ${s}`).join('\n');
   return `${items.length} duplicate(s) cross splits (leakage between train/val/test):\n${shown}${items.length > 10 ? `\n  … ${items.length - 10} more in audit.json` : ''}\nRemove one of each pair, or set audit.allowCrossSplitDuplicates=true to accept them.`;
+}
+
+/** The failure message for one image filed under two classes, naming both files and their classes. */
+export function conflictMessage(r: AuditReport): string | null {
+  const pairs = r.conflictingLabels;
+  if (pairs.length === 0) return null;
+  // Files are named <lab>/<CLASS>/<name> (or <CLASS>/<name> under dataRoot): the class is the folder.
+  const classOf = (file: string) => file.split('/').slice(-2, -1)[0] ?? '?';
+  const shown = pairs.slice(0, 10).map((d) => `  - ${d.a} (${classOf(d.a)}) and ${d.b} (${classOf(d.b)}) are the same file (sha256)`).join('\n');
+  return (
+    `${pairs.length} image(s) filed under two classes (both labels would be trained on):\n${shown}${pairs.length > 10 ? `\n  … ${pairs.length - 10} more in audit.json (conflictingLabels)` : ''}\n` +
+    'Remove the copy with the wrong label, or set audit.allowConflictingLabels=true to accept them.'
+  );
+}
+
+/** Near duplicates under different classes: said, not failed (two look-alike cells may really differ). */
+function nearConflictWarning(r: AuditReport): string | null {
+  const near = r.duplicates.filter((d) => d.kind === 'near' && d.crossClass);
+  if (near.length === 0) return null;
+  const shown = near.slice(0, 5).map((d) => `  - ${d.a} and ${d.b} (${d.distance} bits)`).join('\n');
+  return `${near.length} near-duplicate pair(s) carry different classes; check that they are different cells:\n${shown}${near.length > 5 ? `\n  … ${near.length - 5} more in audit.md` : ''}`;
 }
 
 export default defineStage<AuditParams>({
@@ -239,9 +269,14 @@ export default defineStage<AuditParams>({
     await writeFile(path.join(ctx.outDir, 'audit.json'), json(report));
     await writeFile(path.join(ctx.outDir, 'audit.md'), reportMarkdown(report));
     const leak = leakageMessage(report);
-    if (leak && !ctx.params.allowCrossSplitDuplicates) throw new StageError(leak, ctx.instanceId);
+    const conflict = conflictMessage(report);
+    const fatal = [leak && !ctx.params.allowCrossSplitDuplicates ? leak : null, conflict && !ctx.params.allowConflictingLabels ? conflict : null].filter(Boolean);
+    if (fatal.length) throw new StageError(fatal.join('\n'), ctx.instanceId);
     if (leak) ctx.warn(leak);
-    ctx.log(`${report.images} images, ${report.duplicates.length} duplicate pairs (${report.crossSplitDuplicates.length} cross-split), ${report.undecodable.length} undecodable`);
+    if (conflict) ctx.warn(conflict);
+    const near = nearConflictWarning(report);
+    if (near) ctx.warn(near);
+    ctx.log(`${report.images} images, ${report.duplicates.length} duplicate pairs (${report.crossSplitDuplicates.length} cross-split, ${report.conflictingLabels.length} under two classes), ${report.undecodable.length} undecodable`);
   },
 });
 

@@ -5,6 +5,9 @@
 // Without --model it takes the model with the best test accuracy among the current evaluate outputs
 // (ties: the best mean accuracy over the other sources).
 // Writes predictions.csv and predictions.json (class probabilities per image) and prints a summary.
+// Images smaller than segment accepts are error rows, not classified; an image in which no cell was
+// found is classified on its unsegmented centre and flagged as unreliable, in the line and the files.
+// A model folder that is not a model, or whose files are broken, is an error naming the file.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { extname, join, relative, resolve } from 'node:path';
@@ -13,6 +16,7 @@ import { initBackend } from './tf/backend.js';
 import { argMax, predictProbabilities } from './lib/classifier/inference.js';
 import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
+import { MIN_SIDE } from './lib/cell-representation.js';
 import type { CrossLabRecord } from './lib/cross-lab-record.js';
 import { csvField } from './lib/classifier/split-table.js';
 import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
@@ -82,8 +86,43 @@ interface ChosenModel {
 }
 
 function readJson<T>(path: string): T | null {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (error) {
+    throw new StageError(`not valid JSON (${(error as Error).message})`, path);
+  }
 }
+
+/** locateTrainedModel, its errors (they name the folder or file) made user errors. */
+function locate(path: string): Omit<ChosenModel, 'label'> {
+  try {
+    return locateTrainedModel(path);
+  } catch (error) {
+    throw new StageError((error as Error).message);
+  }
+}
+
+/** The model of a chosen folder; a broken model.json or weights file is named, not a stack trace. */
+async function loadModel(modelDir: string) {
+  try {
+    return await loadModelFromDirectory(modelDir);
+  } catch (error) {
+    const message = (error as Error).message;
+    // readModelJson and readWeights name their file; an error from tfjs itself is about model.json's topology.
+    throw new StageError(message.startsWith(modelDir) ? message : `${join(modelDir, 'model.json')}: cannot build the model (${message})`);
+  }
+}
+
+/** --out must be a folder (or not exist yet): checked before the model is loaded and images are read. */
+function checkOutDir(out: string, cwd: string): string {
+  const dir = resolve(cwd, out);
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new StageError(`${dir} is a file, not a folder (predictions.csv and predictions.json go into it)`, `--out ${out}`);
+  return dir;
+}
+
+/** What a prediction on an image without a found cell is worth, said where the prediction is. */
+export const NO_CELL_WARNING = 'no cell found — prediction on the unsegmented image is unreliable';
 
 /** The train (or ensemble) instance whose train.json names `arch` and `mode`. */
 function trainInstanceFor(ctx: CommandContext, arch: string, mode: string): string {
@@ -98,7 +137,7 @@ function trainInstanceFor(ctx: CommandContext, arch: string, mode: string): stri
 export function chooseModel(ctx: CommandContext, model: string | null, cwd: string): ChosenModel {
   if (model !== null) {
     const asPath = resolve(cwd, model);
-    if (existsSync(asPath)) return { label: model, ...locateTrainedModel(asPath) };
+    if (existsSync(asPath)) return { label: model, ...locate(asPath) };
     let instance = model;
     if (model.startsWith('evaluate[')) {
       const matrix = model.slice('evaluate'.length);
@@ -111,7 +150,7 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
     if (!MODEL_STAGES.some((stage) => instance.startsWith(`${stage}[`) || instance === stage)) {
       throw new StageError(`not a folder, nor a train/ensemble/evaluate instance id, nor <arch>/<mode>`, `--model ${model}`);
     }
-    return { label: instance, ...locateTrainedModel(ctx.outputDir(instance)) };
+    return { label: instance, ...locate(ctx.outputDir(instance)) };
   }
   let best: ChosenModel | null = null;
   let bestOther = -1;
@@ -131,7 +170,7 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
     const bestTest: number = best?.testAccuracy ?? -1;
     if (best && (bestTest > metrics.test.accuracy || (bestTest === metrics.test.accuracy && bestOther >= other))) continue;
     const trainId = trainInstanceFor(ctx, metrics.arch, metrics.mode);
-    best = { label: trainId, testAccuracy: metrics.test.accuracy, ...locateTrainedModel(ctx.outputDir(trainId)) };
+    best = { label: trainId, testAccuracy: metrics.test.accuracy, ...locate(ctx.outputDir(trainId)) };
     bestOther = other;
   }
   if (!best) throw new StageError('no evaluated model yet; run `npx pipe run` first, or pass --model <folder or instance>', 'pipe predict');
@@ -162,13 +201,15 @@ export interface ImagePrediction {
   confidence: number | null;
   probabilities: Record<string, number> | null;
   cellStatus: string | null;
+  /** Why the prediction should not be trusted (no cell found), or null. */
+  warning: string | null;
   error: string | null;
 }
 
 export function predictionsCsv(rows: readonly ImagePrediction[], classes: readonly string[]): string {
-  const header = ['file', 'predicted', 'confidence', ...classes.map((c) => `p_${c}`), 'cell_status', 'error'];
+  const header = ['file', 'predicted', 'confidence', ...classes.map((c) => `p_${c}`), 'cell_status', 'warning', 'error'];
   const lines = rows.map((r) =>
-    [r.file, r.predicted ?? '', r.confidence ?? '', ...classes.map((c) => r.probabilities?.[c] ?? ''), r.cellStatus ?? '', r.error ?? '']
+    [r.file, r.predicted ?? '', r.confidence ?? '', ...classes.map((c) => r.probabilities?.[c] ?? ''), r.cellStatus ?? '', r.warning ?? '', r.error ?? '']
       .map((v) => csvField(typeof v === 'number' ? Number(v.toFixed(6)) : v))
       .join(','),
   );
@@ -184,12 +225,13 @@ export default defineCommand({
       return 0;
     }
     const args = parsePredictArgs(ctx.argv);
+    const outDir = checkOutDir(args.out, cwd);
     const chosen = chooseModel(ctx, args.model, cwd);
     const { record } = chosen;
     if (!record.cell) throw new StageError('train.json records no cell representation; retrain with the current train stage', chosen.root);
     const files = await collectImages(args.inputs, cwd);
     await initBackend({ prefer: args.backend ?? 'auto', quiet: true });
-    const model = await loadModelFromDirectory(chosen.modelDir);
+    const model = await loadModel(chosen.modelDir);
     ctx.log(
       `model ${chosen.label} (${record.arch}, ${record.mode}` +
         (chosen.testAccuracy != null ? `, test accuracy ${(chosen.testAccuracy * 100).toFixed(1)}%` : '') +
@@ -199,7 +241,7 @@ export default defineCommand({
     const crossLab = args.model ? null : crossLabVerdict(ctx);
     ctx.log(`trained on ${trainedOn.length} lab(s): ${trainedOn.join(', ') || 'unknown'}${crossLab ? `; ${crossLab}` : ''}`);
 
-    const status = new Map<string, { cell: string | null; error: string | null }>();
+    const status = new Map<string, { cell: string | null; reason: string | null; error: string | null }>();
     const blank = new Uint8Array(record.inputSize * record.inputSize * 3).fill(255);
     const { probabilities } = await predictProbabilities(
       model,
@@ -207,10 +249,14 @@ export default defineCommand({
       async (file) => {
         try {
           const input = await rawImageToInput(file, { cell: record.cell!, normalization: record.normalization, size: record.inputSize });
-          status.set(file, { cell: input.cellStatus, error: null });
+          // Segment rejects these for training; a prediction on a few pixels would be noise with a percentage.
+          if (input.sourceWidth < MIN_SIDE || input.sourceHeight < MIN_SIDE) {
+            throw new Error(`${file}: image too small (${input.sourceWidth}×${input.sourceHeight} px, need ≥ ${MIN_SIDE} on each side); not classified`);
+          }
+          status.set(file, { cell: input.cellStatus, reason: input.cellReason, error: null });
           return input.rgb;
         } catch (error) {
-          status.set(file, { cell: null, error: (error as Error).message });
+          status.set(file, { cell: null, reason: null, error: (error as Error).message });
           return blank; // classified but reported as failed; the row carries the error instead
         }
       },
@@ -221,7 +267,7 @@ export default defineCommand({
     const rows: ImagePrediction[] = files.map((file, i) => {
       const s = status.get(file)!;
       const display = relative(cwd, file) || file;
-      if (s.error) return { file: display, predicted: null, confidence: null, probabilities: null, cellStatus: null, error: s.error };
+      if (s.error) return { file: display, predicted: null, confidence: null, probabilities: null, cellStatus: null, warning: null, error: s.error };
       const row = probabilities[i]!;
       const k = argMax(row);
       return {
@@ -230,11 +276,15 @@ export default defineCommand({
         confidence: row[k]!,
         probabilities: Object.fromEntries(record.classes.map((c, j) => [c, row[j]!])),
         cellStatus: s.cell,
+        warning: s.cell === 'ok' ? null : `${NO_CELL_WARNING}${s.reason ? ` (${s.reason})` : ''}`,
         error: null,
       };
     });
-    const outDir = resolve(cwd, args.out);
-    await mkdir(outDir, { recursive: true });
+    try {
+      await mkdir(outDir, { recursive: true });
+    } catch (error) {
+      throw new StageError(`cannot create the folder (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, `--out ${outDir}`);
+    }
     const csvPath = join(outDir, 'predictions.csv');
     const jsonPath = join(outDir, 'predictions.json');
     await writeFile(csvPath, predictionsCsv(rows, record.classes));
@@ -251,11 +301,13 @@ export default defineCommand({
       ) + '\n',
     );
     for (const r of rows) {
-      ctx.log(r.error ? `${r.file}: ERROR ${r.error}` : `${r.file}: ${r.predicted} (${((r.confidence ?? 0) * 100).toFixed(1)}%)${r.cellStatus === 'ok' ? '' : ` [cell: ${r.cellStatus}]`}`);
+      ctx.log(r.error ? `${r.file}: ERROR ${r.error}` : `${r.file}: ${r.predicted} (${((r.confidence ?? 0) * 100).toFixed(1)}%)${r.warning ? ` — WARNING: ${r.warning}` : ''}`);
     }
     ctx.log(`wrote ${relative(cwd, csvPath) || csvPath} and ${relative(cwd, jsonPath) || jsonPath}`);
     const failed = rows.filter((r) => r.error).length;
-    if (failed) ctx.warn(`${failed} of ${rows.length} image(s) could not be read`);
+    const unreliable = rows.filter((r) => r.warning).length;
+    if (unreliable) ctx.warn(`${unreliable} of ${rows.length} image(s): no cell found; their predictions are unreliable (column "warning")`);
+    if (failed) ctx.warn(`${failed} of ${rows.length} image(s) could not be classified (column "error")`);
     return failed ? 1 : 0;
   },
 });

@@ -2,7 +2,10 @@
 // A group's split is a pure function of its key (the original's sha256, or the smear a crop came
 // from) and the seed: adding or removing images never moves any other group. Stratification holds
 // per class in expectation (each class's groups are placed independently with the same fractions);
-// split.json reports the realised counts.
+// split.json reports the realised counts. A cell segment could not find (status `fallback`: the
+// unsegmented centre of the image) is not trained on unless `trainOnFallback` is set: it is a guess
+// at a cell, and a blank or cell-less image would teach its folder's label to whatever it shows. In
+// val and test it stays, so evaluation still sees what the model would meet.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -37,6 +40,8 @@ export interface SplitParams {
    * bits share a group (so a near-duplicate frame never lands in another split than its twin).
    */
   nearDuplicateBits?: number;
+  /** Train on fallback cells (no cell found, the image's unsegmented centre) too; default false. */
+  trainOnFallback?: boolean;
 }
 
 export interface SplitRow {
@@ -71,6 +76,7 @@ const paramsSchema = {
     groupPattern: { type: 'string' },
     cellsFrom: { type: 'string' },
     nearDuplicateBits: { type: 'integer', minimum: 0, maximum: 32 },
+    trainOnFallback: { type: 'boolean' },
   },
 };
 
@@ -129,6 +135,10 @@ export function computeSplit(inputs: SplitInputs, params: SplitParams): SplitRes
     const own = keyOf.get(r.file)!;
     const group = merged.get(own) ?? own;
     const split = assignSplit(group, params.seed, params.fractions);
+    if (r.status === 'fallback' && split === 'train' && !params.trainOnFallback) {
+      excluded.push({ file: r.file, status: r.status, reason: `no cell found (${r.reason ?? 'fallback'}); not trained on (split.trainOnFallback is false)` });
+      continue;
+    }
     const entry = groups.get(group) ?? { group, classes: [], split, members: [] };
     groups.set(group, entry);
     if (!entry.classes.includes(r.class)) entry.classes.push(r.class);
@@ -252,5 +262,9 @@ export default defineStage<SplitParams>({
     const n = (s: SplitName) => result.rows[s].length;
     const labs = labsOf(SPLITS.flatMap((s) => result.rows[s]));
     ctx.log(`train ${n('train')} / val ${n('val')} / test ${n('test')} rows of ${labs.length} lab(s) (${labs.join(', ')}); ${result.groups.length} groups; ${result.excluded.length} excluded`);
+    const untrained = result.excluded.filter((e) => e.status === 'fallback').map((e) => e.file);
+    if (untrained.length) {
+      ctx.warn(`${untrained.length} fallback cell(s) (segment found no cell) left out of train: ${untrained.slice(0, 5).join(', ')}${untrained.length > 5 ? ', …' : ''} (split.json lists them; split.trainOnFallback=true trains on them)`);
+    }
   },
 });

@@ -16,7 +16,7 @@ import { defineStage, StageError, type StageContext } from '../pipeline/stage-ap
 import { getArchitecture } from './models/registry.js';
 import type { ArchSpec } from './models/arch-spec.js';
 import { initBackend } from './tf/backend.js';
-import type { NormalizeParams } from './lib/stain/normalize-cell.js';
+import { normalizeParamsSchema, type NormalizeParams } from './lib/stain/normalize-cell.js';
 import { imageBatchSource, type BatchSource } from './lib/classifier/batch-source.js';
 import { featureFile, fitFeatureHead } from './lib/classifier/feature-head.js';
 import { buildPooledBase, missingWeightsReason } from './lib/classifier/base-model.js';
@@ -117,6 +117,10 @@ const paramsSchema = {
     standardizeFeatures: { type: 'boolean' },
     recalibrateBatchNorm: { type: ['integer', 'null'], minimum: 0 },
     backend: { type: 'string' },
+    // How predict cuts a foreign image to a cell when segment's summary gives no options (cellOptions below).
+    cell: { type: ['object', 'null'], properties: { size: { type: 'integer', minimum: 1 }, margin: { type: 'number', minimum: 0 } } },
+    // The normalisation recorded for predict when normalize's own record is missing (null: none).
+    normalize: { anyOf: [normalizeParamsSchema, { type: 'null' }] },
   },
   required: ['arch', 'mode', 'epochs', 'batchSize', 'optimizer'],
 };

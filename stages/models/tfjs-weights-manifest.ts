@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { assignLayerWeights, type LoadOptions, type LoadReport, type SavedLayer } from './weight-assignment.js';
 
-interface ManifestEntry {
+export interface ManifestEntry {
   name: string;
   shape: number[];
   dtype: string;
@@ -16,7 +16,7 @@ interface ManifestEntry {
 }
 
 /** Bytes one entry takes in the shards (quantized entries are stored narrower than their dtype). */
-function storedBytes(entry: ManifestEntry): number {
+export function storedBytes(entry: ManifestEntry): number {
   const count = entry.shape.reduce((a, b) => a * b, 1);
   const stored = entry.quantization?.dtype ?? entry.dtype;
   const width = { float32: 4, int32: 4, float16: 2, uint16: 2, uint8: 1 }[stored];

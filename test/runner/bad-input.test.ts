@@ -52,6 +52,37 @@ test('a dataset stage whose inputs match nothing fails, naming the pattern and t
   assert.match(r.stdout, /its inputs match no file/);
 });
 
+const copyStage = `
+import { definePerItemStage } from ${JSON.stringify(stageApi)};
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+export default definePerItemStage({
+  async processItems(ctx, items) {
+    for (const it of items) {
+      const out = join(it.outDir, 'copy', it.input.rel);
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, readFileSync(it.input.path));
+    }
+  },
+});
+`;
+
+test('a file name holding a newline is left out by name, with a warning; the rest of the run goes on', async () => {
+  const ws = new Workspace({
+    'pipeline.json': { vars: { root: 'data' }, stages: [dataset.stages[0], { id: 'copy', module: 'stages/copy.ts', perItem: true, inputs: ['data/**/*'], outputs: ['copy/**'] }] },
+    'stages/copy.ts': copyStage,
+    'data/A/ok.txt': '1',
+    'data/A/bad\nname.txt': '2',
+  });
+  const r = await ws.pipe(['run']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  for (const id of ['list', 'copy']) assert.match(r.stderr, `warning: ${id}: input "data/A/bad\\nname.txt" left out: its name holds a newline (rename the file to use it)`);
+  assert.equal(listed(ws), ['data/A/ok.txt']);
+  assert.equal(ws.list('artifacts/stages/copy/copy/data/A'), ['ok.txt']);
+  const s = await ws.pipe(['status']);
+  assert.match(s.stderr, /input "data\/A\/bad\\nname\.txt" left out/, 'pipe status says so too');
+});
+
 const fitStage = `
 import { defineStage } from ${JSON.stringify(stageApi)};
 import { appendFileSync } from 'node:fs';
@@ -83,6 +114,39 @@ test('params are checked against the stage schema before anything runs; unknown 
   assert.match(r.stderr, /params\.tag: must be string/);
   assert.equal(ws.calls(), []);
   r = await ws.pipe(['run', '--set', 'fit.mode=b']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.equal(ws.calls(), ['first', 'fit']);
+});
+
+test('a misspelt param key in pipeline.json itself (a stage\'s params, a profile\'s) is rejected before anything runs, at its line:col', async () => {
+  const ws = new Workspace({
+    'pipeline.json': {
+      stages: [{ id: 'first', command: 'echo first >> calls.log' }, { id: 'fit', module: 'stages/fit.ts', deps: ['first'], params: { tag: 'x', tga: 'y' } }],
+      profiles: { quick: { description: 'a typo in a profile', params: { 'fit.mdoe': 'a' } } },
+    },
+    'stages/fit.ts': fitStage,
+  });
+  // Line and column of a property name in the file as written (JSON.stringify with 2 spaces).
+  const where = (name: string) => {
+    const lines = ws.read('pipeline.json').split('\n');
+    const line = lines.findIndex((l) => l.includes(`"${name}"`));
+    return `${line + 1}:${lines[line]!.indexOf(`"${name}"`) + 1}`;
+  };
+  for (const args of [['run'], ['status']]) {
+    const r = await ws.pipe(args);
+    assert.is(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, `pipeline.json:${where('tga')}: stage "fit" has no param "tga" (params: mode, tag)`);
+    assert.match(r.stderr, /nothing was run/);
+  }
+  assert.equal(ws.calls(), [], 'no stage ran before the check');
+  const fixed = JSON.parse(ws.read('pipeline.json'));
+  delete fixed.stages[1].params.tga;
+  ws.write('pipeline.json', fixed);
+  let r = await ws.pipe(['run', '--profile', 'quick']);
+  assert.is(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, `pipeline.json:${where('fit.mdoe')}: profile "quick" params["fit.mdoe"]: stage "fit" has no param "mdoe" (params: mode, tag)`);
+  assert.equal(ws.calls(), []);
+  r = await ws.pipe(['run']);
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.equal(ws.calls(), ['first', 'fit']);
 });

@@ -397,14 +397,14 @@ test('predict on a folder writes CSV and JSON with a row per image; a bad file i
   const code = await predict.run(ctx);
   assert.is(code, 1, 'one unreadable image → exit code 1');
   const [header, ...rows] = parseCsv(readFileSync(join(out, 'predictions.csv'), 'utf8'));
-  assert.equal(header, ['file', 'predicted', 'confidence', 'p_EOSINOPHIL', 'p_LYMPHOCYTE', 'cell_status', 'error']);
+  assert.equal(header, ['file', 'predicted', 'confidence', 'p_EOSINOPHIL', 'p_LYMPHOCYTE', 'cell_status', 'warning', 'error']);
   assert.is(rows.length, 3);
   const byName = Object.fromEntries(rows.map((r) => [r[0]!.split('/').pop(), r]));
   assert.ok(TINY_CLASSES.includes(byName['a.png']![1]!));
   const p = Number(byName['a.png']![3]) + Number(byName['a.png']![4]);
   assert.ok(Math.abs(p - 1) < 1e-4);
   assert.is(byName['broken.png']![1], '');
-  assert.match(byName['broken.png']![6]!, /broken\.png/);
+  assert.match(byName['broken.png']![7]!, /broken\.png/);
   const json = JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8'));
   assert.is(json.images.length, 3);
   assert.is(json.model.arch, 'mobilenet_v1_0.25');

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { storedBytes } from '../../models/tfjs-weights-manifest.js';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -55,11 +56,17 @@ export async function writeModelFiles(dir: string, modelJson: tf.io.ModelJSON, w
 export async function readModelJson(dir: string): Promise<tf.io.ModelJSON> {
   const jsonPath = join(resolve(dir), MODEL_JSON);
   if (!existsSync(jsonPath)) throw new Error(`${jsonPath}: no model here (model.json is missing)`);
+  let parsed: unknown;
   try {
-    return JSON.parse(await readFile(jsonPath, 'utf8')) as tf.io.ModelJSON;
+    parsed = JSON.parse(await readFile(jsonPath, 'utf8'));
   } catch (error) {
     throw new Error(`${jsonPath}: not valid JSON (${(error as Error).message})`);
   }
+  const json = parsed as Partial<tf.io.ModelJSON> | null;
+  if (!json || typeof json !== 'object' || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
+    throw new Error(`${jsonPath}: not a tfjs layers model (it needs "modelTopology" and a "weightsManifest" array)`);
+  }
+  return json as tf.io.ModelJSON;
 }
 
 /** Reads every weight file of a manifest (relative to `root`) into specs + one buffer. */
@@ -71,14 +78,36 @@ export async function readWeights(
   const buffers: ArrayBuffer[] = [];
   for (const group of manifest) {
     specs.push(...group.weights);
+    const files: string[] = [];
+    let size = 0;
     for (const path of group.paths) {
       const file = join(root, path);
       if (!existsSync(file)) throw new Error(`${file}: weight file named in the manifest is missing`);
       const bytes = await readFile(file);
+      files.push(file);
+      size += bytes.byteLength;
       buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    }
+    // tfjs would read past the end of a truncated file and fail far from it (or not at all).
+    const expected = expectedBytes(group.weights);
+    if (expected !== null && size !== expected) {
+      throw new Error(`${files.join(', ')}: ${size} bytes, but model.json's weightsManifest describes ${expected} (truncated, or the weights of another model)`);
     }
   }
   return [specs, tf.io.CompositeArrayBuffer.join(buffers)];
+}
+
+/** Bytes a manifest group's weights take in its files; null when a dtype has no fixed width (strings). */
+function expectedBytes(weights: tf.io.WeightsManifestEntry[]): number | null {
+  let total = 0;
+  for (const w of weights) {
+    try {
+      total += storedBytes(w);
+    } catch {
+      return null;
+    }
+  }
+  return total;
 }
 
 /** Saves the whole model (topology + weights) into `dir`, replacing what was there. */

@@ -11,6 +11,11 @@ export interface RawImageInput {
   rgb: Uint8Array;
   /** 'ok', or 'fallback' when no cell was found and the centre of the image was used. */
   cellStatus: string;
+  /** Why no cell was found (fallback), or what was doubtful; null when nothing was. */
+  cellReason: string | null;
+  /** The image's own size in pixels (before any working downscale). */
+  sourceWidth: number;
+  sourceHeight: number;
 }
 
 export async function rawImageToInput(
@@ -40,5 +45,5 @@ export async function rawImageToInput(
             .raw()
             .toBuffer(),
         );
-  return { rgb, cellStatus: result.status };
+  return { rgb, cellStatus: result.status, cellReason: result.record.reason, sourceWidth: result.record.sourceWidth, sourceHeight: result.record.sourceHeight };
 }

@@ -60,14 +60,27 @@ export function locateTrainedModel(path: string): { root: string; modelDir: stri
   for (const root of candidates) {
     const recordPath = join(root, TRAIN_JSON);
     if (existsSync(recordPath) && existsSync(join(root, MODEL_DIR, 'model.json'))) {
-      const record = JSON.parse(readFileSync(recordPath, 'utf8')) as TrainRecord;
-      return { root, modelDir: join(root, MODEL_DIR), record };
+      return { root, modelDir: join(root, MODEL_DIR), record: readTrainRecord(recordPath) };
     }
   }
   const recordPath = join(path, TRAIN_JSON);
   if (existsSync(recordPath)) {
-    const record = JSON.parse(readFileSync(recordPath, 'utf8')) as TrainRecord;
+    const record = readTrainRecord(recordPath);
     if (record.status === 'skipped') throw new Error(`${path}: this model was not trained (${record.reason ?? 'skipped'})`);
   }
   throw new Error(`${path}: not a trained model (expected ${TRAIN_JSON} and ${MODEL_DIR}/model.json here)`);
+}
+
+/** train.json, parsed; a file that is not JSON, or not a train record, is named. */
+function readTrainRecord(recordPath: string): TrainRecord {
+  let record: unknown;
+  try {
+    record = JSON.parse(readFileSync(recordPath, 'utf8'));
+  } catch (error) {
+    throw new Error(`${recordPath}: not valid JSON (${(error as Error).message})`);
+  }
+  if (!record || typeof record !== 'object' || !Array.isArray((record as TrainRecord).classes)) {
+    throw new Error(`${recordPath}: not a train record (no "classes" list)`);
+  }
+  return record as TrainRecord;
 }
