@@ -127,6 +127,23 @@ async function resolveSettings(ctx: StageContext<FeaturesParams>) {
   return { spec, inputSize, preprocessing, weights, missing, seed: p.seed ?? 1, batchSize: p.batchSize ?? 32, levels: p.levels ?? 1 };
 }
 
+type Settings = Awaited<ReturnType<typeof resolveSettings>>;
+let kept: { key: string; model: tf.LayersModel } | null = null;
+
+/**
+ * The pooled base, built once per process: the runner hands a worker one chunk of items after another,
+ * and building the graph and decoding its weights for every 64 images cost more than the images did.
+ */
+async function pooledBaseFor(settings: Settings, weights: string | null): Promise<tf.LayersModel> {
+  const key = JSON.stringify([settings.spec.name, settings.inputSize, settings.weights, settings.seed, settings.levels, weights]);
+  if (kept?.key === key) return kept.model;
+  kept?.model.dispose();
+  kept = null;
+  const { model } = await buildPooledBase(settings.spec, settings.inputSize, settings.weights, { weightsDir: weights, seed: settings.seed, levels: settings.levels });
+  kept = { key, model };
+  return model;
+}
+
 export default definePerItemStage<FeaturesParams>({
   paramsSchema,
 
@@ -144,35 +161,27 @@ export default definePerItemStage<FeaturesParams>({
     items = items.filter(wanted);
     if (items.length === 0) return;
     await initBackend({ prefer: ctx.params.backend ?? 'auto', quiet: true });
-    const { model: base } = await buildPooledBase(settings.spec, settings.inputSize, settings.weights, {
-      weightsDir: weightsDir(ctx),
-      seed: settings.seed,
-      levels: settings.levels,
-    });
-    try {
-      let done = 0;
-      for (let start = 0; start < items.length; start += settings.batchSize) {
-        if (ctx.signal.aborted) throw new Error('cancelled');
-        const chunk = items.slice(start, start + settings.batchSize);
-        const images = await Promise.all(chunk.map((it) => readImageRgb(it.input.path, settings.inputSize)));
-        const x = imagesToTensor(images, settings.inputSize, settings.preprocessing);
-        const y = base.predict(x) as tf.Tensor2D;
-        const values = await y.data();
-        const dim = y.shape[1];
-        tf.dispose([x, y]);
-        await Promise.all(
-          chunk.map(async (item, i) => {
-            const out = join(item.outDir, featurePath(stageOf(item.input.fromInstance), item.input.rel));
-            await mkdir(dirname(out), { recursive: true });
-            const vector = new Float32Array(values.buffer, values.byteOffset + i * dim * 4, dim);
-            await writeFile(out, new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
-          }),
-        );
-        done += chunk.length;
-        ctx.progress(done, items.length, 'features');
-      }
-    } finally {
-      base.dispose();
+    const base = await pooledBaseFor(settings, weightsDir(ctx));
+    let done = 0;
+    for (let start = 0; start < items.length; start += settings.batchSize) {
+      if (ctx.signal.aborted) throw new Error('cancelled');
+      const chunk = items.slice(start, start + settings.batchSize);
+      const images = await Promise.all(chunk.map((it) => readImageRgb(it.input.path, settings.inputSize)));
+      const x = imagesToTensor(images, settings.inputSize, settings.preprocessing);
+      const y = base.predict(x) as tf.Tensor2D;
+      const values = await y.data();
+      const dim = y.shape[1];
+      tf.dispose([x, y]);
+      await Promise.all(
+        chunk.map(async (item, i) => {
+          const out = join(item.outDir, featurePath(stageOf(item.input.fromInstance), item.input.rel));
+          await mkdir(dirname(out), { recursive: true });
+          const vector = new Float32Array(values.buffer, values.byteOffset + i * dim * 4, dim);
+          await writeFile(out, new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
+        }),
+      );
+      done += chunk.length;
+      ctx.progress(done, items.length, 'features');
     }
   },
 

@@ -259,4 +259,36 @@ export default definePerItemStage({
 });
 
 test.after(() => ws.dispose());
+// Every item writes the same bytes: the store already holds the object after the first, so the later
+// items' files are not moved into it. Item folders are reused chunk after chunk; a file left behind
+// would be counted as the next item's output.
+const sameStage = `
+import { definePerItemStage } from ${JSON.stringify(stageApi)};
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+export default definePerItemStage({
+  async processItems(ctx, items) {
+    for (const it of items) {
+      const out = join(it.outDir, 'same', it.input.rel + '.txt');
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, 'identical');
+    }
+  },
+});
+`;
+
+test('items that write identical bytes each own exactly their file, with one worker folder per chunk place', async () => {
+  const same = new Workspace({
+    'pipeline.json': { stages: [{ id: 'same', module: 'stages/same.ts', perItem: true, inputs: ['data/*.txt'], outputs: ['same/**'] }] },
+    'stages/same.ts': sameStage,
+    ...Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`data/f${i}.txt`, String(i)])),
+  });
+  const r = await same.pipe(['run', '-j', '1']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /ran\s+same .*\(items: 9 ran, 0 cached\)/);
+  for (let i = 0; i < 9; i++) assert.is(same.read(`artifacts/stages/same/same/data/f${i}.txt.txt`), 'identical');
+  const again = await same.pipe(['run', '-j', '1']);
+  assert.match(again.stdout, /up to date/, again.stdout);
+});
+
 test.run();
