@@ -141,7 +141,10 @@ export async function summarize(ctx: StageContext<SegmentParams>, items: ItemOut
     Object.entries(classes).filter(([, n]) => n.ok + n.fallback + n.dropped + n.rejected === 0).map(([c]) => `${lab}/${c}`),
   );
   const confidences = records.filter((r) => r.status === 'ok').map((r) => r.confidence).sort((a, b) => a - b);
+  const { size, margin, maxWorkingPixels } = ctx.params;
   const summary = {
+    // The canonical-cell options, which train records so that predict cuts foreign images the same way.
+    params: { size, margin, ...(maxWorkingPixels !== undefined && { maxWorkingPixels }) },
     total: records.length,
     byStatus: countBy(records.map((r) => r.status)),
     byClass,

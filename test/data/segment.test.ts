@@ -118,6 +118,8 @@ test('bad input: every file gets a named outcome, nothing crashes, no partial ou
   assert.not.ok(existsSync(path.join(ctx.outDir, 'cells/ds/BASOPHIL')));
   const summary = JSON.parse(readFileSync(path.join(ctx.outDir, 'summary.json'), 'utf8'));
   assert.equal(summary.emptyClasses, ['ds/EMPTY']);
+  // The canonical-cell options travel to train (and from there to predict) through the summary.
+  assert.equal(summary.params, { size: params.size, margin: params.margin });
   assert.is(summary.byStatus.rejected, 4);
   assert.is(summary.failures.length, 5);
   assert.ok(existsSync(path.join(ctx.outDir, 'contact-sheet-ds-EOSINOPHIL.jpg')));
