@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { defineStage, StageError } from '../pipeline/stage-api.js';
 import { initBackend } from './tf/backend.js';
 import { readSplitCsv, splitDir, type LabelledFile } from './lib/classifier/split-table.js';
-import { featureFile, type HeadSettings } from './lib/classifier/feature-head.js';
+import { rowsWithFeatures, type HeadSettings } from './lib/classifier/feature-head.js';
 import { adaptStandardization, memoryFeatureSource, predictFeatureMatrix, readFeatureMatrix } from './lib/classifier/feature-matrix.js';
 import { createHeadLayers, headModel } from './lib/classifier/graph-surgery.js';
 import { createOptimizer } from './lib/classifier/optimizer.js';
@@ -98,7 +98,7 @@ export default defineStage<CrossLabParams>({
     // Only the rows' names are needed: the vectors are read from the features stage.
     const rows = names.map((n) => readSplitCsv(join(splitDir(ctx.deps), `${n}.csv`)));
     // Features of only the first few variants per cell (features.variants): fit on what has a vector, as train does.
-    if (record.variants != null) rows[0] = rows[0]!.filter((r) => existsSync(featureFile(features.dir, r.file)));
+    rows[0] = rowsWithFeatures(rows[0]!, features.dir, record.variants);
     const classes = [...new Set(rows.flat().map((r) => r.class))].sort();
     const [train, val, test] = rows.map((list) => list.map((r) => ({ ...r, path: '', label: classes.indexOf(r.class) }))) as [LabelledFile[], LabelledFile[], LabelledFile[]];
     const labs = [...new Set([...train, ...val, ...test].map((r) => r.lab))].sort();

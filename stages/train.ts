@@ -18,7 +18,7 @@ import type { ArchSpec } from './models/arch-spec.js';
 import { initBackend } from './tf/backend.js';
 import { normalizeParamsSchema, type NormalizeParams } from './lib/stain/normalize-cell.js';
 import { imageBatchSource, type BatchSource } from './lib/classifier/batch-source.js';
-import { featureFile, fitFeatureHead } from './lib/classifier/feature-head.js';
+import { fitFeatureHead, rowsWithFeatures } from './lib/classifier/feature-head.js';
 import { buildPooledBase, missingWeightsReason } from './lib/classifier/base-model.js';
 import { seededReinitialize } from './lib/classifier/seeded-init.js';
 import { layerBefore, splitModel, stackModel, applyLayers } from './lib/classifier/graph-surgery.js';
@@ -210,7 +210,7 @@ async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val
   // Features of only the first few variants per cell (features.variants): train on what has a vector.
   if (features.variants != null) {
     const before = train.length;
-    train = train.filter((row) => existsSync(featureFile(featuresDir, row.file)));
+    train = rowsWithFeatures(train, featuresDir, features.variants);
     ctx.log(`head: ${train.length} of ${before} training images have features (features.variants = ${features.variants})`);
   }
   const { head, model, result } = await fitFeatureHead({

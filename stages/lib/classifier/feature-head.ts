@@ -1,5 +1,6 @@
 // The study's head fitted on cached feature vectors (transfer mode): what `train` does for one model and
 // the cross-lab study does for every held-out lab and labelling budget. Seconds per head, not minutes.
+import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { featureBatchSource } from './batch-source.js';
@@ -27,6 +28,11 @@ export interface FeatureRow {
 /** Where the features stage keeps the vector of `file` (`<stageId>/<rel>`). */
 export function featureFile(featuresDir: string, file: string): string {
   return join(featuresDir, 'features', `${file}.f32`);
+}
+
+/** The rows that have a cached vector: all of them unless features.variants capped the variants. */
+export function rowsWithFeatures<T extends { file: string }>(rows: T[], featuresDir: string, variants: number | null | undefined): T[] {
+  return variants == null ? rows : rows.filter((row) => existsSync(featureFile(featuresDir, row.file)));
 }
 
 export async function fitFeatureHead(options: {
