@@ -1,10 +1,14 @@
 // One benchmark measurement in a fresh process (kernel registrations are per process):
 //   backend-child.ts train|infer|profile|profile-infer <stock|ours|cpu> <arch> <size> <batch> <seconds>
+// arch `feature_head` is the study's head on cached features (graph-surgery.ts) with `size` inputs, trained
+// with Adam as train and cross-lab train it (createOptimizer: the fused update where the kernels have it).
 // Prints `RESULT {json}` lines; `profile*` also prints the time per kernel of training / inference steps.
 import * as tf from '@tensorflow/tfjs';
 import { initWasmBackend } from '../stages/tf/wasm-backend.js';
 import { getArchitecture } from '../stages/models/registry.js';
 import { countFlops } from './backend-flops.js';
+import { createHeadLayers, headModel } from '../stages/lib/classifier/graph-surgery.js';
+import { createOptimizer } from '../stages/lib/classifier/optimizer.js';
 
 const [kind = 'train', variant = 'ours', arch = 'small_cnn', sizeArg = '64', batchArg = '16', secondsArg = '5'] = process.argv.slice(2);
 const size = Number(sizeArg);
@@ -17,10 +21,12 @@ if (variant === 'cpu') {
   await initWasmBackend({ kernels: variant === 'stock' ? 'missing' : 'all' });
 }
 
-const spec = await getArchitecture(arch);
-const model = spec.build([size, size, 3], { includeTop: true, classes: 4, classifierActivation: 'softmax' });
+const head = arch === 'feature_head';
+const model = head
+  ? headModel(size, createHeadLayers(4, 1, { standardize: true }))
+  : (await getArchitecture(arch)).build([size, size, 3], { includeTop: true, classes: 4, classifierActivation: 'softmax' });
 const flops = countFlops(model);
-const x = tf.randomUniform([batch, size, size, 3], -1, 1);
+const x = tf.randomUniform(head ? [batch, size] : [batch, size, size, 3], -1, 1);
 const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 4), 'int32'), 4);
 
 const kernelTimes = new Map<string, number>();
@@ -41,7 +47,7 @@ let step: () => Promise<void>;
 if (kind === 'infer' || kind === 'profile-infer') {
   step = async () => { const p = model.predict(x) as tf.Tensor; await p.data(); p.dispose(); };
 } else {
-  model.compile({ optimizer: tf.train.sgd(0.01), loss: 'categoricalCrossentropy' });
+  model.compile({ optimizer: head ? createOptimizer({ name: 'adam', learningRate: 0.001 }, 'bench').optimizer : tf.train.sgd(0.01), loss: 'categoricalCrossentropy' });
   step = async () => { await model.trainOnBatch(x, y); };
 }
 // Warm-up (operator creation, weight packing); the pure-JS cpu backend has none and is too slow for it.

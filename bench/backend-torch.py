@@ -45,6 +45,10 @@ def build(name):
         return small_cnn()
     if name == 'mobilenet_v1_0.25':
         return mobilenet_v1(0.25)
+    if name == 'feature_head':
+        # The study's head on cached features (graph-surgery.ts): BatchNorm of the features (Keras eps),
+        # Dense 256 relu, Dropout 0.5, Dense 4.
+        return nn.Sequential(nn.BatchNorm1d(size, eps=1e-3), nn.Linear(size, 256), nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 4))
     if name == 'resnet50':
         import torchvision
         return torchvision.models.resnet50(weights=None, num_classes=4)
@@ -74,12 +78,12 @@ def count_flops(model, x):
 
 
 model = build(arch)
-x = torch.rand(batch, 3, size, size) * 2 - 1
+x = (torch.rand(batch, size) if arch == 'feature_head' else torch.rand(batch, 3, size, size)) * 2 - 1
 y = torch.arange(batch) % 4
 forward, training = count_flops(model.eval(), x[:1])
 if kind == 'train':
     model.train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.001) if arch == 'feature_head' else torch.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
 
     def step():

@@ -3,7 +3,7 @@
 // that the load of a shared machine falls on all of them alike.
 //   node --import tsx bench/backend.ts            (8-s timing windows, 2 repeats)
 //   node --import tsx bench/backend.ts --quick    (3-s windows)
-//   … --repeat 3 | --cpu (adds the pure-JS cpu backend, slow) | --densenet (adds DenseNet121 inference)
+//   … --only "feature head" (the workloads whose title contains it) | --repeat 3 | --cpu (adds the pure-JS cpu backend, slow) | --densenet (adds DenseNet121 inference)
 //   … --before DIR (adds "ours" as built by another checkout, e.g. `git archive <commit> | tar -x -C DIR`
 //     with node_modules linked: before/after in the same run)
 // Variants: wasm "stock" (only the kernels stock wasm lacks, added by leukopipe), wasm "ours"
@@ -79,6 +79,16 @@ workloads.push({ title: 'MobileNet v1 α=0.25 training 128², batch 16', variant
   () => torch('train', 'mobilenet_v1_0.25', 128, 16),
   () => wasm('train', 'stock', 'mobilenet_v1_0.25', 128, 16),
 ] });
+// The study's head on cached feature vectors (transfer and cross-lab fit hundreds of them): MobileNet
+// v1 α=0.25 at levels 4 gives 480 values, ResNet50 3840; batch 32 as the study trains it.
+for (const dim of [480, 3840]) {
+  workloads.push({ title: `feature head training, ${dim} inputs, batch 32`, variants: [
+    () => wasm('train', 'ours', 'feature_head', dim, 32),
+    ...before('train', 'feature_head', dim, 32),
+    () => torch('train', 'feature_head', dim, 32),
+    () => wasm('train', 'stock', 'feature_head', dim, 32),
+  ] });
+}
 /** Two processes at once: their img/s summed, GFLOP/s per process averaged. */
 const pair = async (variant: () => Promise<Result[]>): Promise<Result[]> => {
   const [a, b] = await Promise.all([variant(), variant()]);
@@ -103,6 +113,9 @@ if (argv.includes('--densenet')) {
   ] });
 }
 
+// --only <text>: the workloads whose title contains it (e.g. --only "feature head").
+const onlyArg = argv.indexOf('--only');
+if (onlyArg >= 0) workloads.splice(0, workloads.length, ...workloads.filter((w) => w.title.includes(argv[onlyArg + 1] ?? '')));
 const loadBefore = loadavg()[0]!;
 const fmt = (v: number) => (v >= 10 ? v.toFixed(1) : v.toPrecision(2));
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };

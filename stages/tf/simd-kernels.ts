@@ -21,6 +21,9 @@ export interface SimdKernels {
   max_pool_grad_tiled(x: Ptr, dy: Ptr, dx: Ptr, batch: number, h: number, w: number, c: number,
     oh: number, ow: number, fh: number, fw: number, padTop: number, padLeft: number): void;
   narrow_f64(src: Ptr, dst: Ptr, n: number): void;
+  adam_update(w: Ptr, g: Ptr, m: Ptr, v: Ptr, outM: Ptr, outV: Ptr, outW: Ptr, n: number, beta1: number, oneMinusBeta1: number,
+    beta2: number, oneMinusBeta2: number, oneMinusAccBeta1: number, oneMinusAccBeta2: number, epsilon: number, negativeLearningRate: number): void;
+  transpose_matrices(src: Ptr, dst: Ptr, batch: number, rows: number, cols: number): void;
 }
 
 export const BINARY_OP = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;

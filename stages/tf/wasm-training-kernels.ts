@@ -15,6 +15,7 @@ import { identityConfig } from './kernels/identity.js';
 import { fusedBatchNormConfig } from './kernels/fused-batch-norm.js';
 import { broadcastBinaryConfigs } from './kernels/broadcast-binary.js';
 import { maskOpConfigs } from './kernels/mask-ops.js';
+import { adamUpdateConfig } from './kernels/adam-update.js';
 
 /** Kernels stock wasm does not have. */
 const MISSING: tf.KernelConfig[] = [
@@ -37,6 +38,8 @@ const FASTER: tf.KernelConfig[] = [
   fusedBatchNormConfig,
   ...broadcastBinaryConfigs,
   ...maskOpConfigs,
+  // Not a tfjs kernel: fused-adam-optimizer.ts calls it in place of tfjs's ten per variable.
+  adamUpdateConfig,
 ];
 
 let registered: string[] | null = null;
@@ -45,7 +48,7 @@ let registered: string[] | null = null;
 export function registerWasmTrainingKernels(which: 'all' | 'missing' = 'all'): string[] {
   if (registered) return registered;
   // The stock kernels our replacements call (and may replace) are captured first.
-  for (const name of ['Conv2D', 'DepthwiseConv2dNative', 'BatchMatMul', 'Transpose', 'Reshape', 'Slice', 'Sum', 'Tile', 'Conv2DBackpropInput', '_FusedMatMul', 'Mean', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'FusedDepthwiseConv2D', 'PadV2', 'Multiply', 'Add', 'Sub', 'RealDiv', 'GreaterEqual', 'LessEqual', 'Greater', 'Less', 'LogicalAnd', 'Select']) {
+  for (const name of ['Conv2D', 'DepthwiseConv2dNative', 'BatchMatMul', 'Transpose', 'Reshape', 'Slice', 'Sum', 'Tile', 'Conv2DBackpropInput', '_FusedMatMul', 'Mean', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'FusedDepthwiseConv2D', 'PadV2', 'Multiply', 'Add', 'Sub', 'RealDiv', 'GreaterEqual', 'LessEqual', 'Greater', 'Less', 'LogicalAnd', 'Select', 'Relu']) {
     captureStockKernel(name);
   }
   const configs = which === 'all' ? [...MISSING, ...FASTER] : MISSING;

@@ -284,4 +284,22 @@ test('BatchMatMul and _FusedMatMul with transposed operands match cpu', () => {
   }
 });
 
+test('matrix products of a Dense layer in training (right operand large and new: computed as (op(B)ᵀ·op(A)ᵀ)ᵀ) match cpu', () => {
+  let seed = 400;
+  const m = 4, k = 40, n = 60;
+  // Forward x·W, the kernel gradient's partner dy·Wᵀ, rank 2 and rank 3 with one matrix.
+  for (const lead of [[], [1]]) {
+    const x = { shape: [...lead, m, k], values: random(m * k, seed++) };
+    const w = { shape: [...lead, k, n], values: random(k * n, seed++) };
+    const dy = { shape: [...lead, m, n], values: random(m * n, seed++) };
+    compare(`x·W rank ${lead.length + 2}`, 'BatchMatMul', { a: x, b: w }, { transposeA: false, transposeB: false });
+    compare(`dy·Wᵀ rank ${lead.length + 2}`, 'BatchMatMul', { a: dy, b: w }, { transposeA: false, transposeB: true });
+    compare(`xᵀ·dy rank ${lead.length + 2}`, 'BatchMatMul', { a: x, b: dy }, { transposeA: true, transposeB: false });
+    const bias = { shape: [n], values: random(n, seed++) };
+    for (const activation of ['relu', 'linear']) {
+      compare(`fused x·W + bias, ${activation}, rank ${lead.length + 2}`, '_FusedMatMul', { a: x, b: w, bias }, { transposeA: false, transposeB: false, activation });
+    }
+  }
+});
+
 test.run();

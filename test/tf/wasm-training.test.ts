@@ -5,6 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../stages/tf/backend.js';
+import { fusedAdam } from '../../stages/tf/fused-adam-optimizer.js';
+import { ADAM_UPDATE } from '../../stages/tf/kernels/adam-update.js';
+import { seededRandom } from '../../stages/lib/metrics/seeded-random.js';
 
 await initBackend({ prefer: 'wasm', quiet: true });
 
@@ -62,6 +65,43 @@ test('tensor and wasm buffer counts do not grow over a training loop', async () 
   for (let i = 0; i < 5; i++) step();
   assert.is(tf.memory().numTensors, tensors, 'engine tensors');
   assert.is((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), buffers, 'wasm heap buffers');
+});
+
+test('the fused Adam update gives the bits of tfjs\'s Adam (weights and moments), learning rate changing per step', async () => {
+  await tf.setBackend('wasm');
+  const run = async (optimizer: tf.Optimizer, learningRate = 0.01) => {
+    const input = tf.input({ shape: [24] });
+    let x = tf.layers.batchNormalization({}).apply(input) as tf.SymbolicTensor;
+    x = tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dropout({ rate: 0.5 }).apply(x) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 4, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }).apply(x) as tf.SymbolicTensor });
+    model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+    const xs = tf.tensor2d(Float32Array.from({ length: 8 * 24 }, (_, i) => Math.sin(i * 0.71) * 3), [8, 24]);
+    const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32'), 4);
+    const unseeded = Math.random;
+    Math.random = seededRandom(11); // dropout masks
+    try {
+      for (let step = 0; step < 6; step++) {
+        (optimizer as unknown as { learningRate: number }).learningRate = learningRate / (1 + 0.3 * step);
+        await model.trainOnBatch(xs, ys);
+      }
+    } finally {
+      Math.random = unseeded;
+    }
+    const weights = model.getWeights().map((w) => Array.from(new Uint32Array(Float32Array.from(w.dataSync()).buffer)));
+    const moments = (await optimizer.getWeights()).map((w) => Array.from(new Uint32Array(Float32Array.from(w.tensor.dataSync()).buffer)));
+    tf.dispose([xs, ys]);
+    model.dispose();
+    return { weights, moments };
+  };
+  const stock = await run(tf.train.adam(0.01));
+  const fused = await run(fusedAdam(0.01));
+  assert.equal(fused.moments.length, stock.moments.length);
+  assert.equal(fused.weights, stock.weights, 'weights differ');
+  assert.equal(fused.moments, stock.moments, 'optimizer moments differ');
+  assert.ok(tf.getKernel(ADAM_UPDATE, 'wasm'), 'the fused kernel is registered, so the fused path ran');
+  // weights[4] is the first Dense kernel (after the BatchNormalization's four).
+  assert.not.equal(stock.weights[4], (await run(tf.train.adam(0.02), 0.02)).weights[4], 'another learning rate changes the weights');
 });
 
 test.run();

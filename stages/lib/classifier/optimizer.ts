@@ -2,6 +2,7 @@
 // original study's RMSprop(lr=1e-5, decay=1e-3) means; tfjs' RMSprop `decay` is Keras' rho instead).
 import * as tf from '@tensorflow/tfjs';
 import { timeBasedDecay } from './training-loop.js';
+import { fusedAdam } from '../../tf/fused-adam-optimizer.js';
 
 export interface OptimizerParams {
   name: 'adam' | 'rmsprop' | 'sgd';
@@ -22,7 +23,7 @@ export function createOptimizer(params: OptimizerParams, subject: string): {
   let optimizer: tf.Optimizer;
   switch (params.name) {
     case 'adam':
-      optimizer = tf.train.adam(lr);
+      optimizer = fusedAdam(lr);
       break;
     case 'rmsprop':
       optimizer = tf.train.rmsprop(lr, params.rho ?? 0.9, params.momentum ?? 0, 1e-7);

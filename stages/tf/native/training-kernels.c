@@ -450,3 +450,69 @@ EXPORT(narrow_f64)
 void narrow_f64(const f64 *src, f32 *dst, int n) {
   for (int i = 0; i < n; i++) dst[i] = (f32)src[i];
 }
+
+/**
+ * One Adam step of one variable (kernels/adam-update.ts): m1 = m·β1 + g·(1−β1), v1 = v·β2 + (g·g)·(1−β2),
+ * w1 = (m1/(1−β1ᵗ)) / (√(v1/(1−β2ᵗ)) + ε) · (−lr) + w — each operation one IEEE float32 operation in
+ * tfjs's AdamOptimizer order, so the bits are those of its ten separate kernels.
+ */
+EXPORT(adam_update)
+void adam_update(const f32 *w, const f32 *g, const f32 *m, const f32 *v, f32 *outM, f32 *outV, f32 *outW, int n,
+                 f32 beta1, f32 oneMinusBeta1, f32 beta2, f32 oneMinusBeta2, f32 oneMinusAccBeta1, f32 oneMinusAccBeta2,
+                 f32 epsilon, f32 negativeLearningRate) {
+  const v128_t b1 = wasm_f32x4_splat(beta1), c1 = wasm_f32x4_splat(oneMinusBeta1);
+  const v128_t b2 = wasm_f32x4_splat(beta2), c2 = wasm_f32x4_splat(oneMinusBeta2);
+  const v128_t a1 = wasm_f32x4_splat(oneMinusAccBeta1), a2 = wasm_f32x4_splat(oneMinusAccBeta2);
+  const v128_t eps = wasm_f32x4_splat(epsilon), nlr = wasm_f32x4_splat(negativeLearningRate);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t gi = wasm_v128_load(g + i);
+    v128_t m1 = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m + i), b1), wasm_f32x4_mul(gi, c1));
+    v128_t v1 = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), b2), wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), c2));
+    v128_t den = wasm_f32x4_add(wasm_f32x4_sqrt(wasm_f32x4_div(v1, a2)), eps);
+    v128_t step = wasm_f32x4_mul(wasm_f32x4_div(wasm_f32x4_div(m1, a1), den), nlr);
+    wasm_v128_store(outM + i, m1);
+    wasm_v128_store(outV + i, v1);
+    wasm_v128_store(outW + i, wasm_f32x4_add(step, wasm_v128_load(w + i)));
+  }
+  for (; i < n; i++) {
+    f32 gi = g[i];
+    f32 m1 = m[i] * beta1 + gi * oneMinusBeta1;
+    f32 v1 = v[i] * beta2 + (gi * gi) * oneMinusBeta2;
+    f32 den = __builtin_sqrtf(v1 / oneMinusAccBeta2) + epsilon;
+    outM[i] = m1;
+    outV[i] = v1;
+    outW[i] = ((m1 / oneMinusAccBeta1) / den) * negativeLearningRate + w[i];
+  }
+}
+
+/** dst[c·rows + r] = src[r·cols + c] for `batch` matrices of rows × cols, in 4×4 SIMD blocks. */
+EXPORT(transpose_matrices)
+void transpose_matrices(const f32 *src, f32 *dst, int batch, int rows, int cols) {
+  for (int b = 0; b < batch; b++) {
+    const f32 *s = src + (int64_t)b * rows * cols;
+    f32 *d = dst + (int64_t)b * rows * cols;
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) {
+      int c = 0;
+      for (; c + 4 <= cols; c += 4) {
+        v128_t x0 = wasm_v128_load(s + (r + 0) * cols + c);
+        v128_t x1 = wasm_v128_load(s + (r + 1) * cols + c);
+        v128_t x2 = wasm_v128_load(s + (r + 2) * cols + c);
+        v128_t x3 = wasm_v128_load(s + (r + 3) * cols + c);
+        v128_t t0 = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5);
+        v128_t t1 = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5);
+        v128_t t2 = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7);
+        v128_t t3 = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
+        wasm_v128_store(d + (c + 0) * rows + r, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
+        wasm_v128_store(d + (c + 1) * rows + r, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+        wasm_v128_store(d + (c + 2) * rows + r, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
+        wasm_v128_store(d + (c + 3) * rows + r, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
+      }
+      for (; c < cols; c++)
+        for (int k = 0; k < 4; k++) d[c * rows + r + k] = s[(r + k) * cols + c];
+    }
+    for (; r < rows; r++)
+      for (int c = 0; c < cols; c++) d[c * rows + r] = s[r * cols + c];
+  }
+}
