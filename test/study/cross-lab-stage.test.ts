@@ -1,0 +1,75 @@
+// The cross-lab stage through its real module on cached vectors written here: the leave-one-lab-out
+// heads are fitted and scored, and a labelling-curve point whose held-out lab has no test cell left
+// (every group holds a labelled cell) is recorded empty without fitting a head.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import crossLab from '../../stages/cross-lab.js';
+import type { CrossLabRecord } from '../../stages/lib/cross-lab-record.js';
+import { stageContext } from './context.js';
+import { tempDir } from '../data/context.js';
+
+process.env.LEUKOPIPE_BACKEND = 'wasm';
+const DIM = 4;
+
+/** alpha: 6 cells a class, each its own group; beta: 3 cells a class, all in one capture session. */
+async function writeStudy(root: string): Promise<{ splitDir: string; featuresDir: string }> {
+  const splitDir = join(root, 'split');
+  const featuresDir = join(root, 'features');
+  await mkdir(splitDir, { recursive: true });
+  const rows: Record<'train' | 'val' | 'test', string[]> = { train: [], val: [], test: [] };
+  let n = 0;
+  for (const [lab, perClass] of [['alpha', 6], ['beta', 3]] as const) {
+    for (const [c, cls] of ['A', 'B'].entries()) {
+      for (let i = 0; i < perClass; i++) {
+        const file = `normalize/cells/${lab}/${cls}/${lab}-${cls}-${i}.png`;
+        const group = lab === 'beta' ? 'session:s1' : `image:${lab}-${cls}-${i}`;
+        const split = i === 0 ? 'val' : i === 1 ? 'test' : 'train';
+        rows[split].push(`${file},${cls},${lab},${group},labs/images/${lab}/${cls}/${lab}-${cls}-${i}.png`);
+        // Separable by class, with a lab-specific offset.
+        const vector = Float32Array.from({ length: DIM }, (_, d) => (d === c ? 2 : 0) + (lab === 'beta' ? 0.3 : 0) + 0.1 * Math.sin(++n));
+        const path = join(featuresDir, 'features', `${file}.f32`);
+        await mkdir(dirname(path), { recursive: true });
+        await writeFile(path, Buffer.from(vector.buffer));
+      }
+    }
+  }
+  for (const [name, lines] of Object.entries(rows)) await writeFile(join(splitDir, `${name}.csv`), ['file,class,lab,group,origin', ...lines].join('\n') + '\n');
+  await writeFile(join(splitDir, 'split.json'), JSON.stringify({ cellsFrom: 'normalize', classes: ['A', 'B'] }));
+  await writeFile(join(featuresDir, 'features.json'), JSON.stringify({
+    status: 'computed', arch: 'test_arch', weights: 'imagenet', inputSize: 8, preprocessing: 'rescale', seed: 1, dim: DIM, variants: null, items: n, layout: 'features/<file>.f32',
+  }));
+  return { splitDir, featuresDir };
+}
+
+test('cross-lab: every lab held out in turn; a curve point with no test cell left fits no head', async () => {
+  const { splitDir, featuresDir } = await writeStudy(tempDir('leukopipe-cross-lab-'));
+  const ctx = await stageContext({
+    stageId: 'cross-lab',
+    matrix: { arch: 'test_arch' },
+    deps: { split: splitDir, features: featuresDir },
+    params: {
+      epochs: 1, batchSize: 4, optimizer: { name: 'adam' as const, learningRate: 0.01 }, earlyStopping: null, seed: 1,
+      standardizeFeatures: true, recalibrateBatchNorm: null, maxStepsPerEpoch: null, curve: [0, 1], adapt: 'adabn' as const, bootstrap: 20, backend: 'wasm',
+    },
+  });
+  await crossLab.run(ctx);
+  const record = JSON.parse(readFileSync(join(ctx.outDir, 'cross-lab.json'), 'utf8')) as CrossLabRecord;
+  assert.is(record.status, 'evaluated');
+  assert.equal(record.labs, ['alpha', 'beta']);
+  assert.equal(record.heldOut.map((h) => [h.lab, h.asTrained.n]), [['alpha', 12], ['beta', 6]]);
+  const point = (lab: string, k: number) => record.curve.find((c) => c.lab === lab && c.k === k)!;
+  // alpha, k = 1: one cell a class (its own group) joins training; the other 10 are the test.
+  assert.is(point('alpha', 1).testN, 10);
+  assert.ok(point('alpha', 1).accuracy !== null);
+  assert.ok(existsSync(join(ctx.stateDir, 'alpha-k1')), 'a head was fitted for alpha at k = 1');
+  // beta, k = 1: the chosen cells' session is the whole lab, so nothing is left to score.
+  assert.equal({ ...point('beta', 1) }, { lab: 'beta', k: 1, added: 2, testN: 0, accuracy: null, balancedAccuracy: null, macroF1: null, accuracyCi: null });
+  assert.not.ok(existsSync(join(ctx.stateDir, 'beta-k1')), 'no head is fitted for an empty test set');
+  assert.ok(existsSync(join(ctx.stateDir, 'beta-k0')));
+  assert.ok(ctx.logs.some((l) => l.startsWith('held out beta, k=1: no test cells left')), ctx.logs.join('\n'));
+});
+
+test.run();
