@@ -152,9 +152,10 @@ export default defineStage<CrossLabParams>({
           // Every group (session, smear) of the lab holds a chosen cell: nothing is left to score, so no
           // head is fitted; the point is recorded as the empty measurement it is.
           const empty = sourceMetrics(lab, [], options);
-          curve.push({ lab, k, added: added.filter(isOriginal).length, testN: 0, accuracy: empty.accuracy, balancedAccuracy: empty.balancedAccuracy, macroF1: empty.macroF1, accuracyCi: null });
+          const labelled = added.filter(isOriginal).length;
+          curve.push({ lab, k, added: labelled, testN: 0, accuracy: empty.accuracy, balancedAccuracy: empty.balancedAccuracy, macroF1: empty.macroF1, accuracyCi: null });
           ctx.progress(++done, total, `${lab} k=${k}`);
-          ctx.log(`held out ${lab}, k=${k}: no test cells left (the groups of its ${added.filter(isOriginal).length} labelled cells cover the whole lab); no head fitted`);
+          ctx.log(`held out ${lab}, k=${k}: no test cells left (the groups of its ${labelled} labelled cells cover the whole lab); no head fitted`);
           continue;
         }
         const model = headModel(dim, createHeadLayers(classes.length, p.seed, { standardize: p.standardizeFeatures ?? true }));

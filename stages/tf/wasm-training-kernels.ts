@@ -48,7 +48,7 @@ let registered: string[] | null = null;
 export function registerWasmTrainingKernels(which: 'all' | 'missing' = 'all'): string[] {
   if (registered) return registered;
   // The stock kernels our replacements call (and may replace) are captured first.
-  for (const name of ['Conv2D', 'DepthwiseConv2dNative', 'BatchMatMul', 'Transpose', 'Reshape', 'Slice', 'Sum', 'Tile', 'Conv2DBackpropInput', '_FusedMatMul', 'Mean', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'FusedDepthwiseConv2D', 'PadV2', 'Multiply', 'Add', 'Sub', 'RealDiv', 'GreaterEqual', 'LessEqual', 'Greater', 'Less', 'LogicalAnd', 'Select', 'Relu']) {
+  for (const name of ['Conv2D', 'DepthwiseConv2dNative', 'BatchMatMul', 'Transpose', 'Reshape', 'Slice', 'Sum', 'Tile', 'Conv2DBackpropInput', '_FusedMatMul', 'Mean', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'FusedDepthwiseConv2D', 'PadV2', 'Multiply', 'Add', 'Sub', 'RealDiv', 'GreaterEqual', 'LessEqual', 'Greater', 'Less', 'LogicalAnd', 'Select']) {
     captureStockKernel(name);
   }
   const configs = which === 'all' ? [...MISSING, ...FASTER] : MISSING;

@@ -284,7 +284,7 @@ test('BatchMatMul and _FusedMatMul with transposed operands match cpu', () => {
   }
 });
 
-test('matrix products of a Dense layer in training (right operand large and new: computed as (op(B)ᵀ·op(A)ᵀ)ᵀ) match cpu', () => {
+test('matrix products of a Dense layer in training (right operand large and new: plain products computed as (op(B)ᵀ·op(A)ᵀ)ᵀ) match cpu', () => {
   let seed = 400;
   const m = 4, k = 40, n = 60;
   // Forward x·W, the kernel gradient's partner dy·Wᵀ, rank 2 and rank 3 with one matrix.
@@ -296,6 +296,8 @@ test('matrix products of a Dense layer in training (right operand large and new:
     compare(`dy·Wᵀ rank ${lead.length + 2}`, 'BatchMatMul', { a: dy, b: w }, { transposeA: false, transposeB: true });
     compare(`xᵀ·dy rank ${lead.length + 2}`, 'BatchMatMul', { a: x, b: dy }, { transposeA: true, transposeB: false });
     const bias = { shape: [n], values: random(n, seed++) };
+    // The fused op always reaches the kernel with rank-3 operands (and stock wasm takes no others).
+    if (lead.length === 0) continue;
     for (const activation of ['relu', 'linear']) {
       compare(`fused x·W + bias, ${activation}, rank ${lead.length + 2}`, '_FusedMatMul', { a: x, b: w, bias }, { transposeA: false, transposeB: false, activation });
     }
