@@ -8,6 +8,7 @@
 // Images smaller than segment accepts are error rows, not classified; an image in which no cell was
 // found is classified on its unsegmented centre and flagged as unreliable, in the line and the files.
 // A model folder that is not a model, or whose files are broken, is an error naming the file.
+import type { LayersModel } from '@tensorflow/tfjs';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { extname, join, relative, resolve } from 'node:path';
@@ -15,13 +16,19 @@ import { defineCommand, StageError, type CommandContext } from '../pipeline/stag
 import { initBackend } from './tf/backend.js';
 import { argMax, predictProbabilities } from './lib/classifier/inference.js';
 import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
+import { adaptFeatureStandardizations, featureStandardizations } from './lib/classifier/folder-adaptation.js';
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
 import { MIN_SIDE } from './lib/cell-representation.js';
 import type { CrossLabRecord } from './lib/cross-lab-record.js';
 import { csvField } from './lib/classifier/split-table.js';
 import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
-export const USAGE = 'pipe predict [--model <train or ensemble instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] <image file or folder>…';
+export const USAGE = 'pipe predict [--model <train or ensemble instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] [--adapt auto|adabn|none] <image file or folder>…';
+
+/** `--adapt auto` adapts only with at least this many classified images: fewer give noisy statistics. */
+export const MIN_ADAPT_IMAGES = 32;
+
+export type AdaptMode = 'auto' | 'adabn' | 'none';
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp', '.gif']);
 
@@ -30,11 +37,13 @@ export interface PredictArgs {
   out: string;
   batchSize: number;
   backend: string | undefined;
+  /** Test-time adaptation to the images given, as if they came from one lab (see MIN_ADAPT_IMAGES). */
+  adapt: AdaptMode;
   inputs: string[];
 }
 
 export function parsePredictArgs(argv: string[]): PredictArgs {
-  const args: PredictArgs = { model: null, out: '.', batchSize: 16, backend: undefined, inputs: [] };
+  const args: PredictArgs = { model: null, out: '.', batchSize: 16, backend: undefined, adapt: 'auto', inputs: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -48,6 +57,11 @@ export function parsePredictArgs(argv: string[]): PredictArgs {
       args.batchSize = Number(value());
       if (!Number.isInteger(args.batchSize) || args.batchSize < 1) throw new StageError('--batch-size must be a positive integer', 'pipe predict');
     } else if (arg === '--backend') args.backend = value();
+    else if (arg === '--adapt') {
+      const v = value();
+      if (v !== 'auto' && v !== 'adabn' && v !== 'none') throw new StageError(`--adapt must be auto, adabn or none, got ${v}`, 'pipe predict');
+      args.adapt = v;
+    }
     else if (arg.startsWith('--')) throw new StageError(`unknown option ${arg}; usage: ${USAGE}`, 'pipe predict');
     else args.inputs.push(arg);
   }
@@ -179,8 +193,7 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
 
 /**
  * What the leave-one-lab-out study says about a folder from a lab the model never saw, in one line:
- * its mean held-out figures and whether test-time adaptation (AdaBN) was kept. Predict applies none:
- * AdaBN was measured on feature heads and not kept (see bench/results/labs.md).
+ * its mean held-out figures as trained and with AdaBN (which predict applies to a folder by default).
  */
 function crossLabVerdict(ctx: CommandContext): string | null {
   for (const id of ctx.instances('cross-lab')) {
@@ -188,11 +201,43 @@ function crossLabVerdict(ctx: CommandContext): string | null {
     if (!r || r.status !== 'evaluated') continue;
     const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
     return (
-      `on labs it never saw (leave-one-lab-out, ${r.arch}, ${r.labs.join('/')}): mean accuracy ${pct(r.mean.asTrained.accuracy)}, balanced ${pct(r.mean.asTrained.balancedAccuracy)}; ` +
-      `test-time adaptation: none (AdaBN gave balanced ${pct(r.mean.adapted?.balancedAccuracy)} there${r.adapt === 'adabn' ? ', kept for feature heads only' : ', not kept'})`
+      `on labs it never saw (leave-one-lab-out, ${r.arch}, ${r.labs.join('/')}): mean accuracy ${pct(r.mean.asTrained.accuracy)}, balanced ${pct(r.mean.asTrained.balancedAccuracy)} as trained; ` +
+      `with AdaBN ${pct(r.mean.adapted?.accuracy)}, balanced ${pct(r.mean.adapted?.balancedAccuracy)}${r.adapt === 'adabn' ? ' (kept)' : ' (not kept)'}`
     );
   }
   return null;
+}
+
+export interface FolderAdaptation {
+  applied: 'adabn' | 'none';
+  images: number;
+  layers: string[];
+  summary: string;
+}
+
+/**
+ * AdaBN on the images given (`--adapt`): auto adapts when there are at least MIN_ADAPT_IMAGES of them,
+ * treating them as one lab's cells — the setting the leave-one-lab-out study kept for feature heads.
+ */
+export async function adaptToFolder(
+  model: LayersModel,
+  images: readonly Uint8Array[],
+  mode: AdaptMode,
+  options: { size: number; preprocessing: TrainRecord['preprocessing']; batchSize: number },
+): Promise<FolderAdaptation> {
+  const none = (why: string): FolderAdaptation => ({ applied: 'none', images: 0, layers: [], summary: `none (${why})` });
+  if (mode === 'none') return none('--adapt none');
+  if (featureStandardizations(model).length === 0) return none('the model has no feature standardisation to adapt');
+  if (images.length < 2 || (mode === 'auto' && images.length < MIN_ADAPT_IMAGES)) {
+    return none(`${images.length} classified image(s); auto adapts from ${MIN_ADAPT_IMAGES}, --adapt adabn forces it`);
+  }
+  const layers = await adaptFeatureStandardizations(model, images, options);
+  return {
+    applied: 'adabn',
+    images: images.length,
+    layers,
+    summary: `AdaBN: ${layers.length} feature standardisation layer(s) re-estimated on these ${images.length} images, taken as one lab's cells (--adapt none turns it off; a folder mixing labs should be run per lab)`,
+  };
 }
 
 export interface ImagePrediction {
@@ -243,23 +288,27 @@ export default defineCommand({
 
     const status = new Map<string, { cell: string | null; reason: string | null; error: string | null }>();
     const blank = new Uint8Array(record.inputSize * record.inputSize * 3).fill(255);
+    // Every image prepared once: adaptation reads them all before any is classified.
+    const prepared = new Map<string, Uint8Array>();
+    for (const file of files) {
+      try {
+        const input = await rawImageToInput(file, { cell: record.cell!, normalization: record.normalization, size: record.inputSize });
+        // Segment rejects these for training; a prediction on a few pixels would be noise with a percentage.
+        if (input.sourceWidth < MIN_SIDE || input.sourceHeight < MIN_SIDE) {
+          throw new Error(`${file}: image too small (${input.sourceWidth}×${input.sourceHeight} px, need ≥ ${MIN_SIDE} on each side); not classified`);
+        }
+        status.set(file, { cell: input.cellStatus, reason: input.cellReason, error: null });
+        prepared.set(file, input.rgb);
+      } catch (error) {
+        status.set(file, { cell: null, reason: null, error: (error as Error).message });
+      }
+    }
+    const adaptation = await adaptToFolder(model, [...prepared.values()], args.adapt, { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize });
+    ctx.log(`test-time adaptation: ${adaptation.summary}`);
     const { probabilities } = await predictProbabilities(
       model,
       files,
-      async (file) => {
-        try {
-          const input = await rawImageToInput(file, { cell: record.cell!, normalization: record.normalization, size: record.inputSize });
-          // Segment rejects these for training; a prediction on a few pixels would be noise with a percentage.
-          if (input.sourceWidth < MIN_SIDE || input.sourceHeight < MIN_SIDE) {
-            throw new Error(`${file}: image too small (${input.sourceWidth}×${input.sourceHeight} px, need ≥ ${MIN_SIDE} on each side); not classified`);
-          }
-          status.set(file, { cell: input.cellStatus, reason: input.cellReason, error: null });
-          return input.rgb;
-        } catch (error) {
-          status.set(file, { cell: null, reason: null, error: (error as Error).message });
-          return blank; // classified but reported as failed; the row carries the error instead
-        }
-      },
+      async (file) => prepared.get(file) ?? blank, // a failed image is classified on white; its row carries the error instead
       { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize },
     );
     model.dispose();
@@ -293,7 +342,7 @@ export default defineCommand({
       JSON.stringify(
         {
           model: { id: chosen.label, arch: record.arch, mode: record.mode, classes: record.classes, inputSize: record.inputSize, testAccuracy: chosen.testAccuracy ?? null, trainedOnLabs: trainedOn },
-          testTimeAdaptation: { applied: 'none', why: crossLab },
+          testTimeAdaptation: { applied: adaptation.applied, images: adaptation.images, layers: adaptation.layers, why: adaptation.summary, crossLab },
           images: rows,
         },
         null,

@@ -18,11 +18,15 @@ export interface CurvePoint {
   k: number;
   /** Cells added (fewer where a class has fewer); their whole groups left the test set. */
   added: number;
+  /** Which figure the point gives: AdaBN only at k = 0 (with adapt: adabn); as trained once the head has seen the lab. */
+  figure?: 'as-trained' | 'adabn';
   testN: number;
   accuracy: number | null;
   balancedAccuracy: number | null;
   macroF1: number | null;
   accuracyCi: { low: number; high: number } | null;
+  /** With AdaBN on the rest of the lab, where that is not the point's figure (for comparison). */
+  adapted?: MeanFigures;
 }
 
 export interface CrossLabRecord {

@@ -8,6 +8,7 @@ import { assertRgb, cellMask, DEFAULT_WHITE_THRESHOLD } from './stain/cell-mask.
 import { clampByte, fromOd, HED_FROM_RGB_OD, invert3, toOd } from './stain/color-spaces.js';
 
 import { mulberry32, type Random } from './image/rng.js';
+import { applyStainTemplate, drawStainTemplate, randomTemplateParamsSchema, type RandomTemplateParams } from './stain/random-stain-template.js';
 
 export type Rng = Random;
 
@@ -346,6 +347,8 @@ export async function jpegRoundTrip(rgb: Uint8Array, width: number, height: numb
 export interface PhotometricParams {
   /** HED stain jitter (Tellez et al.): scale ~ U(1−sigma, 1+sigma), bias ~ U(−bias, bias). */
   stain?: { sigma: number; bias: number; p?: number };
+  /** RandStainNA-style: Reinhard transfer onto a virtual template drawn around the cell's LAB statistics. */
+  randomTemplate?: RandomTemplateParams;
   colour?: ColourJitterRanges & { p?: number };
   gamma?: { range: [number, number]; p?: number };
   blur?: { sigma: [number, number]; p?: number };
@@ -365,6 +368,7 @@ export const photometricParamsSchema = {
       required: ['sigma', 'bias'],
       additionalProperties: false,
     },
+    randomTemplate: randomTemplateParamsSchema,
     colour: {
       type: 'object',
       properties: {
@@ -394,11 +398,11 @@ function prob() {
 
 /** True when at least one photometric op is configured. */
 export function photometricEnabled(params: PhotometricParams | undefined | null): boolean {
-  return !!params && !!(params.stain || params.colour || params.gamma || params.blur || params.scale || params.jpeg);
+  return !!params && !!(params.stain || params.randomTemplate || params.colour || params.gamma || params.blur || params.scale || params.jpeg);
 }
 
 /**
- * Applies the configured ops in acquisition order — stain, colour, gamma (sample/illumination), scale
+ * Applies the configured ops in acquisition order — stain, random stain template, colour, gamma (sample/illumination), scale
  * (magnification), blur (optics), JPEG (storage) — each with its probability. Deterministic for `seed`.
  */
 export async function applyPhotometric(
@@ -418,6 +422,13 @@ export async function applyPhotometric(
     const go = fires(params.stain.p);
     const shift = drawHedShift(rng, params.stain.sigma, params.stain.bias);
     if (go) img = hedShift(img, width, height, shift, true, wt);
+  }
+  if (params.randomTemplate) {
+    // Its own stream, so turning it on leaves every other op's draws as they were.
+    const own = createRng((seed ^ 0x5bd1e995) >>> 0);
+    const go = own() < (params.randomTemplate.p ?? 1);
+    const draw = drawStainTemplate(own, params.randomTemplate);
+    if (go) img = applyStainTemplate(img, width, height, draw, wt);
   }
   if (params.colour) {
     const go = fires(params.colour.p);

@@ -16,6 +16,7 @@ import { computeSplit, type SplitParams } from '../../stages/split.js';
 import type { SegmentRecord } from '../../stages/segment.js';
 import { inputFile, makeContext, tempDir } from './context.js';
 import { rejection } from './synthetic.js';
+import { unitHash } from '../../stages/lib/image/rng.js';
 
 const CLASSES = ['EOSINOPHIL', 'NEUTROPHIL'];
 
@@ -138,6 +139,17 @@ test('labelling curve: k cells per class join training; their whole groups leave
   assert.equal(new Set(chosen.map((c) => c.group)), groups);
   assert.is(labelledCells(cells, 0, 1).origins.size, 0);
   assert.equal(labelledCells(cells, 3, 1).origins, origins, 'seeded: the same cells every run');
+  // Each session here holds five cells of one class: one session per class covers k = 3, so six of the
+  // eight sessions stay test (taking 3 cells per class at random would have used up to six sessions).
+  assert.is(groups.size, 2);
+  assert.is(cells.filter((c) => !groups.has(c.group)).length, 30);
+  // With single-cell groups the choice is the first k cells per class in the seeded order.
+  const single = cells.map((c) => ({ ...c, group: `cell:${c.origin}` }));
+  const picked = labelledCells(single, 2, 7).origins;
+  for (const cls of CLASSES) {
+    const order = single.filter((c) => c.class === cls).sort((a, b) => unitHash(`curve:7:${a.origin}`) - unitHash(`curve:7:${b.origin}`));
+    assert.equal(order.filter((c) => picked.has(c.origin)).map((c) => c.origin), order.slice(0, 2).map((c) => c.origin));
+  }
 });
 
 test.run();

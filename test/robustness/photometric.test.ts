@@ -16,6 +16,9 @@ import {
   type PhotometricParams,
 } from '../../stages/lib/photometric.js';
 import { cellOnWhite, isWhite } from './synthetic-cells.js';
+import { cellMask } from '../../stages/lib/stain/cell-mask.js';
+import { labStats } from '../../stages/lib/stain/reinhard.js';
+import { applyStainTemplate } from '../../stages/lib/stain/random-stain-template.js';
 
 const ALL: PhotometricParams = {
   stain: { sigma: 0.3, bias: 0.1 },
@@ -138,3 +141,30 @@ test('a low JPEG quality loses more than a high one', async () => {
 });
 
 test.run();
+
+test('a random stain template moves the cell\'s LAB means and spreads by the drawn amounts, keeps white white, and leaves other draws alone', async () => {
+  const cell = cellOnWhite(48);
+  const mask = cellMask(cell.data, 48, 48);
+  const before = labStats(cell.data, mask)!;
+  const draw = { meanShift: [6, -4, 3] as [number, number, number], stdFactor: [1.2, 0.8, 1] as [number, number, number] };
+  const out = applyStainTemplate(cell.data, 48, 48, draw, 245);
+  const after = labStats(out, mask)!;
+  for (let c = 0; c < 3; c++) {
+    // Within what 8-bit rounding and gamut clipping allow.
+    assert.ok(Math.abs(after.mean[c]! - before.mean[c]! - draw.meanShift[c]!) < 1.5, `mean ${c}: ${before.mean[c]} → ${after.mean[c]}`);
+    assert.ok(Math.abs(after.std[c]! / before.std[c]! - draw.stdFactor[c]!) < 0.1, `std ${c}: ${before.std[c]} → ${after.std[c]}`);
+  }
+  for (let i = 0; i < mask.length; i++) if (!mask[i]) assert.ok(isWhite(out, i * 3), `pixel ${i} stays white`);
+  const stain = { stain: { sigma: 0.2, bias: 0.05 }, colour: { hue: 10 } } satisfies PhotometricParams;
+  const withTemplate = { ...stain, randomTemplate: { meanSigma: [0, 0, 0], stdLogSigma: [0, 0, 0] } } satisfies PhotometricParams;
+  // A zero-spread template is the identity up to rounding, and its own stream leaves the HED and colour draws as they were.
+  const a = await applyPhotometric(cell.data, 48, 48, stain, 5);
+  const b = await applyPhotometric(cell.data, 48, 48, withTemplate, 5);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  assert.ok(worst <= 3, `zero-spread template differs by ${worst}`);
+  const t1 = await applyPhotometric(cell.data, 48, 48, { randomTemplate: { meanSigma: [5, 5, 5], stdLogSigma: [0.1, 0.1, 0.1] } }, 9);
+  const t2 = await applyPhotometric(cell.data, 48, 48, { randomTemplate: { meanSigma: [5, 5, 5], stdLogSigma: [0.1, 0.1, 0.1] } }, 9);
+  assert.equal(t1, t2);
+  assert.not.equal(t1, cell.data);
+});

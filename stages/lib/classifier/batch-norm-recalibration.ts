@@ -16,7 +16,7 @@ export function batchNormLayers(model: tf.LayersModel): tf.layers.Layer[] {
  * The input of `layer` in `model`'s graph. A layer shared by several models (a fine-tuned top shares
  * the base's layers) has one inbound node per model; tfjs keys a model's own as `<name>_ib-<index>`.
  */
-function inputInModel(model: tf.LayersModel, layer: tf.layers.Layer): tf.SymbolicTensor {
+export function inputInModel(model: tf.LayersModel, layer: tf.layers.Layer): tf.SymbolicTensor {
   const own = (model as unknown as { containerNodes?: Set<string> }).containerNodes;
   let index = layer.inboundNodes.length - 1;
   if (own) {

@@ -68,7 +68,7 @@ export function labsHtml(data: LabsData, models: readonly ModelResult[], curveSv
     const mean = `<tr class="mean"><td><strong>mean over held-out labs</strong></td><td></td><td></td><td class="num">${h(pct(m.accuracy))}</td><td class="num">${h(pct(m.balancedAccuracy))}</td><td class="num">${h(num(m.macroF1))}</td>${r.classes.map(() => '<td></td>').join('')}<td></td><td></td><td></td></tr>`;
     parts.push(`<h3>Leave one lab out — ${h(r.arch)}</h3><p class="lead">Each row: a model that never saw that lab, measured on all of its cells, ${h(shown)}. ${h(r.protocol)} Features: ${h(r.features)}. The same-lab column is the all-labs ${h(r.arch)} transfer model on that lab's own test split (the model trained on every lab).</p>
 <table class="data" id="cross-lab-table" data-arch="${h(r.arch)}"><thead>${head}</thead><tbody>${body}${mean}</tbody></table>`);
-    parts.push(`<h3>How many of its own cells must a lab label?</h3><p class="lead">Held-out accuracy of each lab when k of its labelled cells per class join training (whole sessions/smears of those cells leave its test set); k = 0 is the row above.</p>${curveSvg ?? ''}${curveTable(r)}`);
+    parts.push(`<h3>How many of its own cells must a lab label?</h3><p class="lead">Held-out accuracy of each lab when k of its labelled cells per class join training, taken session by session (a session, smear or cell that gave a labelled cell leaves the test set; the lab's other sessions are the test set); k = 0 is the row above. For k &gt; 0 the figure is as trained: the head has seen the lab, and AdaBN on the rest of it, whose class mix the taken cells skew, was lower at every such point.</p>${curveSvg ?? ''}${curveTable(r)}`);
   }
   return parts.join('\n');
 }
@@ -125,7 +125,7 @@ export function labsMarkdown(data: LabsData, models: readonly ModelResult[]): st
     const m = r.adapt === 'adabn' && r.mean.adapted ? r.mean.adapted : r.mean.asTrained;
     out.push(`| mean | | ${pct(m.accuracy)} | | ${pct(m.balancedAccuracy)} | ${num(m.macroF1)} |${r.classes.map(() => ' |').join('')} |`, '');
     const ks = [...new Set(r.curve.map((c) => c.k))].sort((a, b) => a - b);
-    out.push('### Labelling curve (accuracy on the rest of the lab)', '', `| Lab | ${ks.map((k) => `k = ${k}`).join(' | ')} |`, `|---|${ks.map(() => '--:|').join('')}`);
+    out.push('### Labelling curve (accuracy on the rest of the lab; k > 0 as trained)', '', `| Lab | ${ks.map((k) => `k = ${k}`).join(' | ')} |`, `|---|${ks.map(() => '--:|').join('')}`);
     for (const lab of [...new Set(r.curve.map((c) => c.lab))]) {
       out.push(`| ${e(lab)} | ${ks.map((k) => { const c = r.curve.find((x) => x.lab === lab && x.k === k); return c && c.accuracy !== null ? `${pct(c.accuracy)} (n=${c.testN})` : NA; }).join(' | ')} |`);
     }
