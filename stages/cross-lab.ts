@@ -45,6 +45,7 @@ const paramsSchema = {
     earlyStopping: { type: ['object', 'null'] },
     seed: { type: 'integer' },
     standardizeFeatures: { type: 'boolean' },
+    headNormalization: { enum: ['batch', 'layer'] },
     recalibrateBatchNorm: { type: ['integer', 'null'] },
     maxStepsPerEpoch: { type: ['integer', 'null'] },
     curve: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 },
@@ -169,7 +170,7 @@ export default defineStage<CrossLabParams>({
           ctx.log(`held out ${lab}, k=${k}: no test cells left (the groups of its ${labelled} labelled cells cover the whole lab); no head fitted`);
           continue;
         }
-        const model = headModel(dim, createHeadLayers(classes.length, p.seed, { standardize: p.standardizeFeatures ?? true }));
+        const model = headModel(dim, createHeadLayers(classes.length, p.seed, { standardize: p.standardizeFeatures ?? true, normalization: p.headNormalization ?? 'batch' }));
         const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
         const result = await fit({
           model,

@@ -155,8 +155,11 @@ async function collectLab(
     } catch (e) {
       throw new StageError(`not a regular expression (${(e as Error).message})`, `${where}.sessions`);
     }
+    // On the original file's own name, which is what a lab's naming scheme describes: the layout's name
+    // is prefixed by its sub-folders (Chula's CSV names EOSINOPHIL/E-11_0675_0.jpg, laid out as
+    // EOSINOPHIL__E-11_0675_0.jpg, so `^([^_]+)_` there made each class one "session").
     for (const img of out) {
-      const stem = path.basename(img.file).replace(/\.[^.]+$/, '');
+      const stem = path.basename(img.origin).replace(/\.[^.]+$/, '');
       const m = pattern.exec(stem);
       img.session = m?.[1] ? `${name}/${m[1]}` : null;
     }

@@ -115,6 +115,7 @@ const paramsSchema = {
       },
     },
     standardizeFeatures: { type: 'boolean' },
+    headNormalization: { enum: ['batch', 'layer'] },
     recalibrateBatchNorm: { type: ['integer', 'null'], minimum: 0 },
     backend: { type: 'string' },
     // How predict cuts a foreign image to a cell when segment's summary gives no options (cellOptions below).

@@ -60,11 +60,11 @@ test('labs: class folders and a CSV become one layout images/<lab>/<CLASS>/<name
       ['images/a/NEUTROPHIL/x.jpg', 'a', 'NEUTROPHIL', 'a/NEUTROPHIL/x.jpg', null],
       ['images/b/EOSINOPHIL/S1_001.jpg', 'b', 'EOSINOPHIL', 'b/S1_001.jpg', 'b/S1'],
       ['images/b/NEUTROPHIL/S1_002.jpg', 'b', 'NEUTROPHIL', 'b/S1_002.jpg', 'b/S1'],
-      ['images/b/NEUTROPHIL/raw__S2_001.jpg', 'b', 'NEUTROPHIL', 'b/raw/S2_001.jpg', 'b/raw'],
+      ['images/b/NEUTROPHIL/raw__S2_001.jpg', 'b', 'NEUTROPHIL', 'b/raw/S2_001.jpg', 'b/S2'],
     ],
   );
   assert.is(readFileSync(path.join(ctx.outDir, 'images/b/NEUTROPHIL/raw__S2_001.jpg'), 'utf8'), 'b3');
-  // `sessions` matches the name in the lab's layout (sub-folders joined by `__`), so write it for that name.
+  // `sessions` matches the original file's own name (raw/S2_001.jpg → S2), not its layout name raw__S2_001.
   assert.equal(manifest.labs.map((l) => [l.name, l.images, l.labelledBy, l.labels, l.sessionCount]), [
     ['a', 2, 'experts', 'folders', null],
     ['b', 3, 'ours, by eye', 'csv', 2],

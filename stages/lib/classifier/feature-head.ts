@@ -15,6 +15,8 @@ export interface HeadSettings {
   earlyStopping: EarlyStopping | null;
   seed: number;
   standardizeFeatures?: boolean;
+  /** The feature standardisation: BatchNormalization (default; AdaBN can adapt it) or LayerNormalization. */
+  headNormalization?: 'batch' | 'layer';
   recalibrateBatchNorm?: number | null;
   maxStepsPerEpoch?: number | null;
 }
@@ -50,7 +52,7 @@ export async function fitFeatureHead(options: {
 }): Promise<{ head: tf.layers.Layer[]; model: tf.LayersModel; result: FitResult }> {
   const { classes, dim, featuresDir, settings: p } = options;
   const toItem = (row: FeatureRow) => ({ path: featureFile(featuresDir, row.file), label: row.label });
-  const head = createHeadLayers(classes, p.seed, { standardize: p.standardizeFeatures ?? true });
+  const head = createHeadLayers(classes, p.seed, { standardize: p.standardizeFeatures ?? true, normalization: p.headNormalization ?? 'batch' });
   const model = headModel(dim, head);
   const { optimizer, schedule } = createOptimizer(p.optimizer, `${options.subject} optimizer`);
   const result = await fit({

@@ -85,14 +85,16 @@ export function layerBefore(model: tf.LayersModel, firstTrainable: string): stri
 
 /**
  * The study's classifier head: Dense(256, relu) → Dropout(0.5) → Dense(classes, softmax); with
- * `standardize`, a BatchNormalization of the features first. The levels of a feature pyramid differ in
+ * `standardize`, a BatchNormalization (or, with `normalization: 'layer'`, a LayerNormalization) of the features first. The levels of a feature pyramid differ in
  * scale by an order of magnitude, and an unnormalised head mostly listens to the loudest one (96.8% vs
  * 98.7–99.4% same-source on PBC in a head-only harness, BENCHMARKS.md). As a layer, the normalisation
  * keeps following the features while fine-tuning changes them, and the saved model stays plain Keras.
  */
-export function createHeadLayers(classes: number, seed: number, options: { standardize?: boolean } = {}): tf.layers.Layer[] {
+export function createHeadLayers(classes: number, seed: number, options: { standardize?: boolean; normalization?: 'batch' | 'layer' } = {}): tf.layers.Layer[] {
+  // 'layer': each vector standardised by its own statistics (no batch statistics, so nothing to adapt).
+  const standardize = options.normalization === 'layer' ? tf.layers.layerNormalization({ name: 'head_standardize' }) : tf.layers.batchNormalization({ name: 'head_standardize' });
   return [
-    ...(options.standardize ? [tf.layers.batchNormalization({ name: 'head_standardize' })] : []),
+    ...(options.standardize ? [standardize] : []),
     tf.layers.dense({ units: 256, activation: 'relu', name: 'head_dense', kernelInitializer: tf.initializers.glorotUniform({ seed }) }),
     // No dropout seed: tfjs would then draw the same mask at every step.
     tf.layers.dropout({ rate: 0.5, name: 'head_dropout' }),
