@@ -203,7 +203,8 @@ export default defineStage<CrossLabParams>({
         tf.disposeVariables();
         // AdaBN is for a lab the head has not seen. Once k of its cells per class are in training the head
         // has, and re-estimating the statistics on the rest — whose class mix the taken cells skew —
-        // lowered every k > 0 point (BENCHMARKS.md, Labs); so the curve's figure there is as trained.
+        // lowered the mean over held-out labs at every k > 0 point (BENCHMARKS.md, Labs); so the curve's
+        // figure there is as trained, and the AdaBN figure is kept beside it.
         const headline = p.adapt === 'adabn' && adapted && k === 0 ? adapted : asTrained;
         if (k === 0) {
           heldOut.push({ lab, trainedOn: labs.filter((l) => l !== lab), trainRows: others.train.length, asTrained, adapted, epochs: result.history.length });
