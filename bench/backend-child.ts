@@ -30,6 +30,8 @@ const x = tf.randomUniform(head ? [batch, size] : [batch, size, size, 3], -1, 1)
 const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 4), 'int32'), 4);
 
 const kernelTimes = new Map<string, number>();
+// PROFILE_BY_SHAPE=Multiply,Sum: those kernels timed per input shapes, to see which call sites cost.
+const byShape = new Set((process.env.PROFILE_BY_SHAPE ?? '').split(',').filter(Boolean));
 if (kind.startsWith('profile')) {
   for (const config of tf.getKernelsForBackend(tf.getBackend())) {
     const inner = config.kernelFunc;
@@ -37,7 +39,8 @@ if (kind.startsWith('profile')) {
     tf.registerKernel({ ...config, setupFunc: undefined, kernelFunc: (args) => {
       const t0 = performance.now();
       const out = inner(args);
-      kernelTimes.set(config.kernelName, (kernelTimes.get(config.kernelName) ?? 0) + performance.now() - t0);
+      const key = byShape.has(config.kernelName) ? `${config.kernelName} ${Object.values(args.inputs).filter((t) => t != null).map((t) => `[${(t as tf.TensorInfo).shape.join(',')}]`).join(' ')}` : config.kernelName;
+      kernelTimes.set(key, (kernelTimes.get(key) ?? 0) + performance.now() - t0);
       return out;
     } });
   }
@@ -63,7 +66,7 @@ const result = { kind, variant, model: arch, size, batch, steps, seconds: elapse
 console.log('RESULT ' + JSON.stringify(result));
 if (kind.startsWith('profile')) {
   const total = [...kernelTimes.values()].reduce((a, b) => a + b, 0);
-  for (const [name, ms] of [...kernelTimes].sort((a, b) => b[1] - a[1]).slice(0, 15)) {
+  for (const [name, ms] of [...kernelTimes].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_ROWS ?? 15))) {
     console.log(`${name.padEnd(40)} ${(ms / steps).toFixed(1).padStart(8)} ms/step ${((100 * ms) / total).toFixed(1).padStart(5)}%`);
   }
 }

@@ -24,6 +24,11 @@ export interface SimdKernels {
   adam_update(w: Ptr, g: Ptr, m: Ptr, v: Ptr, outM: Ptr, outV: Ptr, outW: Ptr, n: number, beta1: number, oneMinusBeta1: number,
     beta2: number, oneMinusBeta2: number, oneMinusAccBeta1: number, oneMinusAccBeta2: number, epsilon: number, negativeLearningRate: number): void;
   transpose_matrices(src: Ptr, dst: Ptr, batch: number, rows: number, cols: number): void;
+  relu_grad(dy: Ptr, x: Ptr, out: Ptr, n: number): void;
+  square_grad(dy: Ptr, x: Ptr, out: Ptr, n: number): void;
+  clip_grad(dy: Ptr, x: Ptr, out: Ptr, n: number, lo: number, hi: number): void;
+  batch_norm_grad(x: Ptr, dy: Ptr, mean: Ptr, r: Ptr, negR: Ptr, m: Ptr, s: Ptr, rows: number, cols: number,
+    dx: Ptr, dMean: Ptr, dVar: Ptr, dScale: Ptr, dOffset: Ptr, part: Ptr, acc: Ptr): void;
 }
 
 export const BINARY_OP = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;

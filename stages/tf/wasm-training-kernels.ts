@@ -16,6 +16,10 @@ import { fusedBatchNormConfig } from './kernels/fused-batch-norm.js';
 import { broadcastBinaryConfigs } from './kernels/broadcast-binary.js';
 import { maskOpConfigs } from './kernels/mask-ops.js';
 import { adamUpdateConfig } from './kernels/adam-update.js';
+import { castConfig } from './kernels/cast.js';
+import { sliceConfig } from './kernels/slice.js';
+import { fusedGradientKernelConfigs } from './kernels/fused-gradient-kernels.js';
+import { installFusedGradients } from './fused-gradients.js';
 
 /** Kernels stock wasm does not have. */
 const MISSING: tf.KernelConfig[] = [
@@ -38,6 +42,10 @@ const FASTER: tf.KernelConfig[] = [
   fusedBatchNormConfig,
   ...broadcastBinaryConfigs,
   ...maskOpConfigs,
+  castConfig,
+  sliceConfig,
+  // Not tfjs kernels: fused-gradients.ts calls them from the gradients it installs.
+  ...fusedGradientKernelConfigs,
   // Not a tfjs kernel: fused-adam-optimizer.ts calls it in place of tfjs's ten per variable.
   adamUpdateConfig,
 ];
@@ -48,7 +56,7 @@ let registered: string[] | null = null;
 export function registerWasmTrainingKernels(which: 'all' | 'missing' = 'all'): string[] {
   if (registered) return registered;
   // The stock kernels our replacements call (and may replace) are captured first.
-  for (const name of ['Conv2D', 'DepthwiseConv2dNative', 'BatchMatMul', 'Transpose', 'Reshape', 'Slice', 'Sum', 'Tile', 'Conv2DBackpropInput', '_FusedMatMul', 'Mean', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'FusedDepthwiseConv2D', 'PadV2', 'Multiply', 'Add', 'Sub', 'RealDiv', 'GreaterEqual', 'LessEqual', 'Greater', 'Less', 'LogicalAnd', 'Select']) {
+  for (const name of ['Conv2D', 'DepthwiseConv2dNative', 'BatchMatMul', 'Transpose', 'Reshape', 'Slice', 'Sum', 'Tile', 'Conv2DBackpropInput', '_FusedMatMul', 'Mean', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'FusedDepthwiseConv2D', 'PadV2', 'Multiply', 'Add', 'Sub', 'RealDiv', 'GreaterEqual', 'LessEqual', 'Greater', 'Less', 'LogicalAnd', 'Select', 'Cast']) {
     captureStockKernel(name);
   }
   const configs = which === 'all' ? [...MISSING, ...FASTER] : MISSING;
@@ -58,6 +66,7 @@ export function registerWasmTrainingKernels(which: 'all' | 'missing' = 'all'): s
     // A replaced kernel keeps the stock setup (it binds the wasm function our version may call).
     tf.registerKernel({ ...config, setupFunc: stockConfig?.setupFunc });
   }
+  if (which === 'all') installFusedGradients();
   registered = configs.map((c) => c.kernelName);
   return registered;
 }

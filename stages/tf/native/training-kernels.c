@@ -516,3 +516,101 @@ void transpose_matrices(const f32 *src, f32 *dst, int batch, int rows, int cols)
       for (int c = 0; c < cols; c++) d[c * rows + r] = s[r * cols + c];
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fused gradients (stages/tf/fused-gradients.ts). Each computes, per element, exactly the float32
+// operations of tfjs's gradient formula in its order, so the results are the same bits; what is
+// saved is the passes over memory and the intermediate tensors between them.
+
+/** ReLU: dy · step(x), step(x) = 1 if x > 0, NaN if x is NaN, else 0 (tfjs's Step with alpha 0). */
+EXPORT(relu_grad)
+void relu_grad(const f32 *dy, const f32 *x, f32 *out, int n) {
+  const v128_t zero = wasm_f32x4_splat(0.f), one = wasm_f32x4_splat(1.f), nan = wasm_f32x4_splat(__builtin_nanf(""));
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t xv = wasm_v128_load(x + i);
+    v128_t s = wasm_v128_and(wasm_f32x4_gt(xv, zero), one);
+    s = wasm_v128_bitselect(nan, s, wasm_f32x4_ne(xv, xv));
+    wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(dy + i), s));
+  }
+  for (; i < n; i++) {
+    f32 s = x[i] != x[i] ? __builtin_nanf("") : (x[i] > 0.f ? 1.f : 0.f);
+    out[i] = dy[i] * s;
+  }
+}
+
+/** Square: dy · (x · 2). */
+EXPORT(square_grad)
+void square_grad(const f32 *dy, const f32 *x, f32 *out, int n) {
+  const v128_t two = wasm_f32x4_splat(2.f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(dy + i), wasm_f32x4_mul(wasm_v128_load(x + i), two)));
+  for (; i < n; i++) out[i] = dy[i] * (x[i] * 2.f);
+}
+
+/** ClipByValue: dy where lo ≤ x ≤ hi, else +0 (tfjs: where(x ≥ lo and x ≤ hi, dy, zerosLike(dy))). */
+EXPORT(clip_grad)
+void clip_grad(const f32 *dy, const f32 *x, f32 *out, int n, f32 lo, f32 hi) {
+  const v128_t vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t xv = wasm_v128_load(x + i);
+    v128_t in = wasm_v128_and(wasm_f32x4_ge(xv, vlo), wasm_f32x4_le(xv, vhi));
+    wasm_v128_store(out + i, wasm_v128_and(wasm_v128_load(dy + i), in));
+  }
+  for (; i < n; i++) out[i] = (x[i] >= lo && x[i] <= hi) ? dy[i] : 0.f;
+}
+
+/**
+ * Batch normalisation over the leading axes (x seen as [rows, cols], statistics per column c), the
+ * five gradients of tfjs's FusedBatchNorm formula in one pass over x and dy:
+ *   t = dy·s[c], xm = x − mean[c]
+ *   dx = (dy·r[c])·s[c]
+ *   dMean[c] = Σ negR[c]·t        dVar[c] = Σ (m[c]·xm)·t
+ *   dScale[c] = Σ dy·(xm·r[c])     dOffset[c] = Σ dy
+ * with r = rsqrt(var + ε), negR = r·−1, m = r·r·r·−0.5 computed by the caller. The sums follow
+ * sum_rows exactly (float32 over blocks of 64 rows, added into float64), the order tfjs's Sum takes
+ * here, so each equals the stock composition bit for bit. part: 4·cols f32, acc: 4·cols f64.
+ */
+EXPORT(batch_norm_grad)
+void batch_norm_grad(const f32 *x, const f32 *dy, const f32 *mean, const f32 *r, const f32 *negR, const f32 *m,
+                     const f32 *s, int rows, int cols, f32 *dx, f32 *dMean, f32 *dVar, f32 *dScale, f32 *dOffset,
+                     f32 *part, f64 *acc) {
+  f32 *pM = part, *pV = part + cols, *pS = part + 2 * cols, *pO = part + 3 * cols;
+  f64 *aM = acc, *aV = acc + cols, *aS = acc + 2 * cols, *aO = acc + 3 * cols;
+  zero_f64(acc, 4 * cols);
+  for (int r0 = 0; r0 < rows; r0 += 64) {
+    int r1 = r0 + 64 < rows ? r0 + 64 : rows;
+    zero_f32(part, 4 * cols);
+    for (int row = r0; row < r1; row++) {
+      const f32 *xr = x + (long)row * cols, *dyr = dy + (long)row * cols;
+      f32 *dxr = dx + (long)row * cols;
+      int c = 0;
+      for (; c + 4 <= cols; c += 4) {
+        v128_t g = wasm_v128_load(dyr + c), sc = wasm_v128_load(s + c), rc = wasm_v128_load(r + c);
+        v128_t t = wasm_f32x4_mul(g, sc);
+        v128_t xm = wasm_f32x4_sub(wasm_v128_load(xr + c), wasm_v128_load(mean + c));
+        wasm_v128_store(dxr + c, wasm_f32x4_mul(wasm_f32x4_mul(g, rc), sc));
+        wasm_v128_store(pM + c, wasm_f32x4_add(wasm_v128_load(pM + c), wasm_f32x4_mul(wasm_v128_load(negR + c), t)));
+        wasm_v128_store(pV + c, wasm_f32x4_add(wasm_v128_load(pV + c), wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(m + c), xm), t)));
+        wasm_v128_store(pS + c, wasm_f32x4_add(wasm_v128_load(pS + c), wasm_f32x4_mul(g, wasm_f32x4_mul(xm, rc))));
+        wasm_v128_store(pO + c, wasm_f32x4_add(wasm_v128_load(pO + c), g));
+      }
+      for (; c < cols; c++) {
+        f32 g = dyr[c], t = g * s[c], xm = xr[c] - mean[c];
+        dxr[c] = (g * r[c]) * s[c];
+        pM[c] += negR[c] * t;
+        pV[c] += (m[c] * xm) * t;
+        pS[c] += g * (xm * r[c]);
+        pO[c] += g;
+      }
+    }
+    acc_add_f64(acc, part, 4 * cols);
+  }
+  for (int c = 0; c < cols; c++) {
+    dMean[c] = (f32)(aM[c] / 1.0);
+    dVar[c] = (f32)(aV[c] / 1.0);
+    dScale[c] = (f32)(aS[c] / 1.0);
+    dOffset[c] = (f32)(aO[c] / 1.0);
+  }
+}
