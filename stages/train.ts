@@ -17,7 +17,7 @@ import { getArchitecture } from './models/registry.js';
 import type { ArchSpec } from './models/arch-spec.js';
 import { initBackend } from './tf/backend.js';
 import { normalizeParamsSchema, type NormalizeParams } from './lib/stain/normalize-cell.js';
-import { imageBatchSource, type BatchSource } from './lib/classifier/batch-source.js';
+import { imageBatchSource } from './lib/classifier/batch-source.js';
 import { fitFeatureHead, rowsWithFeatures } from './lib/classifier/feature-head.js';
 import { buildPooledBase, missingWeightsReason } from './lib/classifier/base-model.js';
 import { seededReinitialize } from './lib/classifier/seeded-init.js';
