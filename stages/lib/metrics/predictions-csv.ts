@@ -1,6 +1,6 @@
 // predictions.csv: one row per classified image, written by evaluate and read by the report.
 // Columns: path,source,true,predicted,p_<CLASS>... (probabilities in class order, may be empty).
-import type { Prediction } from '../metrics.js';
+import type { Prediction } from './prediction.js';
 
 function csvField(value: string): string {
   return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;

@@ -13,9 +13,8 @@ import { MODEL_STAGES } from '../classifier/train-record.js';
 import { imageDataUri } from './thumbnails.js';
 import { CROSS_LAB_JSON, type CrossLabRecord } from '../cross-lab-record.js';
 import { LABS_JSON, type LabsManifest } from '../labs-manifest.js';
-import type { LabsData } from './labs-section.js';
 import originalStudyJson from './original-study.json' with { type: 'json' };
-import type { ContactSheet, Dag, DagNode, Environment, GalleryImage, HistoryEntry, ModelResult, OriginalStudy, ReportData, SplitCounts, TrainSummary } from './types.js';
+import type { ContactSheet, Dag, DagNode, Environment, GalleryImage, HistoryEntry, LabsData, ModelResult, OriginalStudy, ReportData, SplitCounts, TrainSummary } from './types.js';
 
 export interface LoadOptions {
   deps: Record<string, DepOutput>;
