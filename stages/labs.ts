@@ -118,7 +118,7 @@ async function collectLab(
       throw new StageError(`no images in class folders ${classes.join(', ')} (folders found: ${dirs.join(', ') || 'none'})`, `${where}.root`);
     }
   } else if (labels.from === 'csv') {
-    const rows = parseCsv(requireInput(labels.csv));
+    const rows = parseCsv(requireInput(labels.csv), labels.csv);
     const fileCol = labels.fileColumn ?? 'file';
     const classCol = labels.classColumn ?? 'class';
     const byRel = new Map(inRoot.map((x) => [x.rel, x.f] as const));

@@ -78,7 +78,7 @@ export function parseVoc(xml: string, name = 'annotation'): VocAnnotation {
 
 /** image (file name or stem) [+ object index] → class, from the user's CSV. */
 export function readLabels(text: string, name: string): Map<string, string> {
-  const rows = parseCsv(text);
+  const rows = parseCsv(text, name);
   const out = new Map<string, string>();
   for (const [i, r] of rows.entries()) {
     if (!r.image || !r.class) throw new StageError(`row ${i + 2} needs "image" and "class" columns`, name);

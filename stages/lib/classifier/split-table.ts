@@ -3,6 +3,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DepOutput } from '../../../pipeline/stage-api.js';
+import { parseCsvRows } from '../csv.js';
 import type { SplitRow } from '../../split.js';
 
 export type { SplitRow };
@@ -14,39 +15,9 @@ export interface LabelledFile extends SplitRow {
   label: number;
 }
 
-/** Parses RFC 4180 CSV (quoted fields, doubled quotes) into rows of strings. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') row.push(field), (field = '');
-    else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(field), (field = '');
-      if (row.length > 1 || row[0] !== '') rows.push(row);
-      row = [];
-    } else field += ch;
-  }
-  if (field !== '' || row.length > 0) row.push(field), rows.push(row);
-  return rows;
-}
-
-export function csvField(value: string | number): string {
-  const text = String(value);
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
 export function readSplitCsv(path: string): SplitRow[] {
   if (!existsSync(path)) throw new Error(`${path}: split file is missing`);
-  const [header, ...rows] = parseCsv(readFileSync(path, 'utf8'));
+  const [header, ...rows] = parseCsvRows(readFileSync(path, 'utf8'), path);
   if (!header) return [];
   const column = (name: keyof SplitRow, required: boolean) => {
     const i = header.indexOf(name);

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { DepOutput } from '../../../pipeline/stage-api.js';
 import { StageError } from '../../../pipeline/stage-api.js';
-import { parseCsv, type EvaluationMetrics, type MisclassifiedImage } from '../metrics.js';
+import { parseCsvRows } from '../csv.js';
+import type { EvaluationMetrics, MisclassifiedImage } from '../metrics.js';
 import { MODEL_STAGES } from '../classifier/train-record.js';
 import { imageDataUri } from './thumbnails.js';
 import { CROSS_LAB_JSON, type CrossLabRecord } from '../cross-lab-record.js';
@@ -161,7 +162,7 @@ async function loadSplit(dep: DepOutput | undefined, notes: Set<string>): Promis
       notes.add(`split: ${split}.csv is missing.`);
       continue;
     }
-    const [header, ...rows] = parseCsv(await readFile(file, 'utf8'));
+    const [header, ...rows] = parseCsvRows(await readFile(file, 'utf8'), file);
     const classCol = header?.indexOf('class') ?? -1;
     const groupCol = header?.indexOf('group') ?? -1;
     if (!header || classCol < 0) throw new StageError('header has no "class" column', file);
