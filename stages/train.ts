@@ -25,7 +25,8 @@ import { layerBefore, splitModel, stackModel, applyLayers } from './lib/classifi
 import { saveModelToDirectory } from './lib/classifier/model-directory.js';
 import { createOptimizer, type OptimizerParams } from './lib/classifier/optimizer.js';
 import { assertPreprocessing, type Preprocessing } from './lib/classifier/preprocessing.js';
-import { readLabelledSplit, readSplitCsv, type LabelledFile } from './lib/classifier/split-table.js';
+import { readLabelledSplit, type LabelledFile } from './lib/classifier/split-table.js';
+import { readSplitCsv, splitCsvPath } from './lib/records/split-csv.js';
 import { MODEL_DIR, TRAIN_JSON, type CellOptions, type TrainMode, type TrainRecord } from './lib/classifier/train-record.js';
 import { fit, type EarlyStopping, type EpochRecord, type FitResult } from './lib/classifier/training-loop.js';
 import type { FeaturesRecord } from './features.js';
@@ -176,7 +177,7 @@ function readSplits(ctx: Ctx): { classes: string[]; train: LabelledFile[]; val: 
     // No class list anywhere: take the sorted set of the CSVs' classes.
     const dir = depDir(ctx, 'split');
     if (!dir) throw new StageError('the split stage is not a dependency', ctx.instanceId);
-    classes = [...new Set(['train', 'val'].flatMap((n) => readSplitCsv(join(dir, `${n}.csv`)).map((r) => r.class)))].sort();
+    classes = [...new Set((['train', 'val'] as const).flatMap((n) => readSplitCsv(splitCsvPath(dir, n)).map((r) => r.class)))].sort();
   }
   const train = readLabelledSplit(ctx.deps, 'train', classes);
   const val = readLabelledSplit(ctx.deps, 'val', classes);
