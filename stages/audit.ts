@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage, StageError, type InputFile } from '../pipeline/stage-api.js';
-import { fingerprintFile, fingerprintPath, type Fingerprint } from './fingerprint.js';
+import { fingerprintFile, fingerprintPath, type Fingerprint } from './lib/records/fingerprint.js';
 import { hammingDistance } from './lib/image/perceptual-hash.js';
 import { json } from './lib/item-files.js';
 import { depByStage } from './lib/dep-by-stage.js';

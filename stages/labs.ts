@@ -9,7 +9,7 @@ import path from 'node:path';
 import { defineStage, StageError, type InputFile } from '../pipeline/stage-api.js';
 import { parseCsv } from './lib/csv.js';
 import { json } from './lib/item-files.js';
-import { cropOne, readLabels, type CropRecord } from './voc-crops.js';
+import { cropOne, readLabels, type CropRecord } from './lib/voc-crop.js';
 import { LABS_JSON, type LabImage, type LabsManifest, type LabSummary } from './lib/labs-manifest.js';
 
 export type LabLabels =

@@ -12,13 +12,13 @@ import path from 'node:path';
 import { defineStage, StageError, type StageContext } from '../pipeline/stage-api.js';
 import { unitHash } from './lib/image/rng.js';
 import { hammingDistance } from './lib/image/perceptual-hash.js';
-import { fingerprintPath } from './fingerprint.js';
+import { fingerprintPath } from './lib/records/fingerprint.js';
 import { cellKey, classAndStem, json } from './lib/item-files.js';
 import { depByStage } from './lib/dep-by-stage.js';
 import { labsOf, splitCsvPath, splitRowsToCsv, SPLITS, type SplitName, type SplitRow } from './lib/records/split-csv.js';
 import { readLabsManifest } from './lib/labs-manifest.js';
-import type { SegmentRecord } from './segment.js';
-import type { AugmentRecord } from './augment.js';
+import type { SegmentRecord } from './lib/records/segment-record.js';
+import type { AugmentRecord } from './lib/records/augment-record.js';
 
 export interface SplitParams {
   seed: number;

@@ -29,7 +29,7 @@ import { readLabelledSplit, type LabelledFile } from './lib/classifier/split-tab
 import { readSplitCsv, splitCsvPath } from './lib/records/split-csv.js';
 import { MODEL_DIR, TRAIN_JSON, type CellOptions, type TrainMode, type TrainRecord } from './lib/classifier/train-record.js';
 import { fit, type EarlyStopping, type EpochRecord, type FitResult } from './lib/classifier/training-loop.js';
-import type { FeaturesRecord } from './features.js';
+import type { FeaturesRecord } from './lib/records/features-record.js';
 
 export interface TrainParams {
   arch: string;
