@@ -6,7 +6,7 @@
 //   node --import tsx bench/ensemble-combinations.ts [--workspace <dir>] [--max 3] [--only <substring>]
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseCsv } from '../stages/lib/classifier/split-table.js';
+import { parseCsvRows } from '../stages/lib/csv.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => {
@@ -30,7 +30,7 @@ for (const dir of readdirSync(stagesDir).filter((d) => d.startsWith('evaluate[')
   if (dir.includes('mode=ensemble')) continue; // its members are listed themselves
   const file = join(stagesDir, dir, 'predictions.csv');
   if (!existsSync(file)) continue;
-  const [header, ...rows] = parseCsv(readFileSync(file, 'utf8'));
+  const [header, ...rows] = parseCsvRows(readFileSync(file, 'utf8'));
   if (!header || rows.length === 0) continue;
   const pCols = header.flatMap((h, i) => (h.startsWith('p_') ? [i] : []));
   classes = pCols.map((i) => header[i]!.slice(2));

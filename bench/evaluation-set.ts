@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rawImageToInput } from '../stages/lib/classifier/raw-image-input.js';
 import { readImageRgb } from '../stages/lib/classifier/read-image.js';
-import { parseCsv } from '../stages/lib/classifier/split-table.js';
+import { parseCsvRows } from '../stages/lib/csv.js';
 import type { TrainRecord } from '../stages/lib/classifier/train-record.js';
 
 export interface EvaluationItem {
@@ -18,7 +18,7 @@ export interface EvaluationItem {
 
 export function evaluationItems(stagesDir: string): EvaluationItem[] {
   const items: EvaluationItem[] = [];
-  const [header, ...rows] = parseCsv(readFileSync(join(stagesDir, 'split', 'test.csv'), 'utf8'));
+  const [header, ...rows] = parseCsvRows(readFileSync(join(stagesDir, 'split', 'test.csv'), 'utf8'));
   const column = (name: string) => header!.indexOf(name);
   for (const r of rows) {
     const file = r[column('file')]!;

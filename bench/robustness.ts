@@ -25,7 +25,6 @@ import { getArchitecture } from '../stages/models/registry.js';
 import { preprocess } from '../stages/models/preprocessing.js';
 import { loadTfjsManifestWeights } from '../stages/models/tfjs-weights-manifest.js';
 import { initBackend } from '../stages/tf/backend.js';
-import { canonicalFromWhite, hasWhiteBorder } from './robustness-white-input.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,8 +39,6 @@ const { values: args } = parseArgs({
     testEvery: { type: 'string', default: '5' },
     // Keep 1 in trainEvery training originals (cheaper runs).
     trainEvery: { type: 'string', default: '1' },
-    // Use bench/robustness-white-input.ts for inputs already on white (prototype for cell-representation).
-    'white-input-prototype': { type: 'boolean', default: false },
   },
 });
 
@@ -84,29 +81,23 @@ const isTest = (stem: string) => seedFrom(stem, 99) % testEvery === 0;
 
 // 2. Canonical cells, cached.
 async function canonical(set: string, e: (typeof entries)[number], make: () => Promise<Uint8Array | null>): Promise<Cell | null> {
-  const proto = set.endsWith(PROTO_SUFFIX);
   const file = path.join(cacheDir, set, e.cls, `${e.stem}.png`);
   const meta = `${file}.json`;
   if (!existsSync(meta)) {
     const raw = await make();
     if (!raw) return null;
-    const decoded = await decodeRgb(Buffer.from(raw));
-    const fromWhite = proto && hasWhiteBorder(decoded) ? await canonicalFromWhite(decoded, SIZE) : null;
-    const r = fromWhite ? null : await toCanonicalCell(Buffer.from(raw));
+    const r = await toCanonicalCell(Buffer.from(raw));
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, await encodePng(fromWhite ?? r!.cell));
-    await writeFile(meta, JSON.stringify(fromWhite ? { status: 'ok', reason: 'white-input prototype' } : { status: r!.record.status, reason: r!.record.reason }));
+    await writeFile(file, await encodePng(r.cell));
+    await writeFile(meta, JSON.stringify({ status: r.record.status, reason: r.record.reason }));
   }
   const img = await decodeRgb(await readFile(file));
   const status = JSON.parse(await readFile(meta, 'utf8')).status as string;
   return { name: e.stem, label: CLASSES.indexOf(e.cls), data: img.data, status };
 }
 
-const PROTO_SUFFIX = ' (white-input prototype)';
-const withProto = args['white-input-prototype'] === true;
 const sets: Record<string, Cell[]> = { train: [], 'pbc (same source)': [] };
 for (const s of FOREIGN_SOURCES) sets[s] = [];
-if (withProto) sets[`white-tight${PROTO_SUFFIX}`] = [];
 let done = 0;
 const trainEvery = Number(args.trainEvery);
 for (const e of entries) {
@@ -123,15 +114,6 @@ for (const e of entries) {
         return foreign ? new Uint8Array(await encodePng(foreign.image)) : null;
       });
       if (c) sets[source]!.push(c);
-    }
-    if (withProto) {
-      // Same white-tight image, canonicalised by the prototype instead of cell-representation.ts.
-      const set = `white-tight${PROTO_SUFFIX}`;
-      const c = await canonical(set, e, async () => {
-        const foreign = await makeForeignImage('white-tight', await decodeRgb(bytes), seedFrom(`white-tight/${e.file}`, SEED));
-        return foreign ? new Uint8Array(await encodePng(foreign.image)) : null;
-      });
-      if (c) sets[set]!.push(c);
     }
   }
   if (++done % 200 === 0) log(`canonical cells: ${done}/${entries.length}`);

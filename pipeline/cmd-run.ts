@@ -3,6 +3,7 @@ import type { FlagSpec, Parsed } from './args.js';
 import { parseGpuFlag } from './gpus.js';
 import { createPlainLogger } from './logger-plain.js';
 import { createTtyLogger } from './logger-tty.js';
+import { printStatus } from './print-status.js';
 import { startRun, type RunOptions } from './run-pipeline.js';
 import { UsageError } from './args.js';
 
@@ -63,7 +64,6 @@ export async function cmdRun(workspace: string, p: Parsed, argv: string[]): Prom
   try {
     const result = await handle.done;
     if (opts.dryRun) {
-      const { printStatus } = await import('./cmd-status.js');
       printStatus(result);
       // An instance that cannot even be planned (missing module, inputs matching nothing) fails the dry run.
       return [...result.results.values()].some((r) => r.outcome === 'failed') ? 1 : 0;

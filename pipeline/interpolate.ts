@@ -49,10 +49,6 @@ export function interpolateValue(value: unknown, scope: Scope): unknown {
   return value;
 }
 
-export function hasReference(s: string, kind: Kind): boolean {
-  return new RegExp(`\\$\\{${kind}\\.`).test(s);
-}
-
 /**
  * An input glob with a `*` in a reference, e.g. `${vars.labs.*.root}/<glob>`: one glob per value of
  * the object (or array) before the `*` that has the rest of the path, so each declared dataset adds

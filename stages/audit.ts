@@ -9,10 +9,11 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage, StageError, type InputFile } from '../pipeline/stage-api.js';
-import { fingerprintFile, fingerprintPath, type Fingerprint } from './fingerprint.js';
+import { fingerprintFile, fingerprintPath, type Fingerprint } from './lib/records/fingerprint.js';
 import { hammingDistance } from './lib/image/perceptual-hash.js';
 import { json } from './lib/item-files.js';
-import { depByStage, parseSplitCsv, SPLITS, type SplitName } from './split.js';
+import { depByStage } from './lib/dep-by-stage.js';
+import { readSplitCsv, splitCsvPath, SPLITS, type SplitName } from './lib/records/split-csv.js';
 
 export interface AuditParams {
   /** A dataset folder in the workspace; without it, the images the labs stage laid out (its inputs from labs). */
@@ -99,9 +100,9 @@ export function findDuplicates(files: AuditedFile[], nearBits: number): Duplicat
 async function splitsByOrigin(dir: string): Promise<Map<string, SplitName>> {
   const out = new Map<string, SplitName>();
   for (const s of SPLITS) {
-    const csv = path.join(dir, `${s}.csv`);
+    const csv = splitCsvPath(dir, s);
     if (!existsSync(csv)) continue;
-    for (const row of parseSplitCsv(await readFile(csv, 'utf8'))) {
+    for (const row of readSplitCsv(csv)) {
       const prev = out.get(row.origin);
       if (prev && prev !== s) out.set(row.origin, prev); // audit reports it below through the pair check
       else out.set(row.origin, s);
@@ -283,9 +284,9 @@ export default defineStage<AuditParams>({
 async function filesInSeveralSplits(dir: string): Promise<AuditReport['sharedAcrossSplits']> {
   const seen = new Map<string, Set<SplitName>>();
   for (const s of SPLITS) {
-    const csv = path.join(dir, `${s}.csv`);
+    const csv = splitCsvPath(dir, s);
     if (!existsSync(csv)) continue;
-    for (const row of parseSplitCsv(await readFile(csv, 'utf8'))) (seen.get(row.file) ?? seen.set(row.file, new Set()).get(row.file)!).add(s);
+    for (const row of readSplitCsv(csv)) (seen.get(row.file) ?? seen.set(row.file, new Set()).get(row.file)!).add(s);
   }
   return [...seen].filter(([, s]) => s.size > 1).map(([file, s]) => ({ file, splits: [...s] }));
 }

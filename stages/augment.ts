@@ -13,6 +13,7 @@ import { cellKey, json, writeAllOrNothing } from './lib/item-files.js';
 import { cytoplasmLossParamsSchema, withCytoplasmLoss, type CytoplasmLossParams } from './lib/cytoplasm-loss.js';
 import { applyPhotometric, photometricEnabled, photometricParamsSchema, type PhotometricParams } from './lib/photometric.js';
 import { variantFileName } from './lib/records/augment-variant-name.js';
+import type { AugmentRecord, VariantRecord } from './lib/records/augment-record.js';
 
 export interface AugmentParams {
   variants: number;
@@ -31,25 +32,6 @@ export interface AugmentParams {
   photometric?: PhotometricParams | null;
   /** Optional: variants whose cytoplasm is partly cut away before the geometric transform; off unless set. */
   cytoplasmLoss?: CytoplasmLossParams | null;
-}
-
-export interface VariantRecord {
-  file: string;
-  k: number;
-  transform: AugmentDraw;
-  photometricSeed: number | null;
-  /** Kept rim around the nucleus (fraction of the cell radius) when this variant lost cytoplasm, else null. */
-  cytoplasmRim: number | null;
-}
-
-export interface AugmentRecord {
-  /** The source cell, as the runner named it (relative to the producing stage's output). */
-  source: string;
-  sourceStage: string | null;
-  sourceSha256: string;
-  class: string;
-  seed: number;
-  variants: VariantRecord[];
 }
 
 const paramsSchema = {

@@ -13,7 +13,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defineStage, StageError } from '../pipeline/stage-api.js';
 import { initBackend } from './tf/backend.js';
-import { readSplitCsv, splitDir, type LabelledFile } from './lib/classifier/split-table.js';
+import { splitDir, type LabelledFile } from './lib/classifier/split-table.js';
+import { readSplitCsv, splitCsvPath } from './lib/records/split-csv.js';
 import { rowsWithFeatures, type HeadSettings } from './lib/classifier/feature-head.js';
 import { adaptStandardization, memoryFeatureSource, predictFeatureMatrix, readFeatureMatrix } from './lib/classifier/feature-matrix.js';
 import { createHeadLayers, headModel } from './lib/classifier/graph-surgery.js';
@@ -23,7 +24,7 @@ import { argMax } from './lib/classifier/inference.js';
 import { unitHash } from './lib/image/rng.js';
 import { json } from './lib/item-files.js';
 import { sourceMetrics, type Prediction, type SourceMetrics } from './lib/metrics.js';
-import type { FeaturesRecord } from './features.js';
+import type { FeaturesRecord } from './lib/records/features-record.js';
 import { CROSS_LAB_JSON, type CrossLabRecord, type CurvePoint, type HeldOutResult, type MeanFigures } from './lib/cross-lab-record.js';
 
 export interface CrossLabParams extends HeadSettings {
@@ -108,7 +109,7 @@ export default defineStage<CrossLabParams>({
     // The study's classes are those of the split (sorted, as train orders them when params.classes is null).
     const names = ['train', 'val', 'test'] as const;
     // Only the rows' names are needed: the vectors are read from the features stage.
-    const rows = names.map((n) => readSplitCsv(join(splitDir(ctx.deps), `${n}.csv`)));
+    const rows = names.map((n) => readSplitCsv(splitCsvPath(splitDir(ctx.deps), n)));
     // Features of only the first few variants per cell (features.variants): fit on what has a vector, as train does.
     rows[0] = rowsWithFeatures(rows[0]!, features.dir, record.variants);
     const classes = [...new Set(rows.flat().map((r) => r.class))].sort();

@@ -19,7 +19,8 @@ import { argMax, predictProbabilities } from './lib/classifier/inference.js';
 import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
 import { readImageRgb } from './lib/classifier/read-image.js';
-import { labsOf, readLabelledSplit } from './lib/classifier/split-table.js';
+import { readLabelledSplit } from './lib/classifier/split-table.js';
+import { labsOf } from './lib/records/split-csv.js';
 import { MODEL_DIR, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
 /** Name of the pooled same-lab test split when the study has several labs. */

@@ -15,6 +15,7 @@ import { assertPreprocessing, imagesToTensor, type Preprocessing } from './lib/c
 import { pyramidTapLayers } from './lib/classifier/feature-pyramid.js';
 import { readImageRgb } from './lib/classifier/read-image.js';
 import { variantIndexOf } from './lib/records/augment-variant-name.js';
+import type { FeaturesRecord } from './lib/records/features-record.js';
 
 export interface FeaturesParams {
   arch: string;
@@ -50,26 +51,6 @@ export interface FeaturesParams {
 function variantLimit(p: FeaturesParams): number | null {
   const v = p.variants ?? null;
   return v !== null && typeof v === 'object' ? (v[p.arch] ?? null) : v;
-}
-
-export interface FeaturesRecord {
-  status: 'computed' | 'skipped';
-  reason?: string;
-  arch: string;
-  weights: BaseWeights;
-  inputSize: number;
-  preprocessing: Preprocessing;
-  seed: number;
-  /** Resolutions pooled (absent in records written before it existed: 1). */
-  levels?: number;
-  /** The layers whose global average pools make up each vector, shallowest first. */
-  taps?: string[];
-  /** Length of every vector. */
-  dim: number | null;
-  /** Variants per cell that have a vector; null (or absent) = all. Training uses only those. */
-  variants?: number | null;
-  items: number;
-  layout: string;
 }
 
 const paramsSchema = {

@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage, StageError, type InputFile } from '../pipeline/stage-api.js';
 import { json } from './lib/item-files.js';
-import { cropOne, readLabels, type CropRecord } from './voc-crops.js';
+import { cropOne, readLabels, type CropRecord } from './lib/voc-crop.js';
 
 export interface ForeignSet {
   /** Source name in the metrics and the report, e.g. `bccd-by-eye`. */

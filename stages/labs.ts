@@ -9,7 +9,7 @@ import path from 'node:path';
 import { defineStage, StageError, type InputFile } from '../pipeline/stage-api.js';
 import { parseCsv } from './lib/csv.js';
 import { json } from './lib/item-files.js';
-import { cropOne, readLabels, type CropRecord } from './voc-crops.js';
+import { cropOne, readLabels, type CropRecord } from './lib/voc-crop.js';
 import { LABS_JSON, type LabImage, type LabsManifest, type LabSummary } from './lib/labs-manifest.js';
 
 export type LabLabels =
@@ -118,7 +118,7 @@ async function collectLab(
       throw new StageError(`no images in class folders ${classes.join(', ')} (folders found: ${dirs.join(', ') || 'none'})`, `${where}.root`);
     }
   } else if (labels.from === 'csv') {
-    const rows = parseCsv(requireInput(labels.csv));
+    const rows = parseCsv(requireInput(labels.csv), labels.csv);
     const fileCol = labels.fileColumn ?? 'file';
     const classCol = labels.classColumn ?? 'class';
     const byRel = new Map(inRoot.map((x) => [x.rel, x.f] as const));

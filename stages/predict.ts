@@ -20,7 +20,7 @@ import { adaptFeatureStandardizations, featureStandardizations } from './lib/cla
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
 import { MIN_SIDE } from './lib/cell-representation.js';
 import type { CrossLabRecord } from './lib/cross-lab-record.js';
-import { csvField } from './lib/classifier/split-table.js';
+import { csvField } from './lib/csv.js';
 import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
 export const USAGE = 'pipe predict [--model <train or ensemble instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] [--adapt auto|adabn|none] <image file or folder>…';

@@ -4,10 +4,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { definePerItemStage, StageError, type InputFile, type ItemOutputs, type StageContext } from '../pipeline/stage-api.js';
-import { encodeCanonical, MIN_SIDE, toCanonicalCell, type CanonicalRecord } from './lib/cell-representation.js';
+import { encodeCanonical, MIN_SIDE, toCanonicalCell } from './lib/cell-representation.js';
 import { contactSheet, type SheetEntry } from './lib/image/contact-sheet.js';
 import { ImageDecodeError } from './lib/image/decode.js';
 import { cellKey, json, writeAllOrNothing } from './lib/item-files.js';
+import type { SegmentRecord, SegmentStatus } from './lib/records/segment-record.js';
 
 export interface SegmentParams {
   classes: string[];
@@ -18,21 +19,6 @@ export interface SegmentParams {
   /** Images per class on each contact sheet. */
   contactSheetCount?: number;
   maxWorkingPixels?: number;
-}
-
-export type SegmentStatus = 'ok' | 'fallback' | 'dropped' | 'rejected';
-
-export interface SegmentRecord extends Omit<CanonicalRecord, 'status'> {
-  /** Path of the original, as the runner named it (relative to the workspace or the producing stage). */
-  file: string;
-  class: string;
-  /** The lab the image comes from (the labs stage's layout: images/<lab>/<CLASS>/<name>). */
-  lab: string;
-  sha256: string;
-  status: SegmentStatus;
-  /** Output paths (relative to this stage's output) when written. */
-  cell: string | null;
-  mask: string | null;
 }
 
 const paramsSchema = {

@@ -8,7 +8,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
 import { defineStage, StageError } from '../pipeline/stage-api.js';
-import { readSplitCsv, resolveStageFile, splitDir } from './lib/classifier/split-table.js';
+import { resolveStageFile, splitDir } from './lib/classifier/split-table.js';
+import { readSplitCsv, splitCsvPath } from './lib/records/split-csv.js';
 import { decodeRgb, encodePng, ImageDecodeError } from './lib/image/decode.js';
 import { seedFrom } from './lib/photometric.js';
 import {
@@ -52,7 +53,7 @@ export default defineStage<ShiftedParams>({
   paramsSchema,
   async run(ctx) {
     const sources = ctx.params.sources ?? [...FOREIGN_SOURCES];
-    const testCsv = path.join(splitDir(ctx.deps), 'test.csv');
+    const testCsv = splitCsvPath(splitDir(ctx.deps), 'test');
     const rows = readSplitCsv(testCsv);
     // One entry per original: with augmented eval splits several test rows share an origin.
     const originals = new Map<string, { cls: string; row: number }>();

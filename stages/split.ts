@@ -9,19 +9,16 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defineStage, StageError, type DepOutput, type StageContext } from '../pipeline/stage-api.js';
+import { defineStage, StageError, type StageContext } from '../pipeline/stage-api.js';
 import { unitHash } from './lib/image/rng.js';
 import { hammingDistance } from './lib/image/perceptual-hash.js';
-import { fingerprintPath } from './fingerprint.js';
-import { csvField, parseCsv } from './lib/csv.js';
+import { fingerprintPath } from './lib/records/fingerprint.js';
 import { cellKey, classAndStem, json } from './lib/item-files.js';
-import { labsOf } from './lib/classifier/split-table.js';
+import { depByStage } from './lib/dep-by-stage.js';
+import { labsOf, splitCsvPath, splitRowsToCsv, SPLITS, type SplitName, type SplitRow } from './lib/records/split-csv.js';
 import { readLabsManifest } from './lib/labs-manifest.js';
-import type { SegmentRecord } from './segment.js';
-import type { AugmentRecord } from './augment.js';
-
-export type SplitName = 'train' | 'val' | 'test';
-export const SPLITS: SplitName[] = ['train', 'val', 'test'];
+import type { SegmentRecord } from './lib/records/segment-record.js';
+import type { AugmentRecord } from './lib/records/augment-record.js';
 
 export interface SplitParams {
   seed: number;
@@ -42,16 +39,6 @@ export interface SplitParams {
   nearDuplicateBits?: number;
   /** Train on fallback cells (no cell found, the image's unsegmented centre) too; default false. */
   trainOnFallback?: boolean;
-}
-
-export interface SplitRow {
-  file: string;
-  class: string;
-  /** The lab the cell comes from. */
-  lab: string;
-  group: string;
-  /** The original image: `<stage>/<path>` in a dep's outputs (the labs stage), else workspace-relative. */
-  origin: string;
 }
 
 export interface GroupEntry {
@@ -187,20 +174,6 @@ export function mergeNearDuplicates(records: readonly SegmentRecord[], keyOf: Ma
   return out;
 }
 
-export function toCsv(rows: SplitRow[]): string {
-  return ['file,class,lab,group,origin', ...rows.map((r) => [r.file, r.class, r.lab, r.group, r.origin].map(csvField).join(','))].join('\n') + '\n';
-}
-
-/** Rows of a split CSV. */
-export function parseSplitCsv(text: string): SplitRow[] {
-  return parseCsv(text) as unknown as SplitRow[];
-}
-
-
-export function depByStage(ctx: StageContext<unknown>, stageId: string): DepOutput | null {
-  return Object.values(ctx.deps).find((d) => d.stageId === stageId) ?? null;
-}
-
 async function readInputs(ctx: StageContext<SplitParams>): Promise<SplitInputs> {
   const segment = depByStage(ctx, 'segment');
   if (!segment) throw new StageError('split needs the segment stage as a dep', ctx.instanceId);
@@ -246,7 +219,7 @@ export default defineStage<SplitParams>({
   async run(ctx) {
     const inputs = await readInputs(ctx);
     const result = computeSplit(inputs, ctx.params);
-    for (const s of SPLITS) await writeFile(path.join(ctx.outDir, `${s}.csv`), toCsv(result.rows[s]));
+    for (const s of SPLITS) await writeFile(splitCsvPath(ctx.outDir, s), splitRowsToCsv(result.rows[s]));
     await writeFile(
       path.join(ctx.outDir, 'split.json'),
       json({

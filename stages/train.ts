@@ -17,7 +17,7 @@ import { getArchitecture } from './models/registry.js';
 import type { ArchSpec } from './models/arch-spec.js';
 import { initBackend } from './tf/backend.js';
 import { normalizeParamsSchema, type NormalizeParams } from './lib/stain/normalize-cell.js';
-import { imageBatchSource, type BatchSource } from './lib/classifier/batch-source.js';
+import { imageBatchSource } from './lib/classifier/batch-source.js';
 import { fitFeatureHead, rowsWithFeatures } from './lib/classifier/feature-head.js';
 import { buildPooledBase, missingWeightsReason } from './lib/classifier/base-model.js';
 import { seededReinitialize } from './lib/classifier/seeded-init.js';
@@ -25,10 +25,11 @@ import { layerBefore, splitModel, stackModel, applyLayers } from './lib/classifi
 import { saveModelToDirectory } from './lib/classifier/model-directory.js';
 import { createOptimizer, type OptimizerParams } from './lib/classifier/optimizer.js';
 import { assertPreprocessing, type Preprocessing } from './lib/classifier/preprocessing.js';
-import { readLabelledSplit, readSplitCsv, type LabelledFile } from './lib/classifier/split-table.js';
+import { readLabelledSplit, type LabelledFile } from './lib/classifier/split-table.js';
+import { readSplitCsv, splitCsvPath } from './lib/records/split-csv.js';
 import { MODEL_DIR, TRAIN_JSON, type CellOptions, type TrainMode, type TrainRecord } from './lib/classifier/train-record.js';
 import { fit, type EarlyStopping, type EpochRecord, type FitResult } from './lib/classifier/training-loop.js';
-import type { FeaturesRecord } from './features.js';
+import type { FeaturesRecord } from './lib/records/features-record.js';
 
 export interface TrainParams {
   arch: string;
@@ -176,7 +177,7 @@ function readSplits(ctx: Ctx): { classes: string[]; train: LabelledFile[]; val: 
     // No class list anywhere: take the sorted set of the CSVs' classes.
     const dir = depDir(ctx, 'split');
     if (!dir) throw new StageError('the split stage is not a dependency', ctx.instanceId);
-    classes = [...new Set(['train', 'val'].flatMap((n) => readSplitCsv(join(dir, `${n}.csv`)).map((r) => r.class)))].sort();
+    classes = [...new Set((['train', 'val'] as const).flatMap((n) => readSplitCsv(splitCsvPath(dir, n)).map((r) => r.class)))].sort();
   }
   const train = readLabelledSplit(ctx.deps, 'train', classes);
   const val = readLabelledSplit(ctx.deps, 'val', classes);

@@ -308,15 +308,6 @@ export function findCell(image: RgbImage): CellFound | { ok: false; reason: stri
   return { ok: true, cell, nucleus, confidence: round3(Math.min(1, confidence)), reason: doubts.length ? doubts.join('; ') : null };
 }
 
-function fractionAbove(hist: Float64Array, t: number): number {
-  let above = 0, total = 0;
-  for (let i = 0; i < 256; i++) {
-    total += hist[i]!;
-    if (i > t) above += hist[i]!;
-  }
-  return total ? above / total : 0;
-}
-
 /** Pixels above `cut` within `reach`, joined to the nucleus, with necks to neighbours cut. */
 function growCell(smooth: Uint8Array, fine: Uint8Array, cut: number, reach: Mask, nucleusRegion: Mask, rNucleus: number): Mask {
   const { width: w, height: h } = reach;

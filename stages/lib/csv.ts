@@ -1,33 +1,38 @@
-// Minimal RFC 4180 CSV: quoted fields with commas, quotes and newlines inside quotes.
+// The one CSV parser of the stages (csv-parse, RFC 4180: quoted fields may hold commas, quotes and
+// line breaks), and the field quoting of the CSV files stages write. Errors name the file and line.
+import { parse, type Options } from 'csv-parse/sync';
 
-export function parseCsv(text: string): Array<Record<string, string>> {
-  const rows = parseRows(text.replace(/^\uFEFF/, ''));
+const OPTIONS: Options = {
+  bom: true,
+  // Rows are checked by the readers, which know which columns they need.
+  relax_column_count: true,
+  skip_empty_lines: true,
+  // Any of the three line endings, even mixed in one file, as the hand-written parsers accepted.
+  record_delimiter: ['\r\n', '\n', '\r'],
+};
+
+/** Rows of fields; blank lines are skipped. `file` names the text in errors. */
+export function parseCsvRows(text: string, file = 'CSV'): string[][] {
+  try {
+    return parse(text, OPTIONS);
+  } catch (error) {
+    const line = (error as { lines?: unknown }).lines;
+    const where = typeof line === 'number' ? `${file}:${line}` : file;
+    throw new Error(`${where}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Rows as header → value records, header names and values trimmed; lines with nothing but blanks are skipped. */
+export function parseCsv(text: string, file = 'CSV'): Array<Record<string, string>> {
+  const rows = parseCsvRows(text, file);
   const header = (rows.shift() ?? []).map((h) => h.trim());
   return rows
     .filter((r) => r.length > 1 || (r[0] ?? '').trim() !== '')
     .map((r) => Object.fromEntries(header.map((h, i) => [h, (r[i] ?? '').trim()])));
 }
 
-function parseRows(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [], cur = '', quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') (cur += '"'), i++;
-      else if (ch === '"') quoted = false;
-      else cur += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') row.push(cur), (cur = '');
-    else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(cur), rows.push(row), (row = []), (cur = '');
-    } else cur += ch;
-  }
-  if (cur !== '' || row.length) row.push(cur), rows.push(row);
-  return rows;
-}
-
-export function csvField(v: string): string {
-  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+/** One field as written: quoted when it holds a comma, quote or line break. */
+export function csvField(value: string | number): string {
+  const text = String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }

@@ -11,25 +11,15 @@ import {
   type ConfusionMatrix,
 } from './metrics/confusion-matrix.js';
 import { bootstrapAccuracy, bootstrapInterval, wilsonInterval, type Interval } from './metrics/intervals.js';
+import type { Prediction } from './metrics/prediction.js';
 
 export * from './metrics/confusion-matrix.js';
 export * from './metrics/intervals.js';
 export * from './metrics/seeded-random.js';
 export * from './metrics/predictions-csv.js';
+export type { Prediction } from './metrics/prediction.js';
 
 export const METRICS_SCHEMA_VERSION = 1;
-
-/** One classified image. */
-export interface Prediction {
-  /** Stable id of the image, e.g. its path relative to the producing stage's output dir. */
-  path: string;
-  /** Where the image comes from: the same-source test split (e.g. "pbc") or a shifted set ("stain-shift"). */
-  source: string;
-  trueClass: string;
-  predictedClass: string;
-  /** Softmax output in the order of `classes`, when available. */
-  probabilities?: number[];
-}
 
 /** Everything measured on the predictions of one source. */
 export interface SourceMetrics {

@@ -1,90 +1,27 @@
-// Finds architectures by name without a hand-kept list: each family file in this folder exports
-// `architectures: ArchSpec[]`, and an architecture name leads to its family file by its prefix
-// (`densenet169` → densenet.ts, `mobilenet_v1_0.25` → mobilenet.ts, `inception_v3` → inception-v3.ts).
-// Adding an architecture means adding or editing one family file. The dynamic import below is a
-// template literal, which esbuild turns into a bundled map of this folder's files.
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Looks architectures up by name in the explicit family list (families.ts).
 import type { ArchSpec } from './arch-spec.js';
+import { FAMILIES } from './families.js';
 
-/** Files of this folder that are not families. */
-const SUPPORT_MODULES = new Set([
-  'arch-spec',
-  'batch-norm-without-scale',
-  'classifier-head',
-  'imagenet-weights',
-  'keras-h5',
-  'keras-names',
-  'keras-weight-urls',
-  'layer-factory',
-  'preprocessing',
-  'registry',
-  'tfjs-weights-manifest',
-  'weight-assignment',
-]);
-const FAMILY_NAME = /^[a-z][a-z0-9-]*$/;
+let byName: Map<string, ArchSpec> | undefined;
 
-const familyCache = new Map<string, Promise<ArchSpec[] | null>>();
-
-/** Family files an architecture name may live in, most specific first. */
-export function familyCandidates(archName: string): string[] {
-  const parts = archName.toLowerCase().replace(/_/g, '-').split('-');
-  const candidates: string[] = [];
-  for (let n = parts.length; n >= 1; n--) {
-    const prefix = parts.slice(0, n).join('-');
-    candidates.push(prefix, prefix.replace(/\d+$/, ''));
+/** Name → spec over every family; a name listed twice is a programming error, refused at first use. */
+function index(): Map<string, ArchSpec> {
+  if (byName) return byName;
+  const map = new Map<string, ArchSpec>();
+  for (const family of FAMILIES) {
+    for (const spec of family.architectures) {
+      const other = map.get(spec.name);
+      if (other) throw new Error(`architecture ${JSON.stringify(spec.name)} is listed by both the ${other.family} and the ${family.file} family`);
+      map.set(spec.name, spec);
+    }
   }
-  return [...new Set(candidates)].filter((c) => FAMILY_NAME.test(c) && !SUPPORT_MODULES.has(c));
+  byName = map;
+  return map;
 }
 
-function isModuleNotFound(error: unknown, family: string): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: string } | null)?.code;
-  const notFound = code === 'ERR_MODULE_NOT_FOUND' || /not found in bundle|Cannot find module/i.test(message);
-  return notFound && message.includes(`${family}.ts`);
-}
-
-/** The architectures a family file exports, or null when there is no such family file. */
-function loadFamily(family: string): Promise<ArchSpec[] | null> {
-  let pending = familyCache.get(family);
-  if (!pending) {
-    // Through `then` so that a bundle's synchronous "not found in bundle" throw becomes a rejection.
-    pending = Promise.resolve()
-      .then(() => import(`./${family}.ts`))
-      .then(
-        (module: { architectures?: ArchSpec[] }) => {
-          if (!Array.isArray(module.architectures)) {
-            throw new Error(`stages/models/${family}.ts does not export \`architectures: ArchSpec[]\``);
-          }
-          return module.architectures;
-        },
-        (error: unknown) => {
-          if (isModuleNotFound(error, family)) return null;
-          throw error;
-        },
-      );
-    familyCache.set(family, pending);
-  }
-  return pending;
-}
-
-/** Family files present next to this module (source checkouts; empty inside a bundle). */
-function familyFilesOnDisk(): string[] {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const dir = existsSync(path.join(here, 'registry.ts')) ? here : path.join(process.cwd(), 'stages', 'models');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.ts'))
-    .map((f) => f.slice(0, -3))
-    .filter((f) => FAMILY_NAME.test(f) && !SUPPORT_MODULES.has(f))
-    .sort();
-}
-
-/** Every architecture of every family file, sorted by name. */
+/** Every architecture of every family, sorted by name. */
 export async function listArchitectures(): Promise<ArchSpec[]> {
-  const families = await Promise.all(familyFilesOnDisk().map(loadFamily));
-  return families.flatMap((specs) => specs ?? []).sort((a, b) => a.name.localeCompare(b.name));
+  return [...index().values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export async function listArchitectureNames(): Promise<string[]> {
@@ -93,15 +30,11 @@ export async function listArchitectureNames(): Promise<string[]> {
 
 /** The architecture called `name` (as in pipeline.json); throws naming the known ones otherwise. */
 export async function getArchitecture(name: string): Promise<ArchSpec> {
-  for (const family of familyCandidates(name)) {
-    const specs = await loadFamily(family);
-    const spec = specs?.find((s) => s.name === name);
-    if (spec) return spec;
-  }
-  const known = await listArchitectureNames().catch(() => []);
+  const spec = index().get(name);
+  if (spec) return spec;
+  const known = await listArchitectureNames();
   throw new Error(
-    `unknown architecture ${JSON.stringify(name)}` +
-      (known.length ? ` (known: ${known.join(', ')})` : '') +
-      `; an architecture lives in stages/models/<family>.ts, found by its name's prefix`,
+    `unknown architecture ${JSON.stringify(name)} (known: ${known.join(', ')}); ` +
+      `an architecture lives in a family file under stages/models/, listed in stages/models/families.ts`,
   );
 }

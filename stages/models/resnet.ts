@@ -34,26 +34,48 @@ function bottleneck(L: LayerFactory, x: Sym, filters: number, stride: number, pr
   return relu(sum, `${name}_out`);
 }
 
-function stack(L: LayerFactory, x: Sym, filters: number, blocks: number, firstStride: number, name: string): Sym {
-  let y = bottleneck(L, x, filters, firstStride, true, `${name}_block1`);
+/** One stack of bottleneck blocks: its layer-name prefix, bottleneck width, block count, first block's stride. */
+interface ResNetStack {
+  name: string;
+  filters: number;
+  blocks: number;
+  stride: number;
+}
+
+/** ResNet50's four stacks (Keras `stack_fn` of `ResNet50`); the stem's max pool already halved, so conv2 keeps stride 1. */
+const RESNET50_STACKS: readonly ResNetStack[] = [
+  { name: 'conv2', filters: 64, blocks: 3, stride: 1 },
+  { name: 'conv3', filters: 128, blocks: 4, stride: 2 },
+  { name: 'conv4', filters: 256, blocks: 6, stride: 2 },
+  { name: 'conv5', filters: 512, blocks: 3, stride: 2 },
+];
+
+function stack(L: LayerFactory, x: Sym, { name, filters, blocks, stride }: ResNetStack): Sym {
+  let y = bottleneck(L, x, filters, stride, true, `${name}_block1`);
   for (let i = 2; i <= blocks; i++) y = bottleneck(L, y, filters, 1, false, `${name}_block${i}`);
   return y;
 }
 
-export function buildResNet50(inputShape: InputShape, options?: BuildOptions): tf.LayersModel {
+function buildResNet(
+  kerasName: string,
+  stacks: readonly ResNetStack[],
+  inputShape: InputShape,
+  options?: BuildOptions,
+): tf.LayersModel {
   const opts = resolveBuildOptions(options);
-  checkInputShape('ResNet50', inputShape, MIN_INPUT_SIZE);
+  checkInputShape(kerasName, inputShape, MIN_INPUT_SIZE);
   const L = layerFactory(opts.initialWeights);
   const input = tf.input({ shape: inputShape, name: 'input_1' });
   let x = tf.layers.zeroPadding2d({ padding: [[3, 3], [3, 3]], name: 'conv1_pad' }).apply(input) as Sym;
   x = relu(batchNorm(conv(L, x, 64, 7, 2, 'conv1_conv'), 'conv1_bn'), 'conv1_relu');
   x = tf.layers.zeroPadding2d({ padding: [[1, 1], [1, 1]], name: 'pool1_pad' }).apply(x) as Sym;
   x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'pool1_pool' }).apply(x) as Sym;
-  x = stack(L, x, 64, 3, 1, 'conv2');
-  x = stack(L, x, 128, 4, 2, 'conv3');
-  x = stack(L, x, 256, 6, 2, 'conv4');
-  x = stack(L, x, 512, 3, 2, 'conv5');
-  return tf.model({ inputs: input, outputs: applyAvgPoolClassifier(x, opts), name: 'resnet50' });
+  for (const s of stacks) x = stack(L, x, s);
+  return tf.model({ inputs: input, outputs: applyAvgPoolClassifier(x, opts), name: kerasName.toLowerCase() });
+}
+
+export function buildResNet50(inputShape: InputShape, options?: BuildOptions): tf.LayersModel {
+  return buildResNet('ResNet50', RESNET50_STACKS, inputShape, options);
 }
 
 /**

@@ -5,10 +5,11 @@ import * as assert from 'uvu/assert';
 import { StageError } from '../../pipeline/stage-api.js';
 import augment, { drawVariant, type AugmentParams } from '../../stages/augment.js';
 import audit from '../../stages/audit.js';
-import fingerprint, { fingerprintPath } from '../../stages/fingerprint.js';
+import fingerprint from '../../stages/fingerprint.js';
+import { fingerprintPath } from '../../stages/lib/records/fingerprint.js';
 import { encodePng } from '../../stages/lib/image/decode.js';
 import { assignSplit, computeSplit, groupKey, type SplitParams } from '../../stages/split.js';
-import type { SegmentRecord } from '../../stages/segment.js';
+import type { SegmentRecord } from '../../stages/lib/records/segment-record.js';
 import { inputFile, makeContext, runPerItem, tempDir } from './context.js';
 import { pbcLike, rejection } from './synthetic.js';
 

@@ -13,7 +13,7 @@ import type { LabsManifest } from '../../stages/lib/labs-manifest.js';
 import { balancedAccuracy, confusionMatrix, perClassMetrics, sourceMetrics } from '../../stages/lib/metrics.js';
 import type { LabelledFile } from '../../stages/lib/classifier/split-table.js';
 import { computeSplit, type SplitParams } from '../../stages/split.js';
-import type { SegmentRecord } from '../../stages/segment.js';
+import type { SegmentRecord } from '../../stages/lib/records/segment-record.js';
 import { inputFile, makeContext, tempDir } from './context.js';
 import { rejection } from './synthetic.js';
 import { unitHash } from '../../stages/lib/image/rng.js';

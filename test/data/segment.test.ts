@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert';
 import { findCell, toCanonicalCell } from '../../stages/lib/cell-representation.js';
 import { encodePng } from '../../stages/lib/image/decode.js';
 import { dice, maskArea } from '../../stages/lib/image/raster.js';
-import segment, { type SegmentParams, type SegmentRecord } from '../../stages/segment.js';
+import segment, { type SegmentParams } from '../../stages/segment.js';
+import type { SegmentRecord } from '../../stages/lib/records/segment-record.js';
 import { inputFile, makeContext, runPerItem, tempDir } from './context.js';
 import { CYTOPLASM, NUCLEUS, paint, pbcLike } from './synthetic.js';
 

@@ -1,21 +1,13 @@
-// The registry finds every architecture pipeline.json names from its family file, without a list.
+// The registry finds every architecture pipeline.json names through the explicit family list.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { familyCandidates, getArchitecture, listArchitectureNames } from '../../stages/models/registry.js';
+import { getArchitecture, listArchitectureNames } from '../../stages/models/registry.js';
 import { preprocess, preprocessPixelsInPlace } from '../../stages/models/preprocessing.js';
 
 const workspace = path.resolve(import.meta.dirname, '../..');
-
-test('family candidates follow the name prefix', () => {
-  assert.ok(familyCandidates('densenet169').includes('densenet'));
-  assert.ok(familyCandidates('mobilenet_v1_0.25').includes('mobilenet'));
-  assert.is(familyCandidates('inception_v3')[0], 'inception-v3');
-  assert.is(familyCandidates('small_cnn')[0], 'small-cnn');
-  assert.not.ok(familyCandidates('registry').length, 'support modules are never families');
-});
 
 test('every architecture pipeline.json uses resolves, with its Keras facts', async () => {
   const pipeline = JSON.parse(readFileSync(path.join(workspace, 'pipeline.json'), 'utf8')) as {

@@ -1,7 +1,6 @@
 // Bad or unusual input that must give the expected files or a clear error naming what is wrong.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { join } from 'node:path';
 import { disposeAll, stageApi, Workspace } from './rig.js';
 
 // A dataset stage: lists its inputs (workspace-relative where they are inside it).

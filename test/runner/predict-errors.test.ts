@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, readFileSync, symlinkSync, truncateSync, statSync, w
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { saveModelToDirectory } from '../../stages/lib/classifier/model-directory.js';
-import { parseCsv } from '../../stages/lib/classifier/split-table.js';
+import { parseCsvRows } from '../../stages/lib/csv.js';
 import { tinyModel, TINY_SIZE } from '../study/tiny-training.js';
 import { TINY_CLASSES } from '../study/tiny-images.js';
 import { disposeAll, repo, Workspace, type Result } from './rig.js';
@@ -85,7 +85,7 @@ test('a 1×1 image is rejected by name, not classified; an image without a cell 
   assert.match(r.stdout, /images\/blank\.png: (EOSINOPHIL|LYMPHOCYTE) \(\d+\.\d%\) — WARNING: no cell found — prediction on the unsegmented image is unreliable/);
   assert.match(r.stdout, /images\/cell\.jpg: (EOSINOPHIL|LYMPHOCYTE) \(\d+\.\d%\)\n/, 'a found cell carries no warning');
   assert.match(r.stderr, /1 of 3 image\(s\): no cell found; their predictions are unreliable/);
-  const [header, ...rows] = parseCsv(readFileSync(join(out, 'predictions.csv'), 'utf8'));
+  const [header, ...rows] = parseCsvRows(readFileSync(join(out, 'predictions.csv'), 'utf8'));
   const col = (name: string) => header!.indexOf(name);
   const row = (name: string) => rows.find((x) => x[0]!.endsWith(name))!;
   assert.is(row('dot.png')[col('predicted')], '');

@@ -12,7 +12,7 @@ import train from '../../stages/train.js';
 import evaluate from '../../stages/evaluate.js';
 import ensemble from '../../stages/ensemble.js';
 import predict from '../../stages/predict.js';
-import { parseCsv } from '../../stages/lib/classifier/split-table.js';
+import { parseCsvRows } from '../../stages/lib/csv.js';
 import { stageContext } from './context.js';
 import { tempDir, TINY_CLASSES, tinyCellPng, writeTinyStudy } from './tiny-images.js';
 
@@ -266,7 +266,7 @@ test('evaluate: test split and shifted set separately, predictions.csv and miscl
   assert.is(metrics.sources['white-tight'].n, 2);
   assert.type(metrics.inference.msPerImage, 'number');
   assert.ok(metrics.test.accuracyCi.low <= metrics.test.accuracy && metrics.test.accuracy <= metrics.test.accuracyCi.high);
-  const [header, ...rows] = parseCsv(readFileSync(join(ctx.outDir, 'predictions.csv'), 'utf8'));
+  const [header, ...rows] = parseCsvRows(readFileSync(join(ctx.outDir, 'predictions.csv'), 'utf8'));
   assert.equal(header, ['path', 'source', 'true', 'predicted', 'p_EOSINOPHIL', 'p_LYMPHOCYTE']);
   assert.is(rows.length, 6);
   const testRows = rows.filter((r) => r[1] === 'tiny');
@@ -329,7 +329,7 @@ test('ensemble: transfer + finetune merged into one model; evaluate gives the me
       deps: { [id]: trained[mode]!, split: splitDir, normalize: normalizeDir, shifted: shiftedDir },
     });
     await evaluate.run(ev as never);
-    const [, ...rows] = parseCsv(readFileSync(join(ev.outDir, 'predictions.csv'), 'utf8'));
+    const [, ...rows] = parseCsvRows(readFileSync(join(ev.outDir, 'predictions.csv'), 'utf8'));
     probabilities[mode] = new Map(rows.map((r) => [r[0]!, [Number(r[4]), Number(r[5])]]));
     if (mode === 'ensemble') assert.is(JSON.parse(readFileSync(join(ev.outDir, 'metrics.json'), 'utf8')).mode, 'ensemble');
   }
@@ -396,7 +396,7 @@ test('predict on a folder writes CSV and JSON with a row per image; a bad file i
   const ctx = commandContext(['--model', trained.transfer!, '--out', out, images], {});
   const code = await predict.run(ctx);
   assert.is(code, 1, 'one unreadable image → exit code 1');
-  const [header, ...rows] = parseCsv(readFileSync(join(out, 'predictions.csv'), 'utf8'));
+  const [header, ...rows] = parseCsvRows(readFileSync(join(out, 'predictions.csv'), 'utf8'));
   assert.equal(header, ['file', 'predicted', 'confidence', 'p_EOSINOPHIL', 'p_LYMPHOCYTE', 'cell_status', 'warning', 'error']);
   assert.is(rows.length, 3);
   const byName = Object.fromEntries(rows.map((r) => [r[0]!.split('/').pop(), r]));

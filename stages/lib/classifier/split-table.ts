@@ -1,68 +1,14 @@
-// Reads the split stage's train.csv / val.csv / test.csv (`file,class,lab,group,origin`) and resolves
-// each `file` (`<stageId>/<relpath>`) to an absolute path through the instance's deps.
-import { readFileSync, existsSync } from 'node:fs';
+// Reads the split stage's CSVs (records/split-csv.ts) for training and evaluation: resolves each
+// `file` (`<stageId>/<relpath>`) to an absolute path through the instance's deps, and the class to its index.
 import { join } from 'node:path';
 import type { DepOutput } from '../../../pipeline/stage-api.js';
-import type { SplitRow } from '../../split.js';
-
-export type { SplitRow };
+import { readSplitCsv, splitCsvPath, type SplitRow } from '../records/split-csv.js';
 
 export interface LabelledFile extends SplitRow {
   /** Absolute path of the image. */
   path: string;
   /** Index of `class` in the study's class list. */
   label: number;
-}
-
-/** Parses RFC 4180 CSV (quoted fields, doubled quotes) into rows of strings. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') row.push(field), (field = '');
-    else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(field), (field = '');
-      if (row.length > 1 || row[0] !== '') rows.push(row);
-      row = [];
-    } else field += ch;
-  }
-  if (field !== '' || row.length > 0) row.push(field), rows.push(row);
-  return rows;
-}
-
-export function csvField(value: string | number): string {
-  const text = String(value);
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-export function readSplitCsv(path: string): SplitRow[] {
-  if (!existsSync(path)) throw new Error(`${path}: split file is missing`);
-  const [header, ...rows] = parseCsv(readFileSync(path, 'utf8'));
-  if (!header) return [];
-  const column = (name: keyof SplitRow, required: boolean) => {
-    const i = header.indexOf(name);
-    if (i < 0 && required) throw new Error(`${path}: column "${name}" is missing (header: ${header.join(',')})`);
-    return i;
-  };
-  // `source` is what split CSVs called the lab before labs were declared; still read.
-  const labColumn = header.includes('lab') ? column('lab', false) : header.indexOf('source');
-  const idx = { file: column('file', true), class: column('class', true), lab: labColumn, group: column('group', false), origin: column('origin', false) };
-  return rows.map((r) => ({
-    file: r[idx.file] ?? '',
-    class: r[idx.class] ?? '',
-    lab: idx.lab >= 0 ? (r[idx.lab] ?? '') : '',
-    group: idx.group >= 0 ? (r[idx.group] ?? '') : '',
-    origin: idx.origin >= 0 ? (r[idx.origin] ?? '') : '',
-  }));
 }
 
 /** Maps `<stageId>/<relpath>` to `<dep dir>/<relpath>` using the dep whose stageId matches. */
@@ -91,15 +37,10 @@ export function readLabelledSplit(
   name: 'train' | 'val' | 'test',
   classes: readonly string[],
 ): LabelledFile[] {
-  const csv = join(splitDir(deps), `${name}.csv`);
+  const csv = splitCsvPath(splitDir(deps), name);
   return readSplitCsv(csv).map((row, i) => {
     const label = classes.indexOf(row.class);
     if (label < 0) throw new Error(`${csv} row ${i + 2}: class "${row.class}" is not one of ${classes.join(', ')}`);
     return { ...row, label, path: resolveStageFile(row.file, deps, `${csv} row ${i + 2}`) };
   });
-}
-
-/** The labs of a split's rows, in first-seen order. */
-export function labsOf(rows: readonly Pick<SplitRow, 'lab'>[]): string[] {
-  return [...new Set(rows.map((r) => r.lab).filter((l) => l !== ''))];
 }

@@ -4,8 +4,6 @@ import type { RgbImage } from './raster.js';
 /** Row-major [a, b, c, d, e, f]: x' = a·x + b·y + c, y' = d·x + e·y + f. */
 export type Affine = [number, number, number, number, number, number];
 
-export const IDENTITY: Affine = [1, 0, 0, 0, 1, 0];
-
 /** m1 ∘ m2 (apply m2 first). */
 export function compose(m1: Affine, m2: Affine): Affine {
   const [a, b, c, d, e, f] = m1;

@@ -1,7 +1,7 @@
 // Perceptual hash (pHash: low-frequency DCT signs of a 32×32 grey thumbnail) for near-duplicate
 // detection; robust to re-encoding, resizing and small brightness changes.
 import sharp from 'sharp';
-import type { Metadata, Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
 
 /** 64-bit hash as 16 hex characters. */
 export async function perceptualHash(input: Buffer | Sharp): Promise<string> {

@@ -48,20 +48,6 @@ export function maskBBox(mask: Mask): BBox | null {
   return x1 < 0 ? null : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
 }
 
-export function maskCentroid(mask: Mask): { x: number; y: number } | null {
-  let sx = 0, sy = 0, n = 0;
-  for (let y = 0; y < mask.height; y++) {
-    for (let x = 0; x < mask.width; x++) {
-      if (mask.data[y * mask.width + x]) {
-        sx += x;
-        sy += y;
-        n++;
-      }
-    }
-  }
-  return n === 0 ? null : { x: sx / n, y: sy / n };
-}
-
 export function maskAnd(a: Mask, b: Mask): Mask {
   const out = createMask(a.width, a.height);
   for (let i = 0; i < out.data.length; i++) out.data[i] = a.data[i]! & b.data[i]!;
@@ -83,13 +69,4 @@ export function dice(a: Mask, b: Mask): number {
     sb += b.data[i]!;
   }
   return sa + sb === 0 ? 1 : (2 * inter) / (sa + sb);
-}
-
-/** Pixels outside the mask become white. */
-export function whiteOutside(image: RgbImage, mask: Mask): RgbImage {
-  const out = new Uint8Array(image.data);
-  for (let i = 0; i < mask.data.length; i++) {
-    if (!mask.data[i]) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = 255;
-  }
-  return { width: image.width, height: image.height, data: out };
 }

@@ -1,10 +1,7 @@
 // predictions.csv: one row per classified image, written by evaluate and read by the report.
 // Columns: path,source,true,predicted,p_<CLASS>... (probabilities in class order, may be empty).
-import type { Prediction } from '../metrics.js';
-
-function csvField(value: string): string {
-  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
+import { csvField, parseCsvRows } from '../csv.js';
+import type { Prediction } from './prediction.js';
 
 export function predictionsToCsv(predictions: readonly Prediction[], classes: readonly string[]): string {
   const header = ['path', 'source', 'true', 'predicted', ...classes.map((c) => `p_${c}`)].join(',');
@@ -16,42 +13,9 @@ export function predictionsToCsv(predictions: readonly Prediction[], classes: re
   return [header, ...rows].join('\n') + '\n';
 }
 
-/** Splits CSV text into rows of fields (RFC 4180 quoting). */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let field = '';
-  let row: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      row.push(field);
-      field = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += ch;
-  }
-  if (field !== '' || row.length > 0) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
-}
-
 /** Reads predictions.csv text; `file` names the file in errors. Returns the classes from the header too. */
 export function parsePredictionsCsv(text: string, file = 'predictions.csv'): { classes: string[]; predictions: Prediction[] } {
-  const [header, ...rows] = parseCsv(text);
+  const [header, ...rows] = parseCsvRows(text, file);
   if (!header || header.slice(0, 4).join(',') !== 'path,source,true,predicted') {
     throw new Error(`${file}: header must start with path,source,true,predicted`);
   }

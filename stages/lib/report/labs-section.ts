@@ -3,15 +3,9 @@
 // and the labelling curve (held-out accuracy as a lab labels k of its own cells per class).
 import type { TopLevelSpec } from 'vega-lite';
 import type { CrossLabRecord, HeldOutResult } from '../cross-lab-record.js';
-import type { LabSummary } from '../labs-manifest.js';
 import type { SourceMetrics } from '../metrics.js';
 import { escapeHtml as h, escapeMdCell as e, interval, NA, num, pct, titleCase } from './format.js';
-import type { ModelResult } from './types.js';
-
-export interface LabsData {
-  labs: LabSummary[];
-  crossLab: CrossLabRecord[];
-}
+import type { LabsData, ModelResult } from './types.js';
 
 /** The same-lab test figure of `lab` from the all-labs model trained like the held-out heads (same arch, transfer). */
 export function sameLabMetrics(models: readonly ModelResult[], arch: string, lab: string): { model: string; metrics: SourceMetrics } | null {

@@ -8,14 +8,14 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { DepOutput } from '../../../pipeline/stage-api.js';
 import { StageError } from '../../../pipeline/stage-api.js';
-import { parseCsv, type EvaluationMetrics, type MisclassifiedImage } from '../metrics.js';
+import { readSplitCsv, splitCsvPath, SPLITS } from '../records/split-csv.js';
+import type { EvaluationMetrics, MisclassifiedImage } from '../metrics.js';
 import { MODEL_STAGES } from '../classifier/train-record.js';
 import { imageDataUri } from './thumbnails.js';
 import { CROSS_LAB_JSON, type CrossLabRecord } from '../cross-lab-record.js';
 import { LABS_JSON, type LabsManifest } from '../labs-manifest.js';
-import type { LabsData } from './labs-section.js';
 import originalStudyJson from './original-study.json' with { type: 'json' };
-import type { ContactSheet, Dag, DagNode, Environment, GalleryImage, HistoryEntry, ModelResult, OriginalStudy, ReportData, SplitCounts, TrainSummary } from './types.js';
+import type { ContactSheet, Dag, DagNode, Environment, GalleryImage, HistoryEntry, LabsData, ModelResult, OriginalStudy, ReportData, SplitCounts, TrainSummary } from './types.js';
 
 export interface LoadOptions {
   deps: Record<string, DepOutput>;
@@ -156,29 +156,18 @@ async function loadGallery(items: MisclassifiedImage[], model: string, deps: Rec
 async function loadSplit(dep: DepOutput | undefined, notes: Set<string>): Promise<SplitCounts | null> {
   if (!dep) return null;
   const result: SplitCounts = { counts: {}, groups: {}, files: {} };
-  for (const split of ['train', 'val', 'test']) {
-    const file = path.join(dep.dir, `${split}.csv`);
+  for (const split of SPLITS) {
+    const file = splitCsvPath(dep.dir, split);
     if (!existsSync(file)) {
       notes.add(`split: ${split}.csv is missing.`);
       continue;
     }
-    const [header, ...rows] = parseCsv(await readFile(file, 'utf8'));
-    const classCol = header?.indexOf('class') ?? -1;
-    const groupCol = header?.indexOf('group') ?? -1;
-    if (!header || classCol < 0) throw new StageError('header has no "class" column', file);
+    const rows = readSplitCsv(file);
     const counts: Record<string, number> = {};
-    const groups = new Set<string>();
-    let files = 0;
-    for (const r of rows) {
-      if (r.length === 1 && r[0] === '') continue;
-      const cls = r[classCol] ?? '';
-      counts[cls] = (counts[cls] ?? 0) + 1;
-      if (groupCol >= 0) groups.add(r[groupCol] ?? '');
-      files++;
-    }
+    for (const r of rows) counts[r.class] = (counts[r.class] ?? 0) + 1;
     result.counts[split] = counts;
-    result.groups[split] = groupCol >= 0 ? groups.size : files;
-    result.files[split] = files;
+    result.groups[split] = new Set(rows.map((r) => r.group)).size;
+    result.files[split] = rows.length;
   }
   return result;
 }

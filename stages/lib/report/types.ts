@@ -1,6 +1,13 @@
-import type { LabsData } from './labs-section.js';
 // Everything the report shows, gathered from the stage's deps before any rendering happens.
+import type { CrossLabRecord } from '../cross-lab-record.js';
+import type { LabSummary } from '../labs-manifest.js';
 import type { EvaluationMetrics, MisclassifiedImage } from '../metrics.js';
+
+/** The labs section's inputs: each lab's summary and the cross-lab records. */
+export interface LabsData {
+  labs: LabSummary[];
+  crossLab: CrossLabRecord[];
+}
 
 /**
  * What the report takes from a train instance's train.json (stages/lib/classifier/train-record.ts),
