@@ -7,14 +7,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import crossLab, { type CrossLabParams } from '../stages/cross-lab.js';
 import type { CrossLabRecord } from '../stages/lib/cross-lab-record.js';
+import { depLookup, type DeclaredDep } from '../pipeline/stage-api.js';
 
 const ws = process.cwd();
 const config = JSON.parse(readFileSync(path.join(ws, 'pipeline.json'), 'utf8'));
 const base = config.stages.find((s: { id: string }) => s.id === 'cross-lab').params as CrossLabParams;
 const arch = process.env.ARCH ?? 'mobilenet_v1_0.25';
+const declaredDeps: Record<string, DeclaredDep> = {
+  split: { where: 'bench/cross-lab-methods.ts', selector: 'split', instances: ['split'] },
+  features: { where: 'bench/cross-lab-methods.ts', selector: 'features[arch=${matrix.arch}]', instances: [`features[arch=${arch}]`] },
+};
 const deps = {
-  split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: path.join(ws, 'artifacts/stages/split') },
-  features: { instanceId: `features[arch=${arch}]`, stageId: 'features', matrix: { arch }, dir: path.join(ws, `artifacts/stages/features[arch=${arch}]`) },
+  split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: path.join(ws, 'artifacts/stages/split'), name: 'split', key: 'test-key' },
+  features: { instanceId: `features[arch=${arch}]`, stageId: 'features', matrix: { arch }, dir: path.join(ws, `artifacts/stages/features[arch=${arch}]`), name: 'features', key: 'bench-key' },
 };
 const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
 for (const variant of process.argv.slice(2).length ? process.argv.slice(2) : ['{}']) {
@@ -23,7 +28,7 @@ for (const variant of process.argv.slice(2).length ? process.argv.slice(2) : ['{
   const t0 = performance.now();
   await crossLab.run({
     instanceId: `cross-lab[arch=${arch}]`, stageId: 'cross-lab', matrix: { arch }, params, workspace: ws, outDir,
-    stateDir: mkdtempSync(path.join(tmpdir(), 'cross-lab-state-')), inputs: [], deps, resources: { gpu: [], cpu: 1 },
+    stateDir: mkdtempSync(path.join(tmpdir(), 'cross-lab-state-')), inputs: [], deps, declaredDeps, ...depLookup(deps, declaredDeps), resources: { gpu: [], cpu: 1 },
     signal: new AbortController().signal, log: () => {}, warn: (m) => console.error(m), progress: () => {},
   });
   const r = JSON.parse(readFileSync(path.join(outDir, 'cross-lab.json'), 'utf8')) as CrossLabRecord;

@@ -28,7 +28,8 @@ export interface StageConfig {
   module?: string;
   command?: string;
   perItem?: boolean;
-  deps?: string[];
+  /** A list of selectors (each named by its stage id), or alias → selector. */
+  deps?: string[] | Record<string, string>;
   inputs?: InputSpec[];
   params?: Record<string, unknown>;
   outputs?: string[];

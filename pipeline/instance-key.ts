@@ -16,6 +16,8 @@ export interface ResolvedKey {
   itemKeys?: string[];
   /** Module stages: the bundle to run. */
   bundle?: string;
+  /** Every dep's key (item sources included), handed to the stage in DepOutput. */
+  depKeys: Record<string, string>;
 }
 
 /** What the key records of a declared env variable's value: its sha256 (same on every machine, so the remote cache still matches). */
@@ -34,7 +36,11 @@ export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: 
   const { files: inputs, rejected } = resolveInputs(inst, rc.ws, rc.hashes, finished);
   const itemSources = new Set(inst.itemSourceDeps);
   const deps: Record<string, string> = {};
-  for (const d of inst.deps) if (!itemSources.has(d)) deps[d] = finished(d).key;
+  const depKeys: Record<string, string> = {};
+  for (const d of inst.deps) {
+    depKeys[d] = finished(d).key;
+    if (!itemSources.has(d)) deps[d] = depKeys[d];
+  }
   // A declared variable may hold a secret (a token): the key and the manifest get its hash, never the value.
   const env: Record<string, string | null> = {};
   for (const name of inst.env) {
@@ -52,16 +58,17 @@ export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: 
     runtime: rc.runtime,
     env,
     outputs: inst.stage.outputs ?? [],
+    ...(inst.depsAliased ? { depNames: Object.fromEntries(Object.entries(inst.declaredDeps).map(([n, d]) => [n, d.instances])) } : {}),
   };
   const named: Record<string, string> = {};
   for (const f of inputs) named[itemName(f.fromInstance ?? '', f.rel)] = f.hash;
   if (!inst.stage.perItem) {
     fields.inputs = named;
-    return { key: keyOf(fields), fields, inputs, rejected, ...(bundle ? { bundle } : {}) };
+    return { key: keyOf(fields), fields, inputs, rejected, depKeys, ...(bundle ? { bundle } : {}) };
   }
   const itemCommon = hashJson({ ...fields, inputs: {} });
   fields.inputs = named;
   fields.itemCommon = itemCommon;
   const itemKeys = inputs.map((f) => itemKeyOf(itemCommon, f.fromInstance ?? '', f.rel, f.hash));
-  return { key: keyOf(fields), fields, inputs, rejected, itemKeys, ...(bundle ? { bundle } : {}) };
+  return { key: keyOf(fields), fields, inputs, rejected, itemKeys, depKeys, ...(bundle ? { bundle } : {}) };
 }

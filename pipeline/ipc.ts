@@ -2,7 +2,7 @@
 import type { ItemOutputs, StageContext, WorkItem } from './stage-api.js';
 
 /** The serialisable part of a StageContext (what the host turns back into one). */
-export type ContextData = Omit<StageContext, 'signal' | 'log' | 'warn' | 'progress'>;
+export type ContextData = Omit<StageContext, 'signal' | 'log' | 'warn' | 'progress' | 'dep' | 'depList' | 'optionalDep'>;
 
 export type Job =
   | { kind: 'describe'; bundle: string; stageId: string }

@@ -18,6 +18,8 @@ export interface KeyFields {
   /** Declared env variables → `sha256:<hex>` of their value (null when unset); never the value itself. */
   env: Record<string, string | null>;
   outputs: string[];
+  /** Stages that name their deps (`deps: { alias: selector }`): alias → instance ids, since the stage reads by alias. */
+  depNames?: Record<string, string[]>;
   /** Per-item stages only: the hash of the fields every item key shares. */
   itemCommon?: string;
 }

@@ -9,6 +9,7 @@ import { escapeGlob, expandHome } from './glob-files.js';
 import { interpolateGlobs, interpolateString, interpolateValue, InterpolationError } from './interpolate.js';
 import { expandAxes, instanceId, parseSelector, sameCombo, type Combination } from './matrix.js';
 import { parseSetFlag, setPath, type ParamOverride } from './param-overrides.js';
+import type { DeclaredDep } from './stage-api.js';
 
 export interface InputFromInstances {
   from: string;
@@ -29,6 +30,10 @@ export interface Instance {
   inputFrom: InputFromInstances[];
   /** Dep instance ids, in declaration order. */
   deps: string[];
+  /** Dep names (aliases, or stage ids of the list form) → where declared and the instances they matched. */
+  declaredDeps: Record<string, DeclaredDep>;
+  /** True when pipeline.json names the deps (object form): the names then belong to the key. */
+  depsAliased: boolean;
   /** Deps whose outputs are this (per-item) instance's items; excluded from item keys. */
   itemSourceDeps: string[];
   env: string[];
@@ -49,6 +54,12 @@ export interface Plan {
 export interface PlanOptions {
   profile?: string;
   set?: string[];
+}
+
+/** deps as [list index or alias, selector] pairs. */
+function depEntries(deps: StageConfig['deps']): Array<[number | string, string]> {
+  if (!deps) return [];
+  return Array.isArray(deps) ? deps.map((d, j): [number, string] => [j, d]) : Object.entries(deps);
 }
 
 export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan {
@@ -203,6 +214,8 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
         inputGlobs,
         inputFrom,
         deps: [],
+        declaredDeps: {},
+        depsAliased: !Array.isArray(stage.deps ?? []),
         itemSourceDeps: [],
         env: [...new Set([...(config.env ?? []), ...(stage.env ?? [])])].sort(),
         ...(publish !== undefined ? { publish } : {}),
@@ -219,27 +232,36 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
   stages.forEach((stage, i) => {
     for (const inst of byStage.get(stage.id)!) {
       const depStages = new Map<string, string[]>();
-      (stage.deps ?? []).forEach((raw, j) => {
+      for (const [key, raw] of depEntries(stage.deps)) {
+        const j = key;
+        const path: JsonPath = ['stages', i, 'deps', j];
+        const label = typeof j === 'number' ? `deps[${j}]` : `deps.${j}`;
         let text: string;
         try {
           text = interpolateString(raw, { matrix: inst.matrixRaw, params: inst.params, vars });
         } catch (e) {
-          at(['stages', i, 'deps', j], `${inst.id}: deps[${j}] "${raw}": ${(e as Error).message}`);
-          return;
+          at(path, `${inst.id}: ${label} "${raw}": ${(e as Error).message}`);
+          continue;
         }
         const sel = parseSelector(text);
-        if (!sel) return at(['stages', i, 'deps', j], `${inst.id}: deps[${j}] "${raw}" is not of the form stage or stage[key=value,…]`);
+        if (!sel) { at(path, `${inst.id}: ${label} "${raw}" is not of the form stage or stage[key=value,…]`); continue; }
         const candidates = byStage.get(sel.stage);
-        if (!candidates) return at(['stages', i, 'deps', j], `stage "${stage.id}": unknown dependency "${sel.stage}" (stages: ${[...stageIndex.keys()].join(', ')})`);
-        if (sel.stage === stage.id) return at(['stages', i, 'deps', j], `stage "${stage.id}" depends on itself (cycle)`);
+        if (!candidates) { at(path, `stage "${stage.id}": unknown dependency "${sel.stage}" (stages: ${[...stageIndex.keys()].join(', ')})`); continue; }
+        if (sel.stage === stage.id) { at(path, `stage "${stage.id}" depends on itself (cycle)`); continue; }
         const matches = candidates.filter((c) => Object.entries(sel.where).every(([k, v]) => c.matrix[k] === v));
         if (matches.length === 0 && !sel.optional) {
-          return at(['stages', i, 'deps', j], `${inst.id}: dependency "${text}" matches no instance of "${sel.stage}" (it has ${candidates.map((c) => c.id).join(', ')}); add "?" to make it optional`);
+          at(path, `${inst.id}: dependency "${text}" matches no instance of "${sel.stage}" (it has ${candidates.map((c) => c.id).join(', ')}); add "?" to make it optional`);
+          continue;
         }
         const ids = depStages.get(sel.stage) ?? [];
         for (const m of matches) if (!inst.deps.includes(m.id)) (inst.deps.push(m.id), ids.push(m.id));
         depStages.set(sel.stage, ids);
-      });
+        // The list form names each dep by its stage (two selectors of one stage share the name).
+        const name = typeof j === 'number' ? sel.stage : j;
+        const declared = inst.declaredDeps[name] ?? { where: `${fileName}:${locator.at(path)}`, selector: raw, instances: [] };
+        for (const m of matches) if (!declared.instances.includes(m.id)) declared.instances.push(m.id);
+        inst.declaredDeps[name] = declared;
+      }
       inst.inputFrom.forEach((f, j) => {
         const ids = depStages.get(f.from);
         const index = (stage.inputs ?? []).findIndex((x, k) => typeof x !== 'string' && k >= j && x.from === f.from);

@@ -28,9 +28,11 @@ export interface RanInfo {
 
 function contextData(rc: RunContext, inst: Instance, rk: ResolvedKey, outDir: string, gpus: string[], cpu: number): ContextData {
   const deps: Record<string, DepOutput> = {};
+  const nameOf = new Map<string, string>();
+  for (const [name, declared] of Object.entries(inst.declaredDeps)) for (const id of declared.instances) if (!nameOf.has(id)) nameOf.set(id, name);
   for (const d of inst.deps) {
     const dep = rc.plan.instances.get(d)!;
-    deps[d] = { instanceId: d, stageId: dep.stage.id, matrix: dep.matrix, dir: rc.ws.instanceDir(d) };
+    deps[d] = { instanceId: d, stageId: dep.stage.id, matrix: dep.matrix, dir: rc.ws.instanceDir(d), name: nameOf.get(d) ?? dep.stage.id, key: rk.depKeys[d] ?? '' };
   }
   const stateDir = rc.ws.stateDir(rk.key);
   mkdirSync(stateDir, { recursive: true });
@@ -44,6 +46,7 @@ function contextData(rc: RunContext, inst: Instance, rk: ResolvedKey, outDir: st
     stateDir,
     inputs: rk.inputs,
     deps,
+    declaredDeps: inst.declaredDeps,
     resources: { gpu: gpus, cpu },
     ...(rc.runStateFile ? { runStateFile: rc.runStateFile } : {}),
   };

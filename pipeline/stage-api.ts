@@ -25,6 +25,20 @@ export interface DepOutput {
   matrix: Record<string, string>;
   /** Absolute path of the dep's output directory (read-only; files are links into the store). */
   dir: string;
+  /** The name pipeline.json gives this dep: the alias of `deps: { alias: selector }`, or the stage id in a list. */
+  name: string;
+  /** The dep's key (the content address its outputs are stored under). */
+  key: string;
+}
+
+/** What pipeline.json declares under one dep name: where (for errors) and which instances matched. */
+export interface DeclaredDep {
+  /** `pipeline.json:line:column` of the selector. */
+  where: string;
+  /** The selector as written, e.g. `features[arch=${matrix.arch}]?`. */
+  selector: string;
+  /** Matching instance ids, in declaration order (none for an optional dep that matched nothing). */
+  instances: string[];
 }
 
 export interface StageContext<P = Record<string, unknown>> {
@@ -49,6 +63,18 @@ export interface StageContext<P = Record<string, unknown>> {
   inputs: InputFile[];
   /** Outputs of every dep instance, keyed by instance id. */
   deps: Record<string, DepOutput>;
+  /** The dep names pipeline.json declares for this stage. */
+  declaredDeps: Record<string, DeclaredDep>;
+  /**
+   * The one output behind a dep name (`deps: { "cells": "normalize" }` → `ctx.dep('cells')`; in the list form
+   * the name is the stage id). Throws a StageError naming the dep and its pipeline.json line when the name is
+   * not declared, matched no instance, or matched several (use depList).
+   */
+  dep(name: string): DepOutput;
+  /** Every output behind a dep name, in declaration order; [] for an optional dep that matched none. */
+  depList(name: string): DepOutput[];
+  /** Like dep(name), but null when an optional dep matched nothing (still throws for an undeclared name). */
+  optionalDep(name: string): DepOutput | null;
   /** Resources granted by the scheduler; `gpu` holds the device ids also put in CUDA_VISIBLE_DEVICES. */
   resources: { gpu: string[]; cpu: number };
   /**
@@ -126,6 +152,36 @@ export function definePerItemStage<P = Record<string, unknown>>(
   stage: Omit<PerItemStage<P>, 'kind'>,
 ): PerItemStage<P> {
   return { kind: 'per-item', ...stage };
+}
+
+/** dep / depList / optionalDep over a context's deps (the runner's stage host and test contexts use it). */
+export function depLookup(deps: Record<string, DepOutput>, declared: Record<string, DeclaredDep>): Pick<StageContext, 'dep' | 'depList' | 'optionalDep'> {
+  const list = (name: string): DepOutput[] => {
+    const d = declared[name];
+    if (!d) throw new StageError(`no dep named "${name}" (this stage declares: ${Object.keys(declared).join(', ') || 'none'})`, 'pipeline.json deps');
+    return d.instances.map((id) => {
+      const out = deps[id];
+      if (!out) throw new StageError(`dep "${name}" (${d.selector}): instance ${id} has no outputs`, d.where);
+      return out;
+    });
+  };
+  const optionalDep = (name: string): DepOutput | null => {
+    const outs = list(name);
+    if (outs.length > 1) {
+      throw new StageError(`dep "${name}" (${d(name).selector}) matched ${outs.length} instances (${outs.map((o) => o.instanceId).join(', ')}); one was expected`, d(name).where);
+    }
+    return outs[0] ?? null;
+  };
+  const d = (name: string) => declared[name]!;
+  return {
+    depList: list,
+    optionalDep,
+    dep: (name) => {
+      const out = optionalDep(name);
+      if (!out) throw new StageError(`dep "${name}" (${d(name).selector}) matched no instance`, d(name).where);
+      return out;
+    },
+  };
 }
 
 /** Thrown by a stage for a user-facing failure; the runner prints the message without a stack trace. */

@@ -5,7 +5,7 @@
 import type { ContextData, FromHost, Job, ToHost } from './ipc.js';
 import { paramsErrorLines } from './params-errors.js';
 import { spawnShellGroup } from './shell-group.js';
-import type { StageContext, StageModule } from './stage-api.js';
+import { depLookup, type StageContext, type StageModule } from './stage-api.js';
 
 // Bundles carry inline source maps: with them on, a stage's stack trace names stages/<file>.ts:line,
 // not .pipe/bundles/<file>.mjs. Stacks are mapped only when one is read, so this costs nothing else.
@@ -45,6 +45,7 @@ let lastProgress = 0;
 function context(data: ContextData): StageContext {
   return {
     ...data,
+    ...depLookup(data.deps, data.declaredDeps),
     signal: abort.signal,
     log: (message) => send({ type: 'log', level: 'log', message: String(message) }),
     warn: (message) => send({ type: 'log', level: 'warn', message: String(message) }),

@@ -12,7 +12,7 @@ import { defineStage, StageError, type InputFile } from '../pipeline/stage-api.j
 import { fingerprintFile, fingerprintPath, type Fingerprint } from './lib/records/fingerprint.js';
 import { hammingDistance } from './lib/image/perceptual-hash.js';
 import { json } from './lib/item-files.js';
-import { depByStage } from './lib/dep-by-stage.js';
+import { declaredDep } from './lib/declared-dep.js';
 import { readSplitCsv, splitCsvPath, SPLITS, type SplitName } from './lib/records/split-csv.js';
 
 export interface AuditParams {
@@ -241,8 +241,8 @@ export default defineStage<AuditParams>({
   paramsSchema,
   async run(ctx) {
     const root = ctx.params.dataRoot ? path.resolve(ctx.workspace, ctx.params.dataRoot) : null;
-    const segment = depByStage(ctx, 'segment');
-    const split = depByStage(ctx, 'split');
+    const segment = declaredDep(ctx, 'segment');
+    const split = declaredDep(ctx, 'split');
     const segParams = segment ? await readJson(path.join(segment.dir, 'summary.json')) : null;
     const classes = ctx.params.classes ?? Object.keys((segParams as { byClass?: object } | null)?.byClass ?? {});
     const bySplit = split ? await splitsByOrigin(split.dir) : new Map<string, SplitName>();
@@ -254,7 +254,7 @@ export default defineStage<AuditParams>({
     const originOf = (f: InputFile) => (f.fromInstance ? `${f.fromInstance}/${f.rel}` : f.rel);
     // Fingerprints cached per file by the fingerprint stage, when it is a dep; any file it lacks (or
     // whose content differs) is fingerprinted here.
-    const prints = depByStage(ctx, 'fingerprint');
+    const prints = declaredDep(ctx, 'fingerprint');
     const files: AuditedFile[] = [];
     let done = 0;
     let computed = 0;

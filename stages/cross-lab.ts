@@ -100,7 +100,7 @@ export default defineStage<CrossLabParams>({
   paramsSchema,
   async run(ctx) {
     const p = ctx.params;
-    const features = Object.values(ctx.deps).find((d) => d.stageId === 'features');
+    const features = ctx.optionalDep('features');
     if (!features) throw new StageError('cross-lab needs a features instance as a dependency', ctx.instanceId);
     const recordPath = join(features.dir, 'features.json');
     if (!existsSync(recordPath)) throw new StageError('features.json is missing', recordPath);

@@ -86,7 +86,7 @@ function stageOf(instanceId: string | undefined): string {
 }
 
 function weightsDir(ctx: StageContext<FeaturesParams>): string | null {
-  return Object.values(ctx.deps).find((d) => d.stageId === 'weights')?.dir ?? null;
+  return ctx.declaredDeps.weights ? ctx.optionalDep('weights')?.dir ?? null : null;
 }
 
 async function resolveSettings(ctx: StageContext<FeaturesParams>) {

@@ -14,7 +14,7 @@ import { unitHash } from './lib/image/rng.js';
 import { hammingDistance } from './lib/image/perceptual-hash.js';
 import { fingerprintPath } from './lib/records/fingerprint.js';
 import { cellKey, classAndStem, json } from './lib/item-files.js';
-import { depByStage } from './lib/dep-by-stage.js';
+import { declaredDep } from './lib/declared-dep.js';
 import { labsOf, splitCsvPath, splitRowsToCsv, SPLITS, type SplitName, type SplitRow } from './lib/records/split-csv.js';
 import { readLabsManifest } from './lib/labs-manifest.js';
 import type { SegmentRecord } from './lib/records/segment-record.js';
@@ -175,14 +175,14 @@ export function mergeNearDuplicates(records: readonly SegmentRecord[], keyOf: Ma
 }
 
 async function readInputs(ctx: StageContext<SplitParams>): Promise<SplitInputs> {
-  const segment = depByStage(ctx, 'segment');
+  const segment = declaredDep(ctx, 'segment');
   if (!segment) throw new StageError('split needs the segment stage as a dep', ctx.instanceId);
   const recordsFile = path.join(segment.dir, 'records.jsonl');
   if (!existsSync(recordsFile)) throw new StageError('segment produced no records.jsonl', recordsFile);
   const records = (await readFile(recordsFile, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as SegmentRecord);
-  const cellsDep = ctx.params.cellsFrom ? depByStage(ctx, ctx.params.cellsFrom) : depByStage(ctx, 'normalize') ?? segment;
+  const cellsDep = ctx.params.cellsFrom ? declaredDep(ctx, ctx.params.cellsFrom) : declaredDep(ctx, 'normalize') ?? segment;
   if (!cellsDep) throw new StageError(`"${ctx.params.cellsFrom}" is not a dep of split`, 'split.cellsFrom');
-  const augment = depByStage(ctx, 'augment');
+  const augment = declaredDep(ctx, 'augment');
   const variants = new Map<string, AugmentRecord>();
   for (const r of records) {
     if (!r.cell) continue;
@@ -195,14 +195,14 @@ async function readInputs(ctx: StageContext<SplitParams>): Promise<SplitInputs> 
     if (existsSync(recFile)) variants.set(key, JSON.parse(await readFile(recFile, 'utf8')));
   }
   const phashes = await nearDuplicateHashes(ctx, records);
-  const labs = depByStage(ctx, 'labs');
+  const labs = declaredDep(ctx, 'labs');
   const sessions = labs ? new Map(readLabsManifest(labs.dir).images.map((i) => [i.file, i.session] as const)) : undefined;
   return { records, variants, cellsStage: cellsDep.stageId, augmentStage: augment?.stageId ?? null, labsStage: labs?.stageId ?? null, ...(sessions ? { sessions } : {}), ...(phashes ? { phashes } : {}) };
 }
 
 /** Perceptual hashes of the originals from the fingerprint dep, when split groups near duplicates. */
 async function nearDuplicateHashes(ctx: StageContext<SplitParams>, records: SegmentRecord[]): Promise<Map<string, string> | undefined> {
-  const prints = depByStage(ctx, 'fingerprint');
+  const prints = declaredDep(ctx, 'fingerprint');
   if (!prints || ctx.params.nearDuplicateBits === undefined) return undefined;
   const out = new Map<string, string>();
   for (const r of records) {

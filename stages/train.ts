@@ -129,8 +129,12 @@ const paramsSchema = {
 
 type Ctx = StageContext<TrainParams>;
 
-function depDir(ctx: Ctx, stageId: string): string | null {
-  return Object.values(ctx.deps).find((d) => d.stageId === stageId)?.dir ?? null;
+/**
+ * The output dir behind a dep name of pipeline.json (`deps: { "normalize": "normalize", … }`): null when the
+ * pipeline declares no such dep (a study without stain normalisation) or an optional one matched nothing.
+ */
+function depDir(ctx: Ctx, name: 'split' | 'segment' | 'normalize' | 'features' | 'weights'): string | null {
+  return ctx.declaredDeps[name] ? ctx.optionalDep(name)?.dir ?? null : null;
 }
 
 function readJsonIfPresent<T>(path: string): T | null {

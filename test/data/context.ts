@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DepOutput, InputFile, StageContext, WorkItem } from '../../pipeline/stage-api.js';
+import { depsRecord, fakeStageContext } from '../fake-stage-context.js';
 
 const created: string[] = [];
 // Each test file runs in its own process: its temp dirs go when it exits.
@@ -28,7 +29,7 @@ export function inputFile(workspace: string, abs: string, fromInstance?: string)
 
 export function makeContext<P>(stageId: string, params: P, opts: { workspace: string; outDir?: string; inputs?: InputFile[]; deps?: DepOutput[] }): StageContext<P> & { warnings: string[] } {
   const warnings: string[] = [];
-  return {
+  const ctx = fakeStageContext({
     instanceId: stageId,
     stageId,
     matrix: {},
@@ -37,14 +38,11 @@ export function makeContext<P>(stageId: string, params: P, opts: { workspace: st
     outDir: opts.outDir ?? tempDir(),
     stateDir: tempDir(),
     inputs: opts.inputs ?? [],
-    deps: Object.fromEntries((opts.deps ?? []).map((d) => [d.instanceId, d])),
+    deps: depsRecord(opts.deps ?? []),
     resources: { gpu: [], cpu: 1 },
-    signal: new AbortController().signal,
-    log: () => {},
     warn: (m) => warnings.push(m),
-    progress: () => {},
-    warnings,
-  };
+  });
+  return Object.assign(ctx, { warnings });
 }
 
 /** Runs a per-item stage the way the runner lays it out: each item in its own dir, then merged. */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { Ajv } from 'ajv';
 import reportStage from '../../stages/report.js';
+import { fakeStageContext } from '../fake-stage-context.js';
 import type { StageContext } from '../../pipeline/stage-api.js';
 import type { ReportParams } from '../../stages/report.js';
 import type { StudyMetrics } from '../../stages/lib/report/study-metrics.js';
@@ -27,7 +28,7 @@ test.before(async () => {
   outDir = path.join(study.root, 'out');
   await mkdir(outDir);
   process.env.LEUKOPIPE_RUN_STATE = study.runStateFile;
-  const ctx: StageContext<ReportParams> = {
+  const ctx: StageContext<ReportParams> = fakeStageContext({
     instanceId: 'report',
     stageId: 'report',
     matrix: {},
@@ -42,7 +43,7 @@ test.before(async () => {
     log: () => {},
     warn: (m) => warnings.push(m),
     progress: () => {},
-  };
+  });
   if (reportStage.kind !== 'whole') throw new Error('report must be a whole stage');
   await reportStage.run(ctx);
   userDataDir = await mkdtemp(path.join(os.tmpdir(), 'leukopipe-chromium-'));

@@ -97,7 +97,7 @@ test('a malformed metrics.json is an error naming the file', async () => {
     const evalDir = path.join(dir, 'evaluate');
     await mkdir(evalDir);
     await writeFile(path.join(evalDir, 'metrics.json'), '{"schemaVersion": 1, "classes": [');
-    const deps = { 'evaluate[arch=a,mode=b]': { instanceId: 'evaluate[arch=a,mode=b]', stageId: 'evaluate', matrix: { arch: 'a', mode: 'b' }, dir: evalDir } };
+    const deps = { 'evaluate[arch=a,mode=b]': { instanceId: 'evaluate[arch=a,mode=b]', stageId: 'evaluate', matrix: { arch: 'a', mode: 'b' }, dir: evalDir, name: 'evaluate', key: 'test-key' } };
     let message = '';
     try {
       await loadReportData({ deps, workspace: dir, title: 't', galleryPerModel: 3 });

@@ -1,4 +1,5 @@
 // The normalize and shifted stages run with a real StageContext over files in a temporary workspace.
+import { fakeStageContext } from '../fake-stage-context.js';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,8 +14,8 @@ import normalizeStage from '../../stages/normalize.js';
 import shiftedStage, { type ShiftedParams } from '../../stages/shifted.js';
 import { cellOnWhite, isWhite, smearCrop } from './synthetic-cells.js';
 
-function context<P>(workspace: string, outDir: string, params: P, extra: Partial<StageContext<P>> = {}): StageContext<P> {
-  return {
+function context<P>(workspace: string, outDir: string, params: P, extra: { deps?: Record<string, DepOutput> } = {}): StageContext<P> {
+  return fakeStageContext({
     instanceId: 'test',
     stageId: 'test',
     matrix: {},
@@ -23,14 +24,9 @@ function context<P>(workspace: string, outDir: string, params: P, extra: Partial
     outDir,
     stateDir: path.join(workspace, '.state'),
     inputs: [],
-    deps: {},
+    deps: extra.deps ?? {},
     resources: { gpu: [], cpu: 1 },
-    signal: new AbortController().signal,
-    log: () => {},
-    warn: () => {},
-    progress: () => {},
-    ...extra,
-  };
+  });
 }
 
 test('normalize writes each cell at the same relative path with a white background, and normalize.json', async () => {
@@ -100,8 +96,8 @@ async function shiftedWorkspace(): Promise<{ ws: string; deps: Record<string, De
   await writeFile(path.join(splitDir, 'test.csv'), ['file,class,source,group,origin', ...testOrigins.map(row)].join('\n') + '\n');
   await writeFile(path.join(splitDir, 'train.csv'), ['file,class,source,group,origin', ...trainOrigins.map(row)].join('\n') + '\n');
   const deps: Record<string, DepOutput> = {
-    split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: splitDir },
-    segment: { instanceId: 'segment', stageId: 'segment', matrix: {}, dir: path.join(ws, 'segment-out') },
+    split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: splitDir, name: 'split', key: 'test-key' },
+    segment: { instanceId: 'segment', stageId: 'segment', matrix: {}, dir: path.join(ws, 'segment-out'), name: 'segment', key: 'test-key' },
   };
   return { ws, deps, testOrigins, trainOrigins };
 }

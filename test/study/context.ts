@@ -3,6 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { DepOutput, InputFile, StageContext } from '../../pipeline/stage-api.js';
 import { tempDir } from '../data/context.js';
+import { fakeDep, fakeStageContext } from '../fake-stage-context.js';
 
 export async function stageContext<P>(options: {
   stageId: string;
@@ -24,10 +25,10 @@ export async function stageContext<P>(options: {
   await mkdir(stateDir, { recursive: true });
   const deps: Record<string, DepOutput> = {};
   for (const [id, dir] of Object.entries(options.deps ?? {})) {
-    deps[id] = { instanceId: id, stageId: id.replace(/\[.*$/, ''), matrix: {}, dir };
+    deps[id] = fakeDep(id, dir);
   }
   const logs: string[] = [];
-  return {
+  const ctx = fakeStageContext({
     instanceId,
     stageId: options.stageId,
     matrix,
@@ -38,10 +39,8 @@ export async function stageContext<P>(options: {
     inputs: options.inputs ?? [],
     deps,
     resources: { gpu: [], cpu: 1 },
-    signal: new AbortController().signal,
     log: (m) => logs.push(m),
     warn: (m) => logs.push(`warn: ${m}`),
-    progress: () => {},
-    logs,
-  };
+  });
+  return Object.assign(ctx, { logs });
 }

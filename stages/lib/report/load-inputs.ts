@@ -184,7 +184,7 @@ async function loadContactSheets(dep: DepOutput | undefined): Promise<ContactShe
 }
 
 interface PipelineFile {
-  stages?: { id: string; deps?: string[]; matrix?: unknown }[];
+  stages?: { id: string; deps?: string[] | Record<string, string>; matrix?: unknown }[];
 }
 
 interface RunState {
@@ -229,9 +229,11 @@ export async function loadDag(workspace: string, runStateFile: string | null | u
   const recorded = given ? null : await recordedTimes(workspace);
   const run = given ?? recorded;
   const stageOf = (dep: string) => dep.replace(/\?$/, '').replace(/\[.*$/, '');
+  // deps: a list of selectors, or alias → selector.
+  const depStages = (deps: string[] | Record<string, string> | undefined) => [...new Set((Array.isArray(deps) ? deps : Object.values(deps ?? {})).map(stageOf))];
   const nodes: DagNode[] = (pipeline.stages ?? []).map((s) => {
     // The recorded manifests of this very stage describe its previous build, not this one.
-    if (recorded && s.id === selfStageId) return { id: s.id, label: s.id, deps: [...new Set((s.deps ?? []).map(stageOf))], instances: 1, status: 'running', seconds: null };
+    if (recorded && s.id === selfStageId) return { id: s.id, label: s.id, deps: depStages(s.deps), instances: 1, status: 'running', seconds: null };
     const instances = run?.instances?.filter((i) => i.stageId === s.id) ?? [];
     const statuses = [...new Set(instances.map((i) => i.status ?? 'unknown'))];
     const seconds = instances.some((i) => typeof i.seconds === 'number') ? instances.reduce((sum, i) => sum + (i.seconds ?? 0), 0) : null;
@@ -239,7 +241,7 @@ export async function loadDag(workspace: string, runStateFile: string | null | u
     return {
       id: s.id,
       label: s.id,
-      deps: [...new Set((s.deps ?? []).map(stageOf))],
+      deps: depStages(s.deps),
       instances: instances.length || depInstances || 1,
       status: statuses.length === 0 ? null : statuses.length === 1 ? statuses[0]! : statuses.includes('failed') ? 'failed' : statuses.includes('ran') ? 'ran' : statuses[0]!,
       seconds,

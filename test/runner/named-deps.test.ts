@@ -1,0 +1,99 @@
+// Named deps: `deps` as alias → selector reaches the stage as ctx.dep / depList / optionalDep with each
+// dep's key; a stage reads its deps by name, so renaming the producing stage changes only the selector;
+// a wrong name fails naming the alias and its pipeline.json line.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { disposeAll, stageApi, Workspace } from './rig.js';
+
+const producer = `
+import { defineStage } from ${JSON.stringify(stageApi)};
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+export default defineStage({ async run(ctx) { writeFileSync(join(ctx.outDir, 'value.txt'), String(ctx.params.value)); } });
+`;
+
+// Reads its deps only by name and writes what it saw.
+const consumer = `
+import { defineStage } from ${JSON.stringify(stageApi)};
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+export default defineStage({
+  async run(ctx) {
+    const cells = ctx.dep(String(ctx.params.read));
+    const many = ctx.depList('many').map((d) => d.instanceId + '=' + readFileSync(join(d.dir, 'value.txt'), 'utf8'));
+    const none = ctx.optionalDep('none');
+    writeFileSync(join(ctx.outDir, 'seen.json'), JSON.stringify({
+      name: cells.name, stage: cells.stageId, key: cells.key, value: readFileSync(join(cells.dir, 'value.txt'), 'utf8'),
+      many, none, declared: Object.keys(ctx.declaredDeps),
+    }));
+  },
+});
+`;
+
+function pipeline(cellsStage: string, read = 'cells') {
+  return {
+    stages: [
+      { id: cellsStage, module: 'stages/producer.ts', params: { value: 'normalised' }, outputs: ['value.txt'] },
+      { id: 'fan', module: 'stages/producer.ts', matrix: { k: ['a', 'b'] }, params: { value: '${matrix.k}' }, outputs: ['value.txt'] },
+      {
+        id: 'consumer', module: 'stages/consumer.ts', params: { read },
+        deps: { cells: cellsStage, many: 'fan', none: 'fan[k=zzz]?' },
+        outputs: ['seen.json'],
+      },
+    ],
+  };
+}
+
+test.after(disposeAll);
+
+test('a stage reads deps by alias: the output, its stage, its key; several by depList; none as null', async () => {
+  const ws = new Workspace({ 'pipeline.json': pipeline('normalize'), 'stages/producer.ts': producer, 'stages/consumer.ts': consumer });
+  const r = await ws.pipe(['run']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const seen = JSON.parse(ws.read('artifacts/stages/consumer/seen.json'));
+  const current = JSON.parse(ws.read('.pipe/current.json'));
+  assert.equal({ name: seen.name, stage: seen.stage, value: seen.value }, { name: 'cells', stage: 'normalize', value: 'normalised' });
+  assert.is(seen.key, current.normalize.key, 'DepOutput.key is the key the dep is stored under');
+  assert.equal(seen.many, ['fan[k=a]=a', 'fan[k=b]=b']);
+  assert.is(seen.none, null);
+  assert.equal(seen.declared, ['cells', 'many', 'none']);
+});
+
+test('renaming the producing stage changes only the selector: the consumer reads the same value under the same alias', async () => {
+  const ws = new Workspace({ 'pipeline.json': pipeline('stain-normalise'), 'stages/producer.ts': producer, 'stages/consumer.ts': consumer });
+  const r = await ws.pipe(['run']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const seen = JSON.parse(ws.read('artifacts/stages/consumer/seen.json'));
+  assert.equal({ name: seen.name, stage: seen.stage, value: seen.value }, { name: 'cells', stage: 'stain-normalise', value: 'normalised' });
+});
+
+test('an undeclared name fails naming the declared ones; a selector matching several fails naming the alias and its line', async () => {
+  const ws = new Workspace({ 'pipeline.json': pipeline('normalize', 'normalize'), 'stages/producer.ts': producer, 'stages/consumer.ts': consumer });
+  const r = await ws.pipe(['run']);
+  assert.is.not(r.code, 0);
+  assert.match(r.stdout + r.stderr, /no dep named "normalize" \(this stage declares: cells, many, none\)/);
+  ws.write('pipeline.json', pipeline('normalize', 'many'));
+  const r2 = await ws.pipe(['run']);
+  assert.is.not(r2.code, 0);
+  assert.match(r2.stdout + r2.stderr, /pipeline\.json:\d+:\d+: dep "many" \(fan\) matched 2 instances \(fan\[k=a\], fan\[k=b\]\)/);
+});
+
+test('renaming an alias reruns the consumer (names are part of its key); a bad selector names deps.<alias> and its line', async () => {
+  const ws = new Workspace({ 'pipeline.json': pipeline('normalize'), 'stages/producer.ts': producer, 'stages/consumer.ts': consumer });
+  assert.is((await ws.pipe(['run'])).code, 0);
+  const before = JSON.parse(ws.read('.pipe/current.json')).consumer.key;
+  const renamed = pipeline('normalize', 'stain');
+  (renamed.stages[2]!.deps as Record<string, string>) = { stain: 'normalize', many: 'fan', none: 'fan[k=zzz]?' };
+  ws.write('pipeline.json', renamed);
+  const r = await ws.pipe(['run']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.is.not(JSON.parse(ws.read('.pipe/current.json')).consumer.key, before);
+  assert.is(JSON.parse(ws.read('artifacts/stages/consumer/seen.json')).name, 'stain');
+  (renamed.stages[2]!.deps as Record<string, string>) = { stain: 'normalize[', many: 'fan', none: 'fan[k=zzz]?' };
+  ws.write('pipeline.json', renamed);
+  const bad = await ws.pipe(['run']);
+  assert.is.not(bad.code, 0);
+  assert.match(bad.stdout + bad.stderr, /pipeline\.json:\d+:\d+: .*deps\.stain|pipeline\.json:\d+:\d+:.*stain/);
+});
+
+test.run();
