@@ -4,14 +4,14 @@
 // go to the stock kernel.
 import * as tf from '@tensorflow/tfjs';
 import { type BackendWasm, type TensorInfo, runStock } from '../wasm-kernel-utils.js';
+import { shareBuffer } from './identity.js';
 
 function cast(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): TensorInfo {
   const backend = args.backend as BackendWasm;
   const { x } = args.inputs as { x: TensorInfo };
   const { dtype } = args.attrs as unknown as { dtype: tf.DataType };
   if (dtype !== x.dtype || x.dtype === 'string') return runStock(backend, 'Cast', { x }, args.attrs ?? {});
-  backend.incRef(x.dataId);
-  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  return shareBuffer(backend, x);
 }
 
 export const castConfig: tf.KernelConfig = {

@@ -4,11 +4,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm, TensorInfo } from '../wasm-kernel-utils.js';
 
-function identity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): TensorInfo {
-  const backend = args.backend as BackendWasm;
-  const { x } = args.inputs as { x: TensorInfo };
+/** A new tensor over x's buffer (one more reference to it): what a copy of an immutable tensor can be. */
+export function shareBuffer(backend: BackendWasm, x: TensorInfo): TensorInfo {
   backend.incRef(x.dataId);
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
+function identity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): TensorInfo {
+  return shareBuffer(args.backend as BackendWasm, (args.inputs as { x: TensorInfo }).x);
 }
 
 export const identityConfig: tf.KernelConfig = {
