@@ -10,7 +10,8 @@ export interface MatrixFrom {
 export interface MatrixAxes {
   include?: Record<string, MatrixValue>[];
   exclude?: Record<string, MatrixValue>[];
-  [axis: string]: MatrixValue[] | Record<string, MatrixValue>[] | undefined;
+  /** Values, or `"${vars.x}"` naming a list in vars. */
+  [axis: string]: MatrixValue[] | Record<string, MatrixValue>[] | string | undefined;
 }
 
 export type MatrixConfig = MatrixFrom | MatrixAxes;

@@ -157,7 +157,26 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
         }
       }
       result = { axes, combos };
-    } else result = expandAxes(m as MatrixAxes);
+    } else {
+      // An axis given as "${vars.x}" takes the list kept in vars.
+      const axes: MatrixAxes = { ...(m as MatrixAxes) };
+      for (const [axis, value] of Object.entries(axes)) {
+        if (typeof value !== 'string') continue;
+        let list: unknown;
+        try {
+          list = interpolateValue(value, { vars });
+        } catch (e) {
+          at(['stages', i, 'matrix', axis], `stage "${id}": matrix.${axis} "${value}": ${(e as Error).message}`);
+          return undefined;
+        }
+        if (!Array.isArray(list) || list.some((v) => !['string', 'number', 'boolean'].includes(typeof v))) {
+          at(['stages', i, 'matrix', axis], `stage "${id}": matrix.${axis} "${value}" must name a list of strings, numbers or booleans in vars`);
+          return undefined;
+        }
+        axes[axis] = list as MatrixValue[];
+      }
+      result = expandAxes(axes);
+    }
     if (result.combos.length === 0) {
       at(['stages', i, 'matrix'], `stage "${id}": matrix expands to no instance (check its axes, include and exclude)`);
       return undefined;

@@ -73,6 +73,30 @@ test('matrix.from with several stages mirrors the instances of each, and refuses
   assert.match(twice, /stage "v": matrix\.from gives v\[arch=x,mode=a\] twice/);
 });
 
+test('a matrix axis "${vars.x}" takes the list kept in vars: one list for several stages, changed by --set; a var that is not a list is an error', async () => {
+  const pipeline = {
+    vars: { archs: ['x', 'y'], one: 'x' },
+    stages: [
+      cmd('w', { matrix: { arch: '${vars.archs}' } }),
+      cmd('f', { matrix: { arch: '${vars.archs}', size: [1] }, deps: ['w[arch=${matrix.arch}]'] }),
+    ],
+  };
+  const ws = new Workspace({ 'pipeline.json': pipeline });
+  const dag = await ws.pipe(['dag']);
+  const narrowed = await ws.pipe(['dag', '--set', 'vars.archs=["y"]']);
+  ws.dispose();
+  assert.is(dag.code, 0, dag.stderr);
+  assert.match(dag.stdout, /f\[arch=x,size=1\]  \(command\)\n  ← w\[arch=x\]/);
+  assert.match(dag.stdout, /f\[arch=y,size=1\]  \(command\)\n  ← w\[arch=y\]/);
+  assert.is(narrowed.code, 0, narrowed.stderr);
+  assert.not.match(narrowed.stdout, /arch=x/);
+  assert.match(narrowed.stdout, /f\[arch=y,size=1\]/);
+  const notList = await problems({ vars: { one: 'x' }, stages: [cmd('w', { matrix: { arch: '${vars.one}' } })] });
+  assert.match(notList, /pipeline\.json:\d+:\d+: stage "w": matrix\.arch "\$\{vars\.one\}" must name a list/);
+  const unknown = await problems({ vars: { one: 'x' }, stages: [cmd('w', { matrix: { arch: '${vars.nope}' } })] });
+  assert.match(unknown, /stage "w": matrix\.arch "\$\{vars\.nope\}"/);
+});
+
 test('cycles are reported with their path', async () => {
   const err = await problems({ stages: [cmd('a', { deps: ['c'] }), cmd('b', { deps: ['a'] }), cmd('c', { deps: ['b'] })] });
   assert.match(err, /dependency cycle: (a → c → b → a|c → b → a → c|b → a → c → b)/);
