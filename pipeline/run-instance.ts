@@ -1,8 +1,9 @@
 // Executes one instance whose key is not current and not in the run-cache: a whole stage (module or
 // shell command) in one stage process, or a per-item stage over its new items in up to -j processes.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PipelineError } from './errors.js';
+import { interpolateString } from './interpolate.js';
 import { removeQuietly, tmpSuffix } from './fs-atomic.js';
 import type { ResolvedKey } from './instance-key.js';
 import type { ContextData, Job } from './ipc.js';
@@ -82,7 +83,6 @@ export async function runWhole(rc: RunContext, inst: Instance, rk: ResolvedKey, 
       const inputsFile = join(tmp, 'inputs.txt');
       writeFileSync(inputsFile, rk.inputs.map((f) => f.path).join('\n') + (rk.inputs.length ? '\n' : ''));
       const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
-      const { interpolateString } = await import('./interpolate.js');
       job = { kind: 'shell', command: interpolateString(inst.stage.command!, { params: inst.params, matrix: inst.matrixRaw }, quote), ctx, inputsFile };
     }
     await proc.run(job);
@@ -220,7 +220,6 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
     let files = union;
     if (described.hasFinalize) {
       const known = new Map<string, { hash: string; size: number; mtimeMs: number }>();
-      const { statSync } = await import('node:fs');
       // Hard links, not copies: a 5,000-item stage would otherwise copy (and delete) every output on each
       // run to let finalize read a few of them.
       for (const [rel, f] of Object.entries(union)) {

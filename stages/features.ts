@@ -5,6 +5,7 @@
 // Output: features/<stageId>/<rel>.f32 (little-endian float32) per image, and features.json saying
 // how they were made (arch, weights, input size, preprocessing, dimension) or why none were.
 import * as tf from '@tensorflow/tfjs';
+import { statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { definePerItemStage, StageError, type StageContext, type WorkItem } from '../pipeline/stage-api.js';
@@ -192,7 +193,6 @@ export default definePerItemStage<FeaturesParams>({
       graph.dispose();
       const first = items.find((it) => it.files.length > 0);
       if (first) {
-        const { statSync } = await import('node:fs');
         record.dim = statSync(join(ctx.outDir, first.files[0]!)).size / 4;
       }
     }

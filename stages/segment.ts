@@ -1,7 +1,7 @@
 // segment (per item): each original image → the canonical cell (leukocyte nearest the centre, on
 // white, canonical scale), its mask and a record. Failures are recorded by name and handled by the
 // declared `onFailure` policy; nothing an image contains can crash the run.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { definePerItemStage, StageError, type InputFile, type ItemOutputs, type StageContext } from '../pipeline/stage-api.js';
 import { encodeCanonical, MIN_SIDE, toCanonicalCell } from './lib/cell-representation.js';
@@ -111,7 +111,6 @@ export async function summarize(ctx: StageContext<SegmentParams>, items: ItemOut
     }
   }
   records.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
-  const { writeFile } = await import('node:fs/promises');
   await writeFile(path.join(ctx.outDir, 'records.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : ''));
 
   const zero = (): Record<SegmentStatus, number> => ({ ok: 0, fallback: 0, dropped: 0, rejected: 0 });

@@ -12,7 +12,6 @@ import * as tf from '@tensorflow/tfjs';
 import { BATCH_NORM_GRAD, CLIP_GRAD, RELU_GRAD, SQUARE_GRAD } from './kernels/fused-gradient-kernels.js';
 
 type GradFunc = tf.GradConfig['gradFunc'];
-type Grads = Record<string, () => tf.Tensor>;
 
 let enabled = true;
 const active = () => enabled && tf.getBackend() === 'wasm' && tf.getKernel(RELU_GRAD, 'wasm') !== undefined;
