@@ -61,9 +61,7 @@ export default defineStage<EnsembleParams>({
   paramsSchema,
   async run(ctx) {
     const started = performance.now();
-    const deps = Object.values(ctx.deps)
-      .filter((d) => d.stageId === 'train')
-      .sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+    const deps = ctx.depList('train').sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
     const all = deps.map((dep) => ({ dep, record: readRecord(dep) }));
     const trained = all.filter((m) => m.record.status === 'trained');
     for (const m of all) if (m.record.status !== 'trained') ctx.warn(`${ctx.instanceId}: leaving out ${m.dep.instanceId} (${m.record.reason ?? 'not trained'})`);

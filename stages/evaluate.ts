@@ -86,7 +86,7 @@ export default defineStage<EvaluateParams>({
   async run(ctx) {
     const p = ctx.params;
     // The model: a train instance, or an ensemble (published in train's layout).
-    const trainDep = Object.values(ctx.deps).find((d) => (MODEL_STAGES as readonly string[]).includes(d.stageId));
+    const trainDep = MODEL_STAGES.flatMap((name) => (ctx.declaredDeps[name] ? ctx.depList(name) : []))[0];
     if (!trainDep) throw new StageError('evaluate needs its train (or ensemble) instance as a dependency', ctx.instanceId);
     const recordPath = join(trainDep.dir, TRAIN_JSON);
     if (!existsSync(recordPath)) throw new StageError('train.json is missing', recordPath);
