@@ -11,11 +11,19 @@ const workspace = path.resolve(import.meta.dirname, '../..');
 
 test('every architecture pipeline.json uses resolves, with its Keras facts', async () => {
   const pipeline = JSON.parse(readFileSync(path.join(workspace, 'pipeline.json'), 'utf8')) as {
-    stages: Array<{ id: string; matrix?: { arch?: string[]; include?: Array<{ arch: string }> } }>;
+    vars?: Record<string, unknown>;
+    stages: Array<{ id: string; matrix?: { arch?: string[] | string; include?: Array<{ arch: string }> } }>;
+  };
+  // An axis may be "${vars.x}": the list kept in vars.
+  const axis = (arch: string[] | string | undefined): string[] => {
+    if (typeof arch !== 'string') return arch ?? [];
+    const list = pipeline.vars?.[/^\$\{vars\.(.+)\}$/.exec(arch)?.[1] ?? ''];
+    assert.ok(Array.isArray(list), `matrix axis ${arch} names a list in vars`);
+    return list as string[];
   };
   const names = new Set<string>();
   for (const stage of pipeline.stages) {
-    stage.matrix?.arch?.forEach((a) => names.add(a));
+    axis(stage.matrix?.arch).forEach((a) => names.add(a));
     stage.matrix?.include?.forEach((m) => names.add(m.arch));
   }
   assert.ok(names.size >= 2);
