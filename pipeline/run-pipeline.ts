@@ -10,7 +10,7 @@ import { removeQuietly, removeStaleTemporaries, writeFileAtomic } from './fs-ato
 import { detectGpus } from './gpus.js';
 import type { FinishedInstance } from './inputs.js';
 import { resolveKey, type ResolvedKey } from './instance-key.js';
-import { diffKeyFields } from './key-diff.js';
+import { decideBuild } from './build-decision.js';
 import type { KeyFields } from './keys.js';
 import { checkParamsUpFront } from './params-check.js';
 import { buildPlan, selectTargets, type Instance, type Plan } from './plan.js';
@@ -208,30 +208,28 @@ async function executeLocked(
       if (e && e.key === rk.key) finished.set(inst.id, { key: rk.key, hashes: e.hashes });
       return done(r, extra);
     };
-    const isForced = forced(inst);
-    if (!isForced) {
-      const v = rc.current.verify(inst.id, rk.key);
-      if (v.ok) return accept({ outcome: 'up-to-date', key: rk.key, fields: rk.fields });
-      const m = rc.store.readManifest(rk.key);
-      if (m && rc.store.complete(m.files)) {
-        const why = v.reason === 'not current' ? 'seen before' : v.reason;
-        if (dry) {
-          finished.set(inst.id, { key: rk.key, hashes: Object.fromEntries(Object.entries(m.files).map(([r, f]) => [r, f.hash])) });
-          return { outcome: 'would-restore', key: rk.key, detail: why, fields: rk.fields };
-        }
-        rc.current.materialize(rc.store, inst.id, rk.key, m.files, inst.publish);
-        rc.current.save();
-        return accept({ outcome: 'restored', key: rk.key, detail: why });
+    const decision = decideBuild(rc, inst.id, rk, forced(inst));
+    if (decision.kind === 'up-to-date') return accept({ outcome: 'up-to-date', key: rk.key, fields: rk.fields });
+    if (decision.kind === 'restore') {
+      if (dry) {
+        finished.set(inst.id, { key: rk.key, hashes: Object.fromEntries(Object.entries(decision.files).map(([r, f]) => [r, f.hash])) });
+        return { outcome: 'would-restore', key: rk.key, detail: decision.why, fields: rk.fields };
       }
-      const fetched = rc.remote ? await rc.remote.restore(rc.ws, rc.store, inst.id, rk.key) : undefined;
+      rc.current.materialize(rc.store, inst.id, rk.key, decision.files, inst.publish);
+      rc.current.save();
+      return accept({ outcome: 'restored', key: rk.key, detail: decision.why });
+    }
+    const reason = decision.reason;
+    // A dry run never fetches: what the remote cache holds is known only by asking it.
+    if (dry) return { outcome: 'would-run', key: rk.key, detail: reason, fields: rk.fields };
+    if (decision.kind === 'fetch-or-run') {
+      const fetched = await rc.remote!.restore(rc.ws, rc.store, inst.id, rk.key);
       if (fetched) {
         rc.current.materialize(rc.store, inst.id, rk.key, fetched.files, inst.publish);
         rc.current.save();
         return accept({ outcome: 'restored', key: rk.key, detail: `from the remote cache ${rc.remote!.description}` });
       }
     }
-    const reason = isForced ? 'forced' : whyRun(rc, inst.id, rk);
-    if (dry) return { outcome: 'would-run', key: rk.key, detail: reason, fields: rk.fields };
 
     const grant = await rc.slots.acquire(inst.resources.cpu, inst.resources.gpu);
     // What failed while this one waited for a slot stops it before it starts (without --keep-going).
@@ -306,14 +304,4 @@ async function executeLocked(
   const ok = counts.failed === 0 && counts.skipped === 0 && counts.cancelled === 0 && !saveFailed;
   emit({ type: 'run-done', ok, ms: Date.now() - t0, counts });
   return { ok, plan, results };
-}
-
-function whyRun(rc: RunContext, id: string, rk: ResolvedKey): string {
-  const e = rc.current.get(id);
-  if (!e) return 'never ran';
-  const prev = rc.store.readManifest(e.key);
-  if (!prev) return 'key changed (previous manifest gone)';
-  if (prev.key === rk.key) return 'outputs were changed by hand or are missing in the store';
-  const lines = diffKeyFields(prev.fields, rk.fields, 3);
-  return lines.length ? lines.slice(0, 3).join('; ') : 'key changed';
 }
