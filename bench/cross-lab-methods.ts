@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import crossLab, { type CrossLabParams } from '../stages/cross-lab.js';
-import type { CrossLabRecord } from '../stages/lib/cross-lab-record.js';
+import type { CrossLabRecord } from '../stages/lib/records/cross-lab-record.js';
 import { depLookup, type DeclaredDep } from '../pipeline/stage-api.js';
 
 const ws = process.cwd();

@@ -25,7 +25,7 @@ import { unitHash } from './lib/image/rng.js';
 import { json } from './lib/item-files.js';
 import { sourceMetrics, type Prediction, type SourceMetrics } from './lib/metrics.js';
 import type { FeaturesRecord } from './lib/records/features-record.js';
-import { CROSS_LAB_JSON, type CrossLabRecord, type CurvePoint, type HeldOutResult, type MeanFigures } from './lib/cross-lab-record.js';
+import { CROSS_LAB_JSON, type CrossLabRecord, type CurvePoint, type HeldOutResult, type MeanFigures } from './lib/records/cross-lab-record.js';
 
 export interface CrossLabParams extends HeadSettings {
   /** Labelled cells of the held-out lab per class that join training, for the labelling curve. */

@@ -10,7 +10,7 @@ import { defineStage, StageError, type InputFile } from '../pipeline/stage-api.j
 import { parseCsv } from './lib/csv.js';
 import { json } from './lib/item-files.js';
 import { cropOne, readLabels, type CropRecord } from './lib/voc-crop.js';
-import { LABS_JSON, type LabImage, type LabsManifest, type LabSummary } from './lib/labs-manifest.js';
+import { LABS_JSON, type LabImage, type LabsManifest, type LabSummary } from './lib/records/labs-manifest.js';
 
 export type LabLabels =
   | { from: 'folders' }

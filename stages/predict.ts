@@ -19,7 +19,7 @@ import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { adaptFeatureStandardizations, featureStandardizations } from './lib/classifier/folder-adaptation.js';
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
 import { MIN_SIDE } from './lib/cell-representation.js';
-import type { CrossLabRecord } from './lib/cross-lab-record.js';
+import type { CrossLabRecord } from './lib/records/cross-lab-record.js';
 import { csvField } from './lib/csv.js';
 import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 

@@ -16,7 +16,7 @@ import { fingerprintPath } from './lib/records/fingerprint.js';
 import { cellKey, classAndStem, json } from './lib/item-files.js';
 import { declaredDep } from './lib/declared-dep.js';
 import { labsOf, splitCsvPath, splitRowsToCsv, SPLITS, type SplitName, type SplitRow } from './lib/records/split-csv.js';
-import { readLabsManifest } from './lib/labs-manifest.js';
+import { readLabsManifest } from './lib/records/labs-manifest.js';
 import type { SegmentRecord } from './lib/records/segment-record.js';
 import type { AugmentRecord } from './lib/records/augment-record.js';
 

@@ -9,7 +9,7 @@ import { interpolateGlobs } from '../../pipeline/interpolate.js';
 import { StageError } from '../../pipeline/stage-api.js';
 import labs from '../../stages/labs.js';
 import { labelledCells, meanFigures } from '../../stages/cross-lab.js';
-import type { LabsManifest } from '../../stages/lib/labs-manifest.js';
+import type { LabsManifest } from '../../stages/lib/records/labs-manifest.js';
 import { balancedAccuracy, confusionMatrix, perClassMetrics, sourceMetrics } from '../../stages/lib/metrics.js';
 import type { LabelledFile } from '../../stages/lib/classifier/split-table.js';
 import { computeSplit, type SplitParams } from '../../stages/split.js';

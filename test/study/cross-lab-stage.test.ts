@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import crossLab from '../../stages/cross-lab.js';
-import type { CrossLabRecord } from '../../stages/lib/cross-lab-record.js';
+import type { CrossLabRecord } from '../../stages/lib/records/cross-lab-record.js';
 import { stageContext } from './context.js';
 import { tempDir } from '../data/context.js';
 

@@ -12,8 +12,8 @@ import { readSplitCsv, splitCsvPath, SPLITS } from '../records/split-csv.js';
 import type { EvaluationMetrics, MisclassifiedImage } from '../metrics.js';
 import { MODEL_STAGES } from '../classifier/train-record.js';
 import { imageDataUri } from './thumbnails.js';
-import { CROSS_LAB_JSON, type CrossLabRecord } from '../cross-lab-record.js';
-import { LABS_JSON, type LabsManifest } from '../labs-manifest.js';
+import { CROSS_LAB_JSON, type CrossLabRecord } from '../records/cross-lab-record.js';
+import { LABS_JSON, type LabsManifest } from '../records/labs-manifest.js';
 import originalStudyJson from './original-study.json' with { type: 'json' };
 import type { ContactSheet, Dag, DagNode, Environment, GalleryImage, HistoryEntry, LabsData, ModelResult, OriginalStudy, ReportData, SplitCounts, TrainSummary } from './types.js';
 

@@ -2,8 +2,8 @@
 // and `pipe` diffs read), plus each model's full EvaluationMetrics.
 import type { EvaluationMetrics } from '../metrics.js';
 import type { ReportData } from './types.js';
-import type { LabSummary } from '../labs-manifest.js';
-import type { CrossLabRecord } from '../cross-lab-record.js';
+import type { LabSummary } from '../records/labs-manifest.js';
+import type { CrossLabRecord } from '../records/cross-lab-record.js';
 import { studyRows, type StudyRow } from './study-rows.js';
 
 export interface StudyMetrics {

@@ -1,6 +1,6 @@
 // Everything the report shows, gathered from the stage's deps before any rendering happens.
-import type { CrossLabRecord } from '../cross-lab-record.js';
-import type { LabSummary } from '../labs-manifest.js';
+import type { CrossLabRecord } from '../records/cross-lab-record.js';
+import type { LabSummary } from '../records/labs-manifest.js';
 import type { EvaluationMetrics, MisclassifiedImage } from '../metrics.js';
 
 /** The labs section's inputs: each lab's summary and the cross-lab records. */

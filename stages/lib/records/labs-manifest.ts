@@ -2,7 +2,7 @@
 // session, and each lab's licence and labeller), read by split, the cross-lab study and the report.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { StageError } from '../../pipeline/stage-api.js';
+import { StageError } from '../../../pipeline/stage-api.js';
 
 export const LABS_JSON = 'labs.json';
 
