@@ -58,7 +58,8 @@ export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: 
     runtime: rc.runtime,
     env,
     outputs: inst.stage.outputs ?? [],
-    ...(inst.depsAliased ? { depNames: Object.fromEntries(Object.entries(inst.declaredDeps).map(([n, d]) => [n, d.instances])) } : {}),
+    // Aliases (the object form of deps) are what the stage reads by, so they belong to its key.
+    ...(!Array.isArray(inst.stage.deps ?? []) ? { depNames: Object.fromEntries(Object.entries(inst.declaredDeps).map(([n, d]) => [n, d.instances])) } : {}),
   };
   const named: Record<string, string> = {};
   for (const f of inputs) named[itemName(f.fromInstance ?? '', f.rel)] = f.hash;

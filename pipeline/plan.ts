@@ -32,8 +32,6 @@ export interface Instance {
   deps: string[];
   /** Dep names (aliases, or stage ids of the list form) → where declared and the instances they matched. */
   declaredDeps: Record<string, DeclaredDep>;
-  /** True when pipeline.json names the deps (object form): the names then belong to the key. */
-  depsAliased: boolean;
   /** Deps whose outputs are this (per-item) instance's items; excluded from item keys. */
   itemSourceDeps: string[];
   env: string[];
@@ -234,7 +232,6 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
         inputFrom,
         deps: [],
         declaredDeps: {},
-        depsAliased: !Array.isArray(stage.deps ?? []),
         itemSourceDeps: [],
         env: [...new Set([...(config.env ?? []), ...(stage.env ?? [])])].sort(),
         ...(publish !== undefined ? { publish } : {}),
@@ -251,8 +248,7 @@ export function buildPlan(loaded: LoadedConfig, options: PlanOptions = {}): Plan
   stages.forEach((stage, i) => {
     for (const inst of byStage.get(stage.id)!) {
       const depStages = new Map<string, string[]>();
-      for (const [key, raw] of depEntries(stage.deps)) {
-        const j = key;
+      for (const [j, raw] of depEntries(stage.deps)) {
         const path: JsonPath = ['stages', i, 'deps', j];
         const label = typeof j === 'number' ? `deps[${j}]` : `deps.${j}`;
         let text: string;

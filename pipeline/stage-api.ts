@@ -156,9 +156,13 @@ export function definePerItemStage<P = Record<string, unknown>>(
 
 /** dep / depList / optionalDep over a context's deps (the runner's stage host and test contexts use it). */
 export function depLookup(deps: Record<string, DepOutput>, declared: Record<string, DeclaredDep>): Pick<StageContext, 'dep' | 'depList' | 'optionalDep'> {
-  const list = (name: string): DepOutput[] => {
+  const declaredAs = (name: string): DeclaredDep => {
     const d = declared[name];
     if (!d) throw new StageError(`no dep named "${name}" (this stage declares: ${Object.keys(declared).join(', ') || 'none'})`, 'pipeline.json deps');
+    return d;
+  };
+  const depList = (name: string): DepOutput[] => {
+    const d = declaredAs(name);
     return d.instances.map((id) => {
       const out = deps[id];
       if (!out) throw new StageError(`dep "${name}" (${d.selector}): instance ${id} has no outputs`, d.where);
@@ -166,22 +170,19 @@ export function depLookup(deps: Record<string, DepOutput>, declared: Record<stri
     });
   };
   const optionalDep = (name: string): DepOutput | null => {
-    const outs = list(name);
+    const outs = depList(name);
     if (outs.length > 1) {
-      throw new StageError(`dep "${name}" (${d(name).selector}) matched ${outs.length} instances (${outs.map((o) => o.instanceId).join(', ')}); one was expected`, d(name).where);
+      const d = declaredAs(name);
+      throw new StageError(`dep "${name}" (${d.selector}) matched ${outs.length} instances (${outs.map((o) => o.instanceId).join(', ')}); one was expected`, d.where);
     }
     return outs[0] ?? null;
   };
-  const d = (name: string) => declared[name]!;
-  return {
-    depList: list,
-    optionalDep,
-    dep: (name) => {
-      const out = optionalDep(name);
-      if (!out) throw new StageError(`dep "${name}" (${d(name).selector}) matched no instance`, d(name).where);
-      return out;
-    },
+  const dep = (name: string): DepOutput => {
+    const out = optionalDep(name);
+    if (!out) throw new StageError(`dep "${name}" (${declaredAs(name).selector}) matched no instance`, declaredAs(name).where);
+    return out;
   };
+  return { dep, depList, optionalDep };
 }
 
 /** Thrown by a stage for a user-facing failure; the runner prints the message without a stack trace. */

@@ -21,6 +21,7 @@ import { rawImageToInput } from './lib/classifier/raw-image-input.js';
 import { readImageRgb } from './lib/classifier/read-image.js';
 import { readLabelledSplit } from './lib/classifier/split-table.js';
 import { labsOf } from './lib/records/split-csv.js';
+import { declaredDepList } from './lib/declared-dep.js';
 import { MODEL_DIR, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
 /** Name of the pooled same-lab test split when the study has several labs. */
@@ -86,7 +87,7 @@ export default defineStage<EvaluateParams>({
   async run(ctx) {
     const p = ctx.params;
     // The model: a train instance, or an ensemble (published in train's layout).
-    const trainDep = MODEL_STAGES.flatMap((name) => (ctx.declaredDeps[name] ? ctx.depList(name) : []))[0];
+    const trainDep = MODEL_STAGES.flatMap((name) => declaredDepList(ctx, name))[0];
     if (!trainDep) throw new StageError('evaluate needs its train (or ensemble) instance as a dependency', ctx.instanceId);
     const recordPath = join(trainDep.dir, TRAIN_JSON);
     if (!existsSync(recordPath)) throw new StageError('train.json is missing', recordPath);

@@ -17,6 +17,7 @@ import { pyramidTapLayers } from './lib/classifier/feature-pyramid.js';
 import { readImageRgb } from './lib/classifier/read-image.js';
 import { variantIndexOf } from './lib/records/augment-variant-name.js';
 import type { FeaturesRecord } from './lib/records/features-record.js';
+import { declaredDep } from './lib/declared-dep.js';
 
 export interface FeaturesParams {
   arch: string;
@@ -87,7 +88,7 @@ function stageOf(instanceId: string | undefined): string {
 }
 
 function weightsDir(ctx: StageContext<FeaturesParams>): string | null {
-  return ctx.declaredDeps.weights ? ctx.optionalDep('weights')?.dir ?? null : null;
+  return declaredDep(ctx, 'weights')?.dir ?? null;
 }
 
 async function resolveSettings(ctx: StageContext<FeaturesParams>) {

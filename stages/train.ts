@@ -16,6 +16,7 @@ import { defineStage, StageError, type StageContext } from '../pipeline/stage-ap
 import { getArchitecture } from './models/registry.js';
 import type { ArchSpec } from './models/arch-spec.js';
 import { initBackend } from './tf/backend.js';
+import { declaredDep } from './lib/declared-dep.js';
 import { normalizeParamsSchema, type NormalizeParams } from './lib/stain/normalize-cell.js';
 import { imageBatchSource } from './lib/classifier/batch-source.js';
 import { fitFeatureHead, rowsWithFeatures } from './lib/classifier/feature-head.js';
@@ -134,7 +135,7 @@ type Ctx = StageContext<TrainParams>;
  * pipeline declares no such dep (a study without stain normalisation) or an optional one matched nothing.
  */
 function depDir(ctx: Ctx, name: 'split' | 'segment' | 'normalize' | 'features' | 'weights'): string | null {
-  return ctx.declaredDeps[name] ? ctx.optionalDep(name)?.dir ?? null : null;
+  return declaredDep(ctx, name)?.dir ?? null;
 }
 
 function readJsonIfPresent<T>(path: string): T | null {
