@@ -18,8 +18,8 @@ const declaredDeps: Record<string, DeclaredDep> = {
   features: { where: 'bench/cross-lab-methods.ts', selector: 'features[arch=${matrix.arch}]', instances: [`features[arch=${arch}]`] },
 };
 const deps = {
-  split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: path.join(ws, 'artifacts/stages/split'), name: 'split', key: 'test-key' },
-  features: { instanceId: `features[arch=${arch}]`, stageId: 'features', matrix: { arch }, dir: path.join(ws, `artifacts/stages/features[arch=${arch}]`), name: 'features', key: 'bench-key' },
+  split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: path.join(ws, 'artifacts/stages/split'), name: 'split', key: 'test-key', created: null, seconds: null },
+  features: { instanceId: `features[arch=${arch}]`, stageId: 'features', matrix: { arch }, dir: path.join(ws, `artifacts/stages/features[arch=${arch}]`), name: 'features', key: 'bench-key', created: null, seconds: null },
 };
 const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
 for (const variant of process.argv.slice(2).length ? process.argv.slice(2) : ['{}']) {

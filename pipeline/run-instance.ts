@@ -33,7 +33,19 @@ function contextData(rc: RunContext, inst: Instance, rk: ResolvedKey, outDir: st
   for (const [name, declared] of Object.entries(inst.declaredDeps)) for (const id of declared.instances) if (!nameOf.has(id)) nameOf.set(id, name);
   for (const d of inst.deps) {
     const dep = rc.plan.instances.get(d)!;
-    deps[d] = { instanceId: d, stageId: dep.stage.id, matrix: dep.matrix, dir: rc.ws.instanceDir(d), name: nameOf.get(d) ?? dep.stage.id, key: rk.depKeys[d] ?? '' };
+    const key = rk.depKeys[d] ?? '';
+    // Provenance from the store, so stages that report on the study need not read the runner's files.
+    const manifest = key ? rc.store.readManifest(key) : undefined;
+    deps[d] = {
+      instanceId: d,
+      stageId: dep.stage.id,
+      matrix: dep.matrix,
+      dir: rc.ws.instanceDir(d),
+      name: nameOf.get(d) ?? dep.stage.id,
+      key,
+      created: manifest?.createdAt ?? null,
+      seconds: manifest ? manifest.durationMs / 1000 : null,
+    };
   }
   const stateDir = rc.ws.stateDir(rk.key);
   mkdirSync(stateDir, { recursive: true });

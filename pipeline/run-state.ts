@@ -5,15 +5,7 @@ import { join } from 'node:path';
 import type { PipeEvent } from './events.js';
 import { writeFileAtomic } from './fs-atomic.js';
 import type { Instance } from './plan.js';
-
-export type RunStateStatus = 'pending' | 'running' | 'ran' | 'cached' | 'restored' | 'failed' | 'skipped' | 'cancelled';
-
-export interface RunState {
-  runId: string;
-  startedAt: string;
-  profile: string | null;
-  instances: { id: string; stageId: string; matrix: Record<string, string>; deps: string[]; status: RunStateStatus; seconds: number | null }[];
-}
+import type { RunState } from './stage-api.js';
 
 export class RunStateWriter {
   readonly file: string;

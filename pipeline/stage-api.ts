@@ -29,6 +29,23 @@ export interface DepOutput {
   name: string;
   /** The dep's key (the content address its outputs are stored under). */
   key: string;
+  /** When the outputs under that key were built (ISO 8601, from the store's manifest); null when unknown. */
+  created: string | null;
+  /** How long building them took, in seconds (a restored or cached result keeps its original time); null when unknown. */
+  seconds: number | null;
+}
+
+/** What an instance did in the current run, as the run state records it. */
+export type RunStatus = 'pending' | 'running' | 'ran' | 'cached' | 'restored' | 'failed' | 'skipped' | 'cancelled';
+
+/** The runner's live snapshot of the current run: the JSON in `ctx.runStateFile`. */
+export interface RunState {
+  runId: string;
+  startedAt: string;
+  /** The `--profile` of the run, if any. */
+  profile: string | null;
+  /** Every instance of the run, in plan order; `deps` are instance ids; `seconds` is set once it ran. */
+  instances: { id: string; stageId: string; matrix: Record<string, string>; deps: string[]; status: RunStatus; seconds: number | null }[];
 }
 
 /** What pipeline.json declares under one dep name: where (for errors) and which instances matched. */
@@ -78,10 +95,9 @@ export interface StageContext<P = Record<string, unknown>> {
   /** Resources granted by the scheduler; `gpu` holds the device ids also put in CUDA_VISIBLE_DEVICES. */
   resources: { gpu: string[]; cpu: number };
   /**
-   * Path of a JSON snapshot of the current run (`{ runId, startedAt, profile, instances: [{ id, stageId, matrix,
-   * deps, status: 'pending'|'running'|'ran'|'cached'|'restored'|'failed'|'skipped'|'cancelled', seconds }] }`),
-   * rewritten as instances start and finish; also in env PIPE_RUN_STATE. Not part of any key: a cached result
-   * that read it shows the run that built it. Absent outside `pipe run`.
+   * Path of a JSON snapshot of the current run (a RunState), rewritten as instances start and finish; also in
+   * env PIPE_RUN_STATE. Not part of any key: a cached result that read it shows the run that built it. Absent
+   * outside `pipe run`.
    */
   runStateFile?: string;
   /** Aborted when the runner cancels the instance (watch mode, Ctrl-C); the process is killed soon after. */

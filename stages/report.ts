@@ -25,7 +25,7 @@ export default defineStage<ReportParams>({
       title: ctx.params.title ?? 'Leukocyte classification study',
       galleryPerModel: ctx.params.galleryPerModel ?? 12,
       // The runner's snapshot of this run (DAG, statuses, times), when it provides one.
-      runStateFile: process.env.LEUKOPIPE_RUN_STATE ?? null,
+      runStateFile: ctx.runStateFile ?? null,
       selfStageId: ctx.stageId,
     });
     ctx.progress(1, 2, 'charts');

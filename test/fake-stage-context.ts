@@ -5,7 +5,7 @@ import { depLookup, type DeclaredDep, type DepOutput, type StageContext } from '
 /** A dep output as the runner hands it: named by its stage (list form) unless `name` says otherwise. */
 export function fakeDep(instanceId: string, dir: string, extra: Partial<DepOutput> = {}): DepOutput {
   const stageId = extra.stageId ?? instanceId.replace(/\[.*$/, '');
-  return { instanceId, stageId, matrix: {}, dir, name: stageId, key: `test-key:${instanceId}`, ...extra };
+  return { instanceId, stageId, matrix: {}, dir, name: stageId, key: `test-key:${instanceId}`, created: null, seconds: null, ...extra };
 }
 
 /** Deps keyed by instance id, as the runner gives them, from a list. */

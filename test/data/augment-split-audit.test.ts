@@ -100,7 +100,7 @@ async function leakyFixture() {
   writeFileSync(path.join(splitDir, 'val.csv'), header + 'normalize/cells/EOSINOPHIL/val_copy.png,EOSINOPHIL,pbc,g1,ds/EOSINOPHIL/val_copy.jpg\n');
   writeFileSync(path.join(splitDir, 'test.csv'), header + 'normalize/cells/EOSINOPHIL/test_copy.png,EOSINOPHIL,pbc,g2,ds/EOSINOPHIL/test_copy.jpg\n');
   const inputs = ['EOSINOPHIL/val_copy.jpg', 'EOSINOPHIL/test_copy.jpg', 'EOSINOPHIL/other.jpg', 'EOSINOPHIL/notes.txt', 'manifest.csv'].map((f) => inputFile(ws, path.join(root, f)));
-  const deps = [{ instanceId: 'split', stageId: 'split', matrix: {}, dir: splitDir, name: 'split', key: 'test-key' }];
+  const deps = [{ instanceId: 'split', stageId: 'split', matrix: {}, dir: splitDir, name: 'split', key: 'test-key', created: null, seconds: null }];
   return { ws, inputs, deps };
 }
 
@@ -148,7 +148,7 @@ test('audit with a fingerprint dep: the same result, reading cached prints for t
   const prints = makeContext('fingerprint', { dataRoot: 'ds' }, { workspace: ws, inputs });
   const outputs = await runPerItem(fingerprint, prints);
   assert.equal(outputs.map((o) => o.files), inputs.map((f) => [fingerprintPath(f.rel)]));
-  const cached = makeContext('audit', params, { workspace: ws, inputs, deps: [...deps, { instanceId: 'fingerprint', stageId: 'fingerprint', matrix: {}, dir: prints.outDir, name: 'fingerprint', key: 'test-key' }] });
+  const cached = makeContext('audit', params, { workspace: ws, inputs, deps: [...deps, { instanceId: 'fingerprint', stageId: 'fingerprint', matrix: {}, dir: prints.outDir, name: 'fingerprint', key: 'test-key', created: null, seconds: null }] });
   await audit.run(cached);
   const read = (dir: string) => readFileSync(path.join(dir, 'audit.json'), 'utf8');
   assert.is(read(cached.outDir), read(plain.outDir));

@@ -12,6 +12,8 @@ import { renderVegaLite } from '../../stages/lib/report/vega-svg.js';
 import { loadDag, loadReportData } from '../../stages/lib/report/load-inputs.js';
 import { duration, pct, interval } from '../../stages/lib/report/format.js';
 import type { DagNode } from '../../stages/lib/report/types.js';
+import type { RunState } from '../../pipeline/stage-api.js';
+import { depsRecord, fakeDep } from '../fake-stage-context.js';
 
 const node = (id: string, deps: string[] = []): DagNode => ({ id, label: id, deps, instances: 1, status: null, seconds: null });
 
@@ -73,19 +75,45 @@ test('without a run state the DAG comes from pipeline.json, and says so', async 
   }
 });
 
-test('without a run state, times come from the runner manifests of the current outputs', async () => {
+test('without a run state, times come from the provenance the runner hands over with each dep', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'leukopipe-dag-'));
   try {
     await writeFile(path.join(dir, 'pipeline.json'), JSON.stringify({ stages: [{ id: 'train' }, { id: 'report', deps: ['train'] }] }));
+    // The runner's private files are not read, even when they are there.
     await mkdir(path.join(dir, '.pipe'));
-    await mkdir(path.join(dir, 'artifacts', 'manifests', 'ab'), { recursive: true });
-    await mkdir(path.join(dir, 'artifacts', 'manifests', 'cd'), { recursive: true });
-    await writeFile(path.join(dir, 'artifacts', 'manifests', 'ab', '01.json'), JSON.stringify({ durationMs: 1500 }));
-    await writeFile(path.join(dir, 'artifacts', 'manifests', 'cd', '02.json'), JSON.stringify({ durationMs: 2500 }));
-    await writeFile(path.join(dir, '.pipe', 'current.json'), JSON.stringify({ 'train[arch=a]': { key: 'ab01' }, 'train[arch=b]': { key: 'cd02' }, report: { key: 'ab01' } }));
-    const dag = await loadDag(dir, null, {}, 'report');
+    await writeFile(path.join(dir, '.pipe', 'current.json'), JSON.stringify({ 'train[arch=a]': { key: 'ab01' } }));
+    const deps = depsRecord([
+      fakeDep('train[arch=a]', dir, { key: 'ab01', created: '2026-12-03T05:00:00.000Z', seconds: 1.5 }),
+      fakeDep('train[arch=b]', dir, { key: 'cd02', created: '2026-12-03T05:00:02.000Z', seconds: 2.5 }),
+    ]);
+    const dag = await loadDag(dir, null, deps, 'report');
     assert.equal(dag.nodes.map((n) => [n.id, n.instances, n.status, n.seconds]), [['train', 2, 'built', 4], ['report', 1, 'running', null]]);
-    assert.match(dag.provenance, /manifests/);
+    assert.match(dag.provenance, /direct inputs/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('with the run state the runner writes, each stage shows its status in this run and its time', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'leukopipe-dag-'));
+  try {
+    await writeFile(path.join(dir, 'pipeline.json'), JSON.stringify({ stages: [{ id: 'train' }, { id: 'report', deps: ['train'] }] }));
+    const state: RunState = {
+      runId: 'r1',
+      startedAt: '2026-12-03T05:00:00.000Z',
+      profile: null,
+      instances: [
+        { id: 'train[arch=a]', stageId: 'train', matrix: { arch: 'a' }, deps: [], status: 'ran', seconds: 3 },
+        { id: 'train[arch=b]', stageId: 'train', matrix: { arch: 'b' }, deps: [], status: 'ran', seconds: 4 },
+        { id: 'report', stageId: 'report', matrix: {}, deps: ['train[arch=a]', 'train[arch=b]'], status: 'running', seconds: null },
+      ],
+    };
+    const file = path.join(dir, 'run-state.json');
+    await writeFile(file, JSON.stringify(state));
+    const deps = depsRecord([fakeDep('train[arch=a]', dir, { seconds: 99 }), fakeDep('train[arch=b]', dir, { seconds: 99 })]);
+    const dag = await loadDag(dir, file, deps, 'report');
+    assert.equal(dag.nodes.map((n) => [n.id, n.instances, n.status, n.seconds]), [['train', 2, 'ran', 7], ['report', 1, 'running', null]]);
+    assert.match(dag.provenance, /run state/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -97,7 +125,7 @@ test('a malformed metrics.json is an error naming the file', async () => {
     const evalDir = path.join(dir, 'evaluate');
     await mkdir(evalDir);
     await writeFile(path.join(evalDir, 'metrics.json'), '{"schemaVersion": 1, "classes": [');
-    const deps = { 'evaluate[arch=a,mode=b]': { instanceId: 'evaluate[arch=a,mode=b]', stageId: 'evaluate', matrix: { arch: 'a', mode: 'b' }, dir: evalDir, name: 'evaluate', key: 'test-key' } };
+    const deps = { 'evaluate[arch=a,mode=b]': { instanceId: 'evaluate[arch=a,mode=b]', stageId: 'evaluate', matrix: { arch: 'a', mode: 'b' }, dir: evalDir, name: 'evaluate', key: 'test-key', created: null, seconds: null } };
     let message = '';
     try {
       await loadReportData({ deps, workspace: dir, title: 't', galleryPerModel: 3 });

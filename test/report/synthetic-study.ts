@@ -32,7 +32,7 @@ async function write(file: string, content: string | Buffer): Promise<void> {
 function dep(root: string, stageId: string, matrix: Record<string, string> = {}): DepOutput {
   const suffix = Object.keys(matrix).length ? `[${Object.entries(matrix).map(([k, v]) => `${k}=${v}`).join(',')}]` : '';
   const instanceId = `${stageId}${suffix}`;
-  return { instanceId, stageId, matrix, dir: path.join(root, instanceId.replace(/[^\w.-]+/g, '_')), name: stageId, key: `test-key:${instanceId}` };
+  return { instanceId, stageId, matrix, dir: path.join(root, instanceId.replace(/[^\w.-]+/g, '_')), name: stageId, key: `test-key:${instanceId}`, created: null, seconds: null };
 }
 
 export interface SyntheticStudy {

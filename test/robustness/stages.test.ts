@@ -96,8 +96,8 @@ async function shiftedWorkspace(): Promise<{ ws: string; deps: Record<string, De
   await writeFile(path.join(splitDir, 'test.csv'), ['file,class,source,group,origin', ...testOrigins.map(row)].join('\n') + '\n');
   await writeFile(path.join(splitDir, 'train.csv'), ['file,class,source,group,origin', ...trainOrigins.map(row)].join('\n') + '\n');
   const deps: Record<string, DepOutput> = {
-    split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: splitDir, name: 'split', key: 'test-key' },
-    segment: { instanceId: 'segment', stageId: 'segment', matrix: {}, dir: path.join(ws, 'segment-out'), name: 'segment', key: 'test-key' },
+    split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: splitDir, name: 'split', key: 'test-key', created: null, seconds: null },
+    segment: { instanceId: 'segment', stageId: 'segment', matrix: {}, dir: path.join(ws, 'segment-out'), name: 'segment', key: 'test-key', created: null, seconds: null },
   };
   return { ws, deps, testOrigins, trainOrigins };
 }

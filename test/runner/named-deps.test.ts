@@ -1,5 +1,5 @@
 // Named deps: `deps` as alias → selector reaches the stage as ctx.dep / depList / optionalDep with each
-// dep's key; a stage reads its deps by name, so renaming the producing stage changes only the selector;
+// dep's key and provenance; a stage reads its deps by name, so renaming the producing stage changes only the selector;
 // a wrong name fails naming the alias and its pipeline.json line.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -23,7 +23,7 @@ export default defineStage({
     const many = ctx.depList('many').map((d) => d.instanceId + '=' + readFileSync(join(d.dir, 'value.txt'), 'utf8'));
     const none = ctx.optionalDep('none');
     writeFileSync(join(ctx.outDir, 'seen.json'), JSON.stringify({
-      name: cells.name, stage: cells.stageId, key: cells.key, value: readFileSync(join(cells.dir, 'value.txt'), 'utf8'),
+      name: cells.name, stage: cells.stageId, key: cells.key, created: cells.created, seconds: cells.seconds, value: readFileSync(join(cells.dir, 'value.txt'), 'utf8'),
       many, none, declared: Object.keys(ctx.declaredDeps),
     }));
   },
@@ -54,6 +54,8 @@ test('a stage reads deps by alias: the output, its stage, its key; several by de
   const current = JSON.parse(ws.read('.pipe/current.json'));
   assert.equal({ name: seen.name, stage: seen.stage, value: seen.value }, { name: 'cells', stage: 'normalize', value: 'normalised' });
   assert.is(seen.key, current.normalize.key, 'DepOutput.key is the key the dep is stored under');
+  const manifest = JSON.parse(ws.read(`artifacts/manifests/${seen.key.slice(0, 2)}/${seen.key.slice(2)}.json`));
+  assert.equal([seen.created, seen.seconds], [manifest.createdAt, manifest.durationMs / 1000], 'DepOutput carries when and how long its outputs were built');
   assert.equal(seen.many, ['fan[k=a]=a', 'fan[k=b]=b']);
   assert.is(seen.none, null);
   assert.equal(seen.declared, ['cells', 'many', 'none']);

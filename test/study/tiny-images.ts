@@ -69,6 +69,6 @@ export async function writeTinyStudy(
 
 export function depsFor(dirs: Record<string, string>) {
   return Object.fromEntries(
-    Object.entries(dirs).map(([stageId, dir]) => [stageId, { instanceId: stageId, stageId, matrix: {}, dir, name: stageId, key: 'test-key' }]),
+    Object.entries(dirs).map(([stageId, dir]) => [stageId, { instanceId: stageId, stageId, matrix: {}, dir, name: stageId, key: 'test-key', created: null, seconds: null }]),
   );
 }

@@ -6,7 +6,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import type { DepOutput } from '../../../pipeline/stage-api.js';
+import type { DepOutput, RunState } from '../../../pipeline/stage-api.js';
 import { StageError } from '../../../pipeline/stage-api.js';
 import { readSplitCsv, splitCsvPath, SPLITS } from '../records/split-csv.js';
 import type { EvaluationMetrics, MisclassifiedImage } from '../metrics.js';
@@ -187,38 +187,15 @@ interface PipelineFile {
   stages?: { id: string; deps?: string[] | Record<string, string>; matrix?: unknown }[];
 }
 
-interface RunState {
-  instances?: { id: string; stageId: string; deps?: string[]; status?: string; seconds?: number | null }[];
-}
+type DagInstance = Pick<RunState['instances'][number], 'id' | 'stageId' | 'seconds'> & { status: string };
 
 /**
- * Build times from the runner's records when it passed no run state: `.pipe/current.json` names the key
- * each instance's outputs hold, and that key's manifest records how long building it took. Read-only;
- * null when the files are not there (a workspace that was never run by `pipe`).
+ * Build times of this stage's own deps when the runner passed no run state: each DepOutput carries how long
+ * building its outputs took (from the store, so a cached or restored result keeps its original time).
  */
-async function recordedTimes(workspace: string): Promise<RunState | null> {
-  const currentFile = path.join(workspace, '.pipe', 'current.json');
-  if (!existsSync(currentFile)) return null;
-  let current: Record<string, { key?: string }>;
-  try {
-    current = JSON.parse(await readFile(currentFile, 'utf8')) as Record<string, { key?: string }>;
-  } catch {
-    return null;
-  }
-  const instances: NonNullable<RunState['instances']> = [];
-  for (const [id, entry] of Object.entries(current)) {
-    if (typeof entry?.key !== 'string' || entry.key.length < 3) continue;
-    const manifest = path.join(workspace, 'artifacts', 'manifests', entry.key.slice(0, 2), `${entry.key.slice(2)}.json`);
-    let seconds: number | null = null;
-    try {
-      const m = JSON.parse(await readFile(manifest, 'utf8')) as { durationMs?: number };
-      if (typeof m.durationMs === 'number') seconds = m.durationMs / 1000;
-    } catch {
-      // no manifest for this key: leave the time unknown
-    }
-    instances.push({ id, stageId: id.replace(/\[.*$/, ''), status: 'built', seconds });
-  }
-  return { instances };
+function depTimes(deps: Record<string, DepOutput>): DagInstance[] | null {
+  const outs = Object.values(deps);
+  return outs.length ? outs.map((d) => ({ id: d.instanceId, stageId: d.stageId, status: 'built', seconds: d.seconds })) : null;
 }
 
 /** Stage-level DAG from pipeline.json, with statuses and times summed per stage from the run state if given. */
@@ -226,15 +203,15 @@ export async function loadDag(workspace: string, runStateFile: string | null | u
   const pipelineFile = path.join(workspace, 'pipeline.json');
   const pipeline = existsSync(pipelineFile) ? await readJson<PipelineFile>(pipelineFile) : { stages: [] };
   const given = runStateFile && existsSync(runStateFile) ? await readJson<RunState>(runStateFile) : null;
-  const recorded = given ? null : await recordedTimes(workspace);
-  const run = given ?? recorded;
+  const recorded = given ? null : depTimes(deps);
+  const run: DagInstance[] | null = given?.instances ?? recorded;
   const stageOf = (dep: string) => dep.replace(/\?$/, '').replace(/\[.*$/, '');
   // deps: a list of selectors, or alias → selector.
   const depStages = (deps: string[] | Record<string, string> | undefined) => [...new Set((Array.isArray(deps) ? deps : Object.values(deps ?? {})).map(stageOf))];
   const nodes: DagNode[] = (pipeline.stages ?? []).map((s) => {
-    // The recorded manifests of this very stage describe its previous build, not this one.
+    // Without a run state, this very stage is known only to be the one running now.
     if (recorded && s.id === selfStageId) return { id: s.id, label: s.id, deps: depStages(s.deps), instances: 1, status: 'running', seconds: null };
-    const instances = run?.instances?.filter((i) => i.stageId === s.id) ?? [];
+    const instances = run?.filter((i) => i.stageId === s.id) ?? [];
     const statuses = [...new Set(instances.map((i) => i.status ?? 'unknown'))];
     const seconds = instances.some((i) => typeof i.seconds === 'number') ? instances.reduce((sum, i) => sum + (i.seconds ?? 0), 0) : null;
     const depInstances = Object.values(deps).filter((d) => d.stageId === s.id).length;
@@ -250,7 +227,7 @@ export async function loadDag(workspace: string, runStateFile: string | null | u
   const provenance = given
     ? `Statuses and times are those of the run that built this report (from the runner's run state); a stage's time is the sum over its instances.`
     : recorded
-      ? `The runner passed no run state to this stage, so cache statuses of this run are unknown; each time is how long building the current outputs took when they were made (from the runner's manifests), summed over a stage's instances. Stages shown as "built" have current outputs.`
+      ? `The runner passed no run state to this stage, so cache statuses of this run are unknown; the times shown are those of the report's direct inputs, each how long building its outputs took when they were made, summed over a stage's instances.`
       : `The runner gave no run state to this stage, so the DAG is drawn from pipeline.json without times or cache statuses.`;
   return { nodes, provenance };
 }
