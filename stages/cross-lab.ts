@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defineStage, StageError } from '../pipeline/stage-api.js';
 import { initBackend } from './tf/backend.js';
-import { splitDir, type LabelledFile } from './lib/classifier/split-table.js';
+import type { LabelledFile } from './lib/classifier/split-table.js';
 import { readSplitCsv, splitCsvPath } from './lib/records/split-csv.js';
 import { rowsWithFeatures, type HeadSettings } from './lib/classifier/feature-head.js';
 import { adaptStandardization, memoryFeatureSource, predictFeatureMatrix, readFeatureMatrix } from './lib/classifier/feature-matrix.js';
@@ -105,11 +105,11 @@ export default defineStage<CrossLabParams>({
     const recordPath = join(features.dir, 'features.json');
     if (!existsSync(recordPath)) throw new StageError('features.json is missing', recordPath);
     const record = JSON.parse(readFileSync(recordPath, 'utf8')) as FeaturesRecord;
-    const splitJson = JSON.parse(readFileSync(join(splitDir(ctx.deps), 'split.json'), 'utf8')) as { cellsFrom: string };
+    const splitJson = JSON.parse(readFileSync(join(ctx.dep('split').dir, 'split.json'), 'utf8')) as { cellsFrom: string };
     // The study's classes are those of the split (sorted, as train orders them when params.classes is null).
     const names = ['train', 'val', 'test'] as const;
     // Only the rows' names are needed: the vectors are read from the features stage.
-    const rows = names.map((n) => readSplitCsv(splitCsvPath(splitDir(ctx.deps), n)));
+    const rows = names.map((n) => readSplitCsv(splitCsvPath(ctx.dep('split').dir, n)));
     // Features of only the first few variants per cell (features.variants): fit on what has a vector, as train does.
     rows[0] = rowsWithFeatures(rows[0]!, features.dir, record.variants);
     const classes = [...new Set(rows.flat().map((r) => r.class))].sort();

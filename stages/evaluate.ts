@@ -107,7 +107,7 @@ export default defineStage<EvaluateParams>({
       await write(skippedEvaluationMetrics({ ...common, primarySource, reason }), [], []);
       return;
     }
-    const testRows = readLabelledSplit(ctx.deps, 'test', classes);
+    const testRows = readLabelledSplit(ctx.dep('split'), ctx.deps, 'test', classes);
     const labs = labsOf(testRows);
     // One lab: its name is the same-lab split. Several: their test cells pooled, and each lab on its own.
     const primarySource = p.primarySource ?? (labs.length === 1 ? labs[0]! : labs.length > 1 ? ALL_LABS : record.sources[0] ?? 'test');

@@ -16,7 +16,7 @@ import { assertPreprocessing, imagesToTensor, type Preprocessing } from './lib/c
 import { pyramidTapLayers } from './lib/classifier/feature-pyramid.js';
 import { readImageRgb } from './lib/classifier/read-image.js';
 import { variantIndexOf } from './lib/records/augment-variant-name.js';
-import type { FeaturesRecord } from './lib/records/features-record.js';
+import { FEATURES_LAYOUT, featureVectorPath, type FeaturesRecord } from './lib/records/features-record.js';
 import { declaredDep } from './lib/declared-dep.js';
 
 export interface FeaturesParams {
@@ -77,15 +77,6 @@ const paramsSchema = {
   },
   required: ['arch'],
 };
-
-/** Where the vector of an input item lives, relative to the stage's output dir. */
-export function featurePath(stageId: string, rel: string): string {
-  return `features/${stageId}/${rel}.f32`;
-}
-
-function stageOf(instanceId: string | undefined): string {
-  return (instanceId ?? '').replace(/\[.*$/, '');
-}
 
 function weightsDir(ctx: StageContext<FeaturesParams>): string | null {
   return declaredDep(ctx, 'weights')?.dir ?? null;
@@ -157,7 +148,8 @@ export default definePerItemStage<FeaturesParams>({
       tf.dispose([x, y]);
       await Promise.all(
         chunk.map(async (item, i) => {
-          const out = join(item.outDir, featurePath(stageOf(item.input.fromInstance), item.input.rel));
+          const producer = ctx.deps[item.input.fromInstance ?? '']?.stageId ?? '';
+          const out = join(item.outDir, featureVectorPath(`${producer}/${item.input.rel}`));
           await mkdir(dirname(out), { recursive: true });
           const vector = new Float32Array(values.buffer, values.byteOffset + i * dim * 4, dim);
           await writeFile(out, new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
@@ -181,7 +173,7 @@ export default definePerItemStage<FeaturesParams>({
       variants: variantLimit(ctx.params),
       dim: null,
       items: items.reduce((n, it) => n + it.files.length, 0),
-      layout: 'features/<stageId>/<rel>.f32 — little-endian float32, one vector per image',
+      layout: FEATURES_LAYOUT,
     };
     if (settings.missing) {
       record.reason = settings.missing;

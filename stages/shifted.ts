@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
 import { defineStage, StageError } from '../pipeline/stage-api.js';
-import { resolveStageFile, splitDir } from './lib/classifier/split-table.js';
+import { resolveStageFile } from './lib/classifier/split-table.js';
 import { readSplitCsv, splitCsvPath } from './lib/records/split-csv.js';
 import { decodeRgb, encodePng, ImageDecodeError } from './lib/image/decode.js';
 import { seedFrom } from './lib/photometric.js';
@@ -53,7 +53,7 @@ export default defineStage<ShiftedParams>({
   paramsSchema,
   async run(ctx) {
     const sources = ctx.params.sources ?? [...FOREIGN_SOURCES];
-    const testCsv = splitCsvPath(splitDir(ctx.deps), 'test');
+    const testCsv = splitCsvPath(ctx.dep('split').dir, 'test');
     const rows = readSplitCsv(testCsv);
     // One entry per original: with augmented eval splits several test rows share an origin.
     const originals = new Map<string, { cls: string; row: number }>();

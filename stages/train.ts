@@ -184,8 +184,8 @@ function readSplits(ctx: Ctx): { classes: string[]; train: LabelledFile[]; val: 
     if (!dir) throw new StageError('the split stage is not a dependency', ctx.instanceId);
     classes = [...new Set((['train', 'val'] as const).flatMap((n) => readSplitCsv(splitCsvPath(dir, n)).map((r) => r.class)))].sort();
   }
-  const train = readLabelledSplit(ctx.deps, 'train', classes);
-  const val = readLabelledSplit(ctx.deps, 'val', classes);
+  const train = readLabelledSplit(ctx.dep('split'), ctx.deps, 'train', classes);
+  const val = readLabelledSplit(ctx.dep('split'), ctx.deps, 'val', classes);
   if (train.length === 0) throw new StageError('the training split is empty', `${depDir(ctx, 'split')}/train.csv`);
   return { classes, train, val };
 }

@@ -102,7 +102,8 @@ test('features.variants: only the first N augmented variants per cell get vector
     stageId: 'features',
     matrix: { arch: 'mobilenet_v1_0.25' },
     params: { arch: 'mobilenet_v1_0.25', weights: 'random', inputSize: 32, preprocessing: 'auto', batchSize: 8, seed: 1, backend: 'wasm', variants: { 'mobilenet_v1_0.25': 1, resnet50: 0 } } as never,
-    deps: { 'weights[arch=mobilenet_v1_0.25]': join(root, 'weights') },
+    // The items' producers are deps, as the runner guarantees: their stage ids name the vectors' folders.
+    deps: { 'weights[arch=mobilenet_v1_0.25]': join(root, 'weights'), normalize: normalizeDir, augment: augmentDir },
     inputs,
     outDir: out,
   });

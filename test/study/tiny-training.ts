@@ -23,8 +23,8 @@ export function tinyModel(options: { dropout?: boolean } = {}): tf.LayersModel {
 
 export function tinySources(root: string) {
   const deps = depsFor({ normalize: `${root}/normalize`, split: `${root}/split` });
-  const train = readLabelledSplit(deps, 'train', TINY_CLASSES);
-  const val = readLabelledSplit(deps, 'val', TINY_CLASSES);
+  const train = readLabelledSplit(deps.split!, deps, 'train', TINY_CLASSES);
+  const val = readLabelledSplit(deps.split!, deps, 'val', TINY_CLASSES);
   const opts = { classes: TINY_CLASSES.length, size: TINY_SIZE, preprocessing: 'rescale' as const };
   return { train: imageBatchSource(train, { ...opts, batchSize: 3 }), val: imageBatchSource(val, { ...opts, batchSize: 4 }) };
 }

@@ -7,6 +7,7 @@ import { featureBatchSource } from './batch-source.js';
 import { createHeadLayers, headModel } from './graph-surgery.js';
 import { createOptimizer, type OptimizerParams } from './optimizer.js';
 import { fit, type EarlyStopping, type FitResult } from './training-loop.js';
+import { featureVectorPath } from '../records/features-record.js';
 
 export interface HeadSettings {
   epochs: number;
@@ -29,7 +30,7 @@ export interface FeatureRow {
 
 /** Where the features stage keeps the vector of `file` (`<stageId>/<rel>`). */
 export function featureFile(featuresDir: string, file: string): string {
-  return join(featuresDir, 'features', `${file}.f32`);
+  return join(featuresDir, featureVectorPath(file));
 }
 
 /** The rows that have a cached vector: all of them unless features.variants capped the variants. */

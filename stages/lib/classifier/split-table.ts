@@ -1,5 +1,6 @@
 // Reads the split stage's CSVs (records/split-csv.ts) for training and evaluation: resolves each
-// `file` (`<stageId>/<relpath>`) to an absolute path through the instance's deps, and the class to its index.
+// `file` (`<stageId>/<relpath>`: the record names the stage that produced the image) to an absolute path
+// through the instance's deps, and the class to its index.
 import { join } from 'node:path';
 import type { DepOutput } from '../../../pipeline/stage-api.js';
 import { readSplitCsv, splitCsvPath, type SplitRow } from '../records/split-csv.js';
@@ -24,20 +25,17 @@ export function resolveStageFile(file: string, deps: Record<string, DepOutput>, 
   return join(dep.dir, rel);
 }
 
-/** Finds the split dep's directory. */
-export function splitDir(deps: Record<string, DepOutput>, stageId = 'split'): string {
-  const dep = Object.values(deps).find((d) => d.stageId === stageId);
-  if (!dep) throw new Error(`the "${stageId}" stage is not a dependency of this instance`);
-  return dep.dir;
-}
-
-/** Reads `<split>/<name>.csv` and attaches absolute paths and label indices. */
+/**
+ * Reads `<split>/<name>.csv` of the split dep (the stage passes `ctx.dep('split')`) and attaches absolute
+ * paths, resolved through all of the instance's deps, and label indices.
+ */
 export function readLabelledSplit(
+  split: DepOutput,
   deps: Record<string, DepOutput>,
   name: 'train' | 'val' | 'test',
   classes: readonly string[],
 ): LabelledFile[] {
-  const csv = splitCsvPath(splitDir(deps), name);
+  const csv = splitCsvPath(split.dir, name);
   return readSplitCsv(csv).map((row, i) => {
     const label = classes.indexOf(row.class);
     if (label < 0) throw new Error(`${csv} row ${i + 2}: class "${row.class}" is not one of ${classes.join(', ')}`);

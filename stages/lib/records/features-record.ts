@@ -22,3 +22,14 @@ export interface FeaturesRecord {
   items: number;
   layout: string;
 }
+
+/**
+ * Where the vector of one image lives in the features stage's outputs. `file` names the image as the split
+ * CSVs do, `<stageId>/<relpath>` of the stage that produced it.
+ */
+export function featureVectorPath(file: string): string {
+  return `features/${file}.f32`;
+}
+
+/** features.json `layout`: how the vectors are laid out. */
+export const FEATURES_LAYOUT = 'features/<stageId>/<rel>.f32 — little-endian float32, one vector per image';
