@@ -14,7 +14,7 @@ const [, , countArg, rootArg, workerFlag, listFile] = process.argv;
 if (workerFlag === '--worker') {
   const { segmentOne } = await import('../stages/segment.js');
   const { augmentOne } = await import('../stages/augment.js');
-  const { writeAllOrNothing } = await import('../stages/lib/item-files.js');
+  const { writeAllOrNothing } = await import('../stages/lib/io/item-files.js');
   const files: string[] = JSON.parse(readFileSync(listFile!, 'utf8'));
   const out = await mkdtemp(path.join(tmpdir(), 'bench-data-'));
   const params = { dataRoot: rootArg!, source: 'pbc', classes: ['EOSINOPHIL', 'LYMPHOCYTE', 'MONOCYTE', 'NEUTROPHIL'], size: 128, margin: 0.1, onFailure: 'keep' as const };

@@ -6,7 +6,7 @@
 //   node --import tsx bench/ensemble-combinations.ts [--workspace <dir>] [--max 3] [--only <substring>]
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseCsvRows } from '../stages/lib/csv.js';
+import { parseCsvRows } from '../stages/lib/io/csv.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => {

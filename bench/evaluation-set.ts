@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rawImageToInput } from '../stages/lib/classifier/raw-image-input.js';
 import { readImageRgb } from '../stages/lib/classifier/read-image.js';
-import { parseCsvRows } from '../stages/lib/csv.js';
+import { parseCsvRows } from '../stages/lib/io/csv.js';
 import type { TrainRecord } from '../stages/lib/classifier/train-record.js';
 
 export interface EvaluationItem {

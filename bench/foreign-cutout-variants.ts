@@ -14,9 +14,9 @@ import { initBackend } from '../stages/tf/backend.js';
 import { loadModelFromDirectory } from '../stages/lib/classifier/model-directory.js';
 import { imagesToTensor } from '../stages/lib/classifier/preprocessing.js';
 import { locateTrainedModel } from '../stages/lib/classifier/train-record.js';
-import { toCanonicalCell } from '../stages/lib/cell-representation.js';
+import { toCanonicalCell } from '../stages/lib/cell/cell-representation.js';
 import { normalizeCell } from '../stages/lib/stain/normalize-cell.js';
-import { createRng, uniform } from '../stages/lib/photometric.js';
+import { mulberry32, uniform } from '../stages/lib/random.js';
 
 const stagesDir = 'artifacts/stages';
 const { modelDir, record } = locateTrainedModel(process.argv[2] ?? join(stagesDir, 'ensemble[arch=mobilenet_v1_0.25,mode=ensemble]'));
@@ -25,7 +25,7 @@ const model = await loadModelFromDirectory(modelDir);
 const classes = record.classes;
 const size = record.inputSize;
 const items = JSON.parse(readFileSync(join(stagesDir, 'foreign', 'sets.json'), 'utf8')).items as { file: string; class: string }[];
-const rng = createRng(7);
+const rng = mulberry32(7);
 
 const WORK = 256;
 interface Raster { data: Buffer; width: number; height: number }

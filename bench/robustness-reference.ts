@@ -7,7 +7,7 @@
 import path from 'node:path';
 import fg from 'fast-glob';
 import { readFile } from 'node:fs/promises';
-import { toCanonicalCell } from '../stages/lib/cell-representation.js';
+import { toCanonicalCell } from '../stages/lib/cell/cell-representation.js';
 import { cellMask, countMask } from '../stages/lib/stain/cell-mask.js';
 import { rgbMeans } from '../stages/lib/stain/grey-world.js';
 import { estimateStainBasis } from '../stages/lib/stain/macenko.js';

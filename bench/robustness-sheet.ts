@@ -3,8 +3,8 @@
 //   node --import tsx bench/robustness-sheet.ts [method] [out.png]
 import fg from 'fast-glob'; import sharp, { type OverlayOptions } from 'sharp'; import { readFile } from 'node:fs/promises';
 import { decodeRgb, encodePng } from '../stages/lib/image/decode.js';
-import { makeForeignImage, FOREIGN_SOURCES, type ForeignSource } from '../stages/lib/stain/foreign-source.js';
-import { toCanonicalCell } from '../stages/lib/cell-representation.js';
+import { makeForeignImage, FOREIGN_SOURCES, type ForeignSource } from '../stages/lib/shift/simulated-source.js';
+import { toCanonicalCell } from '../stages/lib/cell/cell-representation.js';
 import { normalizeCell, type NormalizeMethod } from '../stages/lib/stain/normalize-cell.js';
 const files = (await fg('data/pbc_wbc4/*/*.jpg')).sort().filter((_, i) => i % 200 === 7);
 const T = 128; const tiles: OverlayOptions[] = []; let row = 0;

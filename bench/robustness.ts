@@ -16,10 +16,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import fg from 'fast-glob';
 import * as tf from '@tensorflow/tfjs';
-import { toCanonicalCell } from '../stages/lib/cell-representation.js';
+import { toCanonicalCell } from '../stages/lib/cell/cell-representation.js';
 import { decodeRgb, encodePng } from '../stages/lib/image/decode.js';
-import { applyPhotometric, seedFrom, type PhotometricParams } from '../stages/lib/photometric.js';
-import { FOREIGN_SOURCES, makeForeignImage, type ForeignSource } from '../stages/lib/stain/foreign-source.js';
+import { applyPhotometric, type PhotometricParams } from '../stages/lib/shift/photometric.js';
+import { fnv1aSeed } from '../stages/lib/random.js';
+import { FOREIGN_SOURCES, makeForeignImage, type ForeignSource } from '../stages/lib/shift/simulated-source.js';
 import { normalizeCell, type NormalizeMethod } from '../stages/lib/stain/normalize-cell.js';
 import { getArchitecture } from '../stages/models/registry.js';
 import { preprocess } from '../stages/models/preprocessing.js';
@@ -65,7 +66,7 @@ interface Cell {
 
 const started = Date.now();
 const cacheKey = createHash('sha256');
-for (const f of (await fg(['stages/lib/cell-representation.ts', 'stages/lib/image/*.ts', 'stages/lib/stain/{foreign-source,color-spaces,cell-mask}.ts', 'stages/lib/photometric.ts'])).sort()) {
+for (const f of (await fg(['stages/lib/cell/cell-representation.ts', 'stages/lib/image/*.ts', 'stages/lib/stain/{color-spaces,cell-mask}.ts', 'stages/lib/shift/simulated-source.ts', 'stages/lib/shift/photometric.ts', 'stages/lib/random.ts'])).sort()) {
   cacheKey.update(f).update(await readFile(f));
 }
 const cacheDir = args['cache-key'] === 'none' ? args.cache! : path.join(args.cache!, cacheKey.digest('hex').slice(0, 12));
@@ -77,7 +78,7 @@ const testEvery = Number(args.testEvery);
 const entries = files
   .map((f) => ({ file: f, cls: path.basename(path.dirname(f)), stem: path.basename(f, path.extname(f)) }))
   .filter((e) => CLASSES.includes(e.cls));
-const isTest = (stem: string) => seedFrom(stem, 99) % testEvery === 0;
+const isTest = (stem: string) => fnv1aSeed(stem, 99) % testEvery === 0;
 
 // 2. Canonical cells, cached.
 async function canonical(set: string, e: (typeof entries)[number], make: () => Promise<Uint8Array | null>): Promise<Cell | null> {
@@ -102,7 +103,7 @@ let done = 0;
 const trainEvery = Number(args.trainEvery);
 for (const e of entries) {
   const test = isTest(e.stem);
-  if (!test && seedFrom(e.stem, 7) % trainEvery !== 0) continue;
+  if (!test && fnv1aSeed(e.stem, 7) % trainEvery !== 0) continue;
   const bytes = await readFile(e.file);
   const cell = await canonical('pbc', e, async () => bytes);
   if (cell) sets[test ? 'pbc (same source)' : 'train']!.push(cell);
@@ -110,7 +111,7 @@ for (const e of entries) {
     for (const source of FOREIGN_SOURCES) {
       const c = await canonical(source, e, async () => {
         const original = await decodeRgb(bytes);
-        const foreign = await makeForeignImage(source as ForeignSource, original, seedFrom(`${source}/${e.file}`, SEED));
+        const foreign = await makeForeignImage(source as ForeignSource, original, fnv1aSeed(`${source}/${e.file}`, SEED));
         return foreign ? new Uint8Array(await encodePng(foreign.image)) : null;
       });
       if (c) sets[source]!.push(c);
@@ -193,7 +194,7 @@ for (const method of methods) {
       const extraY: number[] = [];
       for (const t of train) {
         for (let k = 0; k < variants; k++) {
-          extra.push(await applyPhotometric(t.data, SIZE, SIZE, BENCH_PHOTOMETRIC, seedFrom(t.name, k + 1)));
+          extra.push(await applyPhotometric(t.data, SIZE, SIZE, BENCH_PHOTOMETRIC, fnv1aSeed(t.name, k + 1)));
           extraY.push(t.label);
         }
       }

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { defineStage, StageError, type InputFile } from '../pipeline/stage-api.js';
 import { fingerprintFile, fingerprintPath, type Fingerprint } from './lib/records/fingerprint.js';
 import { hammingDistance } from './lib/image/perceptual-hash.js';
-import { json } from './lib/item-files.js';
-import { declaredDep } from './lib/declared-dep.js';
+import { json } from './lib/io/item-files.js';
+import { declaredDep } from './lib/deps/declared-dep.js';
 import { readSplitCsv, splitCsvPath, SPLITS, type SplitName } from './lib/records/split-csv.js';
 
 export interface AuditParams {

@@ -1,17 +1,17 @@
 // augment (per item): N deterministic variants of each cell with the study's Keras
 // ImageDataGenerator settings (rotation, shifts, shear, flips, fill white), optionally followed by
-// photometric ops (stain/colour jitter, blur, JPEG, scale) from lib/photometric.ts. Before those, a
-// share of variants can lose part of their cytoplasm (lib/cytoplasm-loss.ts), as cells segmented on
+// photometric ops (stain/colour jitter, blur, JPEG, scale) from lib/shift/photometric.ts. Before those, a
+// share of variants can lose part of their cytoplasm (lib/shift/cytoplasm-loss.ts), as cells segmented on
 // another lab's paler smears do.
 // Same source bytes + params + seed → byte-identical variants, whatever order items run in.
 import { readFile } from 'node:fs/promises';
 import { definePerItemStage, StageError, type InputFile } from '../pipeline/stage-api.js';
 import { augmentMatrix, warpAffine, type AugmentDraw } from './lib/image/affine.js';
 import { decodeRgb, encodePng } from './lib/image/decode.js';
-import { randomFor, seedFrom, uniform } from './lib/image/rng.js';
-import { cellKey, json, writeAllOrNothing } from './lib/item-files.js';
-import { cytoplasmLossParamsSchema, withCytoplasmLoss, type CytoplasmLossParams } from './lib/cytoplasm-loss.js';
-import { applyPhotometric, photometricEnabled, photometricParamsSchema, type PhotometricParams } from './lib/photometric.js';
+import { randomFor, sha256Seed, uniform } from './lib/random.js';
+import { cellKey, json, writeAllOrNothing } from './lib/io/item-files.js';
+import { cytoplasmLossParamsSchema, withCytoplasmLoss, type CytoplasmLossParams } from './lib/shift/cytoplasm-loss.js';
+import { applyPhotometric, photometricEnabled, photometricParamsSchema, type PhotometricParams } from './lib/shift/photometric.js';
 import { variantFileName } from './lib/records/augment-variant-name.js';
 import type { AugmentRecord, VariantRecord } from './lib/records/augment-record.js';
 
@@ -88,7 +88,7 @@ export async function augmentOne(input: InputFile, params: AugmentParams): Promi
     let out = warpAffine(source, augmentMatrix(draw, image.width, image.height), fill);
     let photometricSeed: number | null = null;
     if (photometricEnabled(params.photometric)) {
-      photometricSeed = seedFrom(`photometric:${params.seed}:${input.hash}:${k}`);
+      photometricSeed = sha256Seed(`photometric:${params.seed}:${input.hash}:${k}`);
       out = { ...out, data: await applyPhotometric(out.data, out.width, out.height, params.photometric!, photometricSeed) };
     }
     const file = variantFileName(key, k);

@@ -21,9 +21,9 @@ import { createHeadLayers, headModel } from './lib/classifier/graph-surgery.js';
 import { createOptimizer } from './lib/classifier/optimizer.js';
 import { fit } from './lib/classifier/training-loop.js';
 import { argMax } from './lib/classifier/inference.js';
-import { unitHash } from './lib/image/rng.js';
-import { json } from './lib/item-files.js';
-import { sourceMetrics, type Prediction, type SourceMetrics } from './lib/metrics.js';
+import { unitHash } from './lib/random.js';
+import { json } from './lib/io/item-files.js';
+import { sourceMetrics, type Prediction, type SourceMetrics } from './lib/metrics/evaluation-metrics.js';
 import type { FeaturesRecord } from './lib/records/features-record.js';
 import { CROSS_LAB_JSON, type CrossLabRecord, type CurvePoint, type HeldOutResult, type MeanFigures } from './lib/records/cross-lab-record.js';
 

@@ -14,14 +14,14 @@ import {
   type EvaluationMetrics,
   type MisclassifiedImage,
   type Prediction,
-} from './lib/metrics.js';
+} from './lib/metrics/evaluation-metrics.js';
 import { argMax, predictProbabilities } from './lib/classifier/inference.js';
 import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
 import { readImageRgb } from './lib/classifier/read-image.js';
 import { readLabelledSplit } from './lib/classifier/split-table.js';
 import { labsOf } from './lib/records/split-csv.js';
-import { declaredDepList } from './lib/declared-dep.js';
+import { declaredDepList } from './lib/deps/declared-dep.js';
 import { MODEL_DIR, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
 /** Name of the pooled same-lab test split when the study has several labs. */

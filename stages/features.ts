@@ -17,7 +17,7 @@ import { pyramidTapLayers } from './lib/classifier/feature-pyramid.js';
 import { readImageRgb } from './lib/classifier/read-image.js';
 import { variantIndexOf } from './lib/records/augment-variant-name.js';
 import { FEATURES_LAYOUT, featureVectorPath, type FeaturesRecord } from './lib/records/features-record.js';
-import { declaredDep } from './lib/declared-dep.js';
+import { declaredDep } from './lib/deps/declared-dep.js';
 
 export interface FeaturesParams {
   arch: string;

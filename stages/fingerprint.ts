@@ -5,7 +5,7 @@
 //
 // Output: fingerprints/<workspace-relative path>.json per input file.
 import { definePerItemStage } from '../pipeline/stage-api.js';
-import { json, writeAllOrNothing } from './lib/item-files.js';
+import { json, writeAllOrNothing } from './lib/io/item-files.js';
 import { fingerprintFile, fingerprintPath } from './lib/records/fingerprint.js';
 
 export interface FingerprintParams {

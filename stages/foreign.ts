@@ -9,8 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage, StageError, type InputFile } from '../pipeline/stage-api.js';
-import { json } from './lib/item-files.js';
-import { cropOne, readLabels, type CropRecord } from './lib/voc-crop.js';
+import { json } from './lib/io/item-files.js';
+import { cropOne, readLabels, type CropRecord } from './lib/cell/voc-crop.js';
 
 export interface ForeignSet {
   /** Source name in the metrics and the report, e.g. `bccd-by-eye`. */

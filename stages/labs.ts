@@ -7,9 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage, StageError, type InputFile } from '../pipeline/stage-api.js';
-import { parseCsv } from './lib/csv.js';
-import { json } from './lib/item-files.js';
-import { cropOne, readLabels, type CropRecord } from './lib/voc-crop.js';
+import { parseCsv } from './lib/io/csv.js';
+import { json } from './lib/io/item-files.js';
+import { cropOne, readLabels, type CropRecord } from './lib/cell/voc-crop.js';
 import { LABS_JSON, type LabImage, type LabsManifest, type LabSummary } from './lib/records/labs-manifest.js';
 
 export type LabLabels =

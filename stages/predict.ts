@@ -18,9 +18,9 @@ import { argMax, predictProbabilities } from './lib/classifier/inference.js';
 import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { adaptFeatureStandardizations, featureStandardizations } from './lib/classifier/folder-adaptation.js';
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
-import { MIN_SIDE } from './lib/cell-representation.js';
+import { MIN_SIDE } from './lib/cell/cell-representation.js';
 import type { CrossLabRecord } from './lib/records/cross-lab-record.js';
-import { csvField } from './lib/csv.js';
+import { csvField } from './lib/io/csv.js';
 import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
 export const USAGE = 'pipe predict [--model <train or ensemble instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] [--adapt auto|adabn|none] <image file or folder>…';

@@ -4,10 +4,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { definePerItemStage, StageError, type InputFile, type ItemOutputs, type StageContext } from '../pipeline/stage-api.js';
-import { encodeCanonical, MIN_SIDE, toCanonicalCell } from './lib/cell-representation.js';
+import { encodeCanonical, MIN_SIDE, toCanonicalCell } from './lib/cell/cell-representation.js';
 import { contactSheet, type SheetEntry } from './lib/image/contact-sheet.js';
 import { ImageDecodeError } from './lib/image/decode.js';
-import { cellKey, json, writeAllOrNothing } from './lib/item-files.js';
+import { cellKey, json, writeAllOrNothing } from './lib/io/item-files.js';
 import type { SegmentRecord, SegmentStatus } from './lib/records/segment-record.js';
 
 export interface SegmentParams {

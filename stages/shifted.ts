@@ -11,13 +11,13 @@ import { defineStage, StageError } from '../pipeline/stage-api.js';
 import { resolveStageFile } from './lib/classifier/split-table.js';
 import { readSplitCsv, splitCsvPath } from './lib/records/split-csv.js';
 import { decodeRgb, encodePng, ImageDecodeError } from './lib/image/decode.js';
-import { seedFrom } from './lib/photometric.js';
+import { fnv1aSeed } from './lib/random.js';
 import {
   FOREIGN_SOURCE_DESCRIPTIONS,
   FOREIGN_SOURCES,
   makeForeignImage,
   type ForeignSource,
-} from './lib/stain/foreign-source.js';
+} from './lib/shift/simulated-source.js';
 
 export interface ShiftedParams {
   seed: number;
@@ -80,7 +80,7 @@ export default defineStage<ShiftedParams>({
       }
       const stem = uniqueStem(cls, path.basename(origin, path.extname(origin)), usedNames);
       for (const source of sources) {
-        const result = await makeForeignImage(source, image, seedFrom(`${source}/${origin}`, ctx.params.seed));
+        const result = await makeForeignImage(source, image, fnv1aSeed(`${source}/${origin}`, ctx.params.seed));
         ctx.progress(++done, total, source);
         if (!result) {
           skipped.push({ source, origin, reason: 'no cell found to cut out' });

@@ -16,7 +16,7 @@ import { defineStage, StageError, type StageContext } from '../pipeline/stage-ap
 import { getArchitecture } from './models/registry.js';
 import type { ArchSpec } from './models/arch-spec.js';
 import { initBackend } from './tf/backend.js';
-import { declaredDep } from './lib/declared-dep.js';
+import { declaredDep } from './lib/deps/declared-dep.js';
 import { normalizeParamsSchema, type NormalizeParams } from './lib/stain/normalize-cell.js';
 import { imageBatchSource } from './lib/classifier/batch-source.js';
 import { fitFeatureHead, rowsWithFeatures } from './lib/classifier/feature-head.js';

@@ -8,8 +8,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { definePerItemStage, StageError } from '../pipeline/stage-api.js';
-import { writeAllOrNothing } from './lib/item-files.js';
-import { cropOne, readLabels, type CropRecord, type VocCropsParams } from './lib/voc-crop.js';
+import { writeAllOrNothing } from './lib/io/item-files.js';
+import { cropOne, readLabels, type CropRecord, type VocCropsParams } from './lib/cell/voc-crop.js';
 
 const paramsSchema = {
   type: 'object',

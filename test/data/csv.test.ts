@@ -1,8 +1,8 @@
-// The one CSV parser (stages/lib/csv.ts, csv-parse underneath) reads what the stages write and what
+// The one CSV parser (stages/lib/io/csv.ts, csv-parse underneath) reads what the stages write and what
 // users hand in, and names the file and line when a file is malformed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { csvField, parseCsv, parseCsvRows } from '../../stages/lib/csv.js';
+import { csvField, parseCsv, parseCsvRows } from '../../stages/lib/io/csv.js';
 
 test('quoted fields keep commas, doubled quotes and line breaks; fields round-trip through csvField', () => {
   const values = ['plain', 'a,b', 'say "hi"', 'two\nlines', 'cr\r\nlf', '', 3];

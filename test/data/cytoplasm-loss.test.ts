@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import augment, { drawCytoplasmRim, type AugmentParams } from '../../stages/augment.js';
-import { withCytoplasmLoss } from '../../stages/lib/cytoplasm-loss.js';
+import { withCytoplasmLoss } from '../../stages/lib/shift/cytoplasm-loss.js';
 import { decodeRgb, encodePng } from '../../stages/lib/image/decode.js';
 import type { RgbImage } from '../../stages/lib/image/raster.js';
 import { inputFile, makeContext, runPerItem, tempDir } from './context.js';

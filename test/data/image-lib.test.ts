@@ -7,7 +7,7 @@ import { createMask, dice, maskArea, maskBBox } from '../../stages/lib/image/ras
 import { histogram, otsu } from '../../stages/lib/image/threshold.js';
 import { hammingDistance, perceptualHash } from '../../stages/lib/image/perceptual-hash.js';
 import { augmentMatrix, invert, compose, warpAffine } from '../../stages/lib/image/affine.js';
-import { mulberry32, unitHash } from '../../stages/lib/image/rng.js';
+import { mulberry32, unitHash } from '../../stages/lib/random.js';
 import { discMask, paint, PLASMA, NUCLEUS, rejection } from './synthetic.js';
 
 function maskFrom(rows: string[]) {

@@ -10,13 +10,13 @@ import { StageError } from '../../pipeline/stage-api.js';
 import labs from '../../stages/labs.js';
 import { labelledCells, meanFigures } from '../../stages/cross-lab.js';
 import type { LabsManifest } from '../../stages/lib/records/labs-manifest.js';
-import { balancedAccuracy, confusionMatrix, perClassMetrics, sourceMetrics } from '../../stages/lib/metrics.js';
+import { balancedAccuracy, confusionMatrix, perClassMetrics, sourceMetrics } from '../../stages/lib/metrics/evaluation-metrics.js';
 import type { LabelledFile } from '../../stages/lib/classifier/split-table.js';
 import { computeSplit, type SplitParams } from '../../stages/split.js';
 import type { SegmentRecord } from '../../stages/lib/records/segment-record.js';
 import { inputFile, makeContext, tempDir } from './context.js';
 import { rejection } from './synthetic.js';
-import { unitHash } from '../../stages/lib/image/rng.js';
+import { unitHash } from '../../stages/lib/random.js';
 
 const CLASSES = ['EOSINOPHIL', 'NEUTROPHIL'];
 

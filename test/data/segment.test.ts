@@ -3,7 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { findCell, toCanonicalCell } from '../../stages/lib/cell-representation.js';
+import { findCell, toCanonicalCell } from '../../stages/lib/cell/cell-representation.js';
 import { encodePng } from '../../stages/lib/image/decode.js';
 import { dice, maskArea } from '../../stages/lib/image/raster.js';
 import segment, { type SegmentParams } from '../../stages/segment.js';

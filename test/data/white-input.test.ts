@@ -3,7 +3,7 @@
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { findCellOnWhite, plainBackdrop, toCanonicalCell, whiteBorderFraction } from '../../stages/lib/cell-representation.js';
+import { findCellOnWhite, plainBackdrop, toCanonicalCell, whiteBorderFraction } from '../../stages/lib/cell/cell-representation.js';
 import { dice, maskArea, type RgbImage } from '../../stages/lib/image/raster.js';
 import { discMask, NUCLEUS, paint, pbcLike, RED_CELL } from './synthetic.js';
 

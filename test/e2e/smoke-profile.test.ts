@@ -55,6 +55,10 @@ test('smoke profile: the whole DAG runs, every train instance is evaluated and r
   const html = readFileSync(join(reportDir, 'index.html'), 'utf8');
   assert.ok(html.includes('densenet201') && html.includes('small_cnn'), 'the report lists the architectures');
   assert.ok(html.includes('mobilenet_v1_0.25 · ensemble'), 'the report lists the ensemble');
+  // The runner hands the report its run state: each stage's status in this very run.
+  const md = readFileSync(join(reportDir, 'REPORT.md'), 'utf8');
+  assert.match(md, /from the runner's run state/);
+  assert.match(md, /^\| train \| .* \| ran \| /m);
 });
 
 test('three labs (labels from class folders, a CSV, VOC boxes + a CSV) reach the split, the cross-lab study and the report', () => {

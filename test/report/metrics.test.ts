@@ -9,10 +9,11 @@ import {
   perClassMetrics,
   predictionsToCsv,
   quantileSorted,
-  seededRandom,
+ 
   wilsonInterval,
   type Prediction,
-} from '../../stages/lib/metrics.js';
+} from '../../stages/lib/metrics/evaluation-metrics.js';
+import { mulberry32 } from '../../stages/lib/random.js';
 
 const classes = ['EOSINOPHIL', 'LYMPHOCYTE', 'MONOCYTE', 'NEUTROPHIL'];
 const close = (a: number | null | undefined, b: number, eps = 1e-9) => {
@@ -103,8 +104,8 @@ test('bootstrap CI is reproducible with a seed, differs with another, and contai
 });
 
 test('seeded random is deterministic and uniform-looking', () => {
-  const r1 = seededRandom(5);
-  const r2 = seededRandom(5);
+  const r1 = mulberry32(5);
+  const r2 = mulberry32(5);
   const xs = Array.from({ length: 10000 }, () => r1());
   assert.equal(xs.slice(0, 5), Array.from({ length: 5 }, () => r2()));
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -27,7 +27,6 @@ test.before(async () => {
   study = await writeSyntheticStudy();
   outDir = path.join(study.root, 'out');
   await mkdir(outDir);
-  process.env.LEUKOPIPE_RUN_STATE = study.runStateFile;
   const ctx: StageContext<ReportParams> = fakeStageContext({
     instanceId: 'report',
     stageId: 'report',
@@ -39,6 +38,8 @@ test.before(async () => {
     inputs: [],
     deps: study.deps,
     resources: { gpu: [], cpu: 1 },
+    // As `pipe run` hands it over: the report draws each stage's status in this run from it.
+    runStateFile: study.runStateFile,
     signal: new AbortController().signal,
     log: () => {},
     warn: (m) => warnings.push(m),
@@ -51,7 +52,6 @@ test.before(async () => {
 
 test.after(async () => {
   await browser?.close();
-  delete process.env.LEUKOPIPE_RUN_STATE;
   if (study) await rm(study.root, { recursive: true, force: true });
   if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
 });

@@ -5,8 +5,9 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { DepOutput } from '../../pipeline/stage-api.js';
-import { computeEvaluationMetrics, predictionsToCsv, seededRandom, skippedEvaluationMetrics, type MisclassifiedImage, type Prediction } from '../../stages/lib/metrics.js';
+import type { DepOutput, RunState, RunStatus } from '../../pipeline/stage-api.js';
+import { computeEvaluationMetrics, predictionsToCsv, skippedEvaluationMetrics, type MisclassifiedImage, type Prediction } from '../../stages/lib/metrics/evaluation-metrics.js';
+import { mulberry32 } from '../../stages/lib/random.js';
 
 export const CLASSES = ['EOSINOPHIL', 'LYMPHOCYTE', 'MONOCYTE', 'NEUTROPHIL'];
 export const SHIFTED = ['stain-shift', 'white-tight'];
@@ -82,7 +83,7 @@ export async function writeSyntheticStudy(options: SyntheticOptions = {}): Promi
   );
   await write(path.join(shifted.dir, `contact-sheet-${SHIFTED[0]}.jpg`), await sharp(await cellPng('MONOCYTE', 1)).jpeg().toBuffer());
 
-  const random = seededRandom(11);
+  const random = mulberry32(11);
   for (const m of models) {
     const train = add(dep(root, 'train', { arch: m.arch, mode: m.mode }));
     const evaluate = add(dep(root, 'evaluate', { arch: m.arch, mode: m.mode }));
@@ -174,17 +175,19 @@ export async function writeSyntheticStudy(options: SyntheticOptions = {}): Promi
     }),
   );
   const runStateFile = path.join(root, 'run-state.json');
-  const instances = [
-    { id: 'segment', stageId: 'segment', status: 'cached', seconds: 0.2 },
-    { id: 'normalize', stageId: 'normalize', status: 'cached', seconds: 0.1 },
-    { id: 'augment', stageId: 'augment', status: 'restored', seconds: 0.4 },
-    { id: 'split', stageId: 'split', status: 'ran', seconds: 1.2 },
-    { id: 'audit', stageId: 'audit', status: 'ran', seconds: 3.5 },
-    { id: 'shifted', stageId: 'shifted', status: 'ran', seconds: 2.1 },
-    ...models.map((m) => ({ id: `train[arch=${m.arch},mode=${m.mode}]`, stageId: 'train', status: 'ran', seconds: 80 })),
-    ...models.map((m) => ({ id: `evaluate[arch=${m.arch},mode=${m.mode}]`, stageId: 'evaluate', status: 'ran', seconds: 4 })),
-    { id: 'report', stageId: 'report', status: 'running', seconds: null },
+  const instance = (id: string, status: RunStatus, seconds: number | null): RunState['instances'][number] => ({ id, stageId: id.replace(/\[.*$/, ''), matrix: {}, deps: [], status, seconds });
+  const instances: RunState['instances'] = [
+    instance('segment', 'cached', 0.2),
+    instance('normalize', 'cached', 0.1),
+    instance('augment', 'restored', 0.4),
+    instance('split', 'ran', 1.2),
+    instance('audit', 'ran', 3.5),
+    instance('shifted', 'ran', 2.1),
+    ...models.map((m) => instance(`train[arch=${m.arch},mode=${m.mode}]`, 'ran', 80)),
+    ...models.map((m) => instance(`evaluate[arch=${m.arch},mode=${m.mode}]`, 'ran', 4)),
+    instance('report', 'running', null),
   ];
-  await write(runStateFile, JSON.stringify({ runId: 'test', instances }));
+  const state: RunState = { runId: 'test', startedAt: '2026-12-03T05:00:00.000Z', profile: null, instances };
+  await write(runStateFile, JSON.stringify(state));
   return { root, workspace, deps, runStateFile, labels: models.map((m) => `${m.arch} · ${m.mode}`) };
 }

@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, readFileSync, symlinkSync, truncateSync, statSync, w
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { saveModelToDirectory } from '../../stages/lib/classifier/model-directory.js';
-import { parseCsvRows } from '../../stages/lib/csv.js';
+import { parseCsvRows } from '../../stages/lib/io/csv.js';
 import { tinyModel, TINY_SIZE } from '../study/tiny-training.js';
 import { TINY_CLASSES } from '../study/tiny-images.js';
 import { disposeAll, repo, Workspace, type Result } from './rig.js';

@@ -12,7 +12,7 @@ import train from '../../stages/train.js';
 import evaluate from '../../stages/evaluate.js';
 import ensemble from '../../stages/ensemble.js';
 import predict from '../../stages/predict.js';
-import { parseCsvRows } from '../../stages/lib/csv.js';
+import { parseCsvRows } from '../../stages/lib/io/csv.js';
 import { stageContext } from './context.js';
 import { tempDir, TINY_CLASSES, tinyCellPng, writeTinyStudy } from './tiny-images.js';
 

@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seededRandom } from '../../stages/lib/metrics/seeded-random.js';
+import { mulberry32 } from '../../stages/lib/random.js';
 
 export const TINY_CLASSES = ['EOSINOPHIL', 'LYMPHOCYTE'];
 const COLOURS: Record<string, [number, number, number]> = {
@@ -15,7 +15,7 @@ const COLOURS: Record<string, [number, number, number]> = {
 };
 
 export async function tinyCellPng(className: string, seed: number, size = 24): Promise<Buffer> {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const [r, g, b] = COLOURS[className] ?? [0, 0, 0];
   const data = Buffer.alloc(size * size * 3, 255);
   const cx = size / 2 + (random() - 0.5) * 4;

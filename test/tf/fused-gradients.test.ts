@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../stages/tf/backend.js';
 import { setFusedGradients } from '../../stages/tf/fused-gradients.js';
 import { stockKernel } from '../../stages/tf/wasm-kernel-utils.js';
-import { seededRandom } from '../../stages/lib/metrics/seeded-random.js';
+import { mulberry32 } from '../../stages/lib/random.js';
 
 await initBackend({ prefer: 'wasm', quiet: true });
 
@@ -98,7 +98,7 @@ test('training steps of a MobileNet-style block: the same weights bit for bit wi
       setFusedGradients(fused);
       const model = mobileNetBlock();
       model.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' });
-      Math.random = seededRandom(11); // dropout masks
+      Math.random = mulberry32(11); // dropout masks
       await model.trainOnBatch(xs, ys);
       const tensors = tf.memory().numTensors;
       const buffers = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();

@@ -2,7 +2,7 @@
 // The order of each epoch is a seeded permutation, so a resumed run sees the same batches.
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
-import { seededRandom } from '../metrics/seeded-random.js';
+import { mulberry32 } from '../random.js';
 import { imagesToTensor, type Preprocessing } from './preprocessing.js';
 import { readImageRgb } from './read-image.js';
 
@@ -27,7 +27,7 @@ export interface LabelledItem {
 
 /** Fisher–Yates permutation of 0..n-1 driven by a seeded generator. */
 export function seededPermutation(n: number, seed: number): number[] {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));

@@ -3,7 +3,7 @@
 // resize to the model's input size.
 import sharp from 'sharp';
 import { readFile } from 'node:fs/promises';
-import { toCanonicalCell } from '../cell-representation.js';
+import { toCanonicalCell } from '../cell/cell-representation.js';
 import { normalizeCell, type NormalizeParams } from '../stain/normalize-cell.js';
 import type { CellOptions } from './train-record.js';
 

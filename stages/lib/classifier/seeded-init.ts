@@ -1,11 +1,11 @@
 // A seeded initialisation of any model: tfjs initialisers inside the model zoo are unseeded, and two
 // processes must be able to build the same random network (smoke runs, reproducible scratch training).
 import * as tf from '@tensorflow/tfjs';
-import { seededRandom } from '../metrics/seeded-random.js';
+import { mulberry32 } from '../random.js';
 
 /** Replaces every kernel with seeded Glorot-uniform values and every bias with zeros. */
 export function seededReinitialize(model: tf.LayersModel, seed: number): void {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   for (const layer of model.layers) {
     const weights = layer.getWeights();
     if (weights.length === 0) continue;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { BatchSource } from './batch-source.js';
 import { epochSeed } from './batch-source.js';
 import { recalibrateBatchNorm } from './batch-norm-recalibration.js';
-import { seededRandom } from '../metrics/seeded-random.js';
+import { mulberry32 } from '../random.js';
 import {
   hasCheckpoint,
   loadCheckpoint,
@@ -155,7 +155,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   try {
     while (state.epochsDone < epochs && !state.stoppedEarly) {
       const epoch = state.epochsDone + 1;
-      Math.random = seededRandom(epochSeed(options.seed, epoch - 1) ^ 0x5eed5eed);
+      Math.random = mulberry32(epochSeed(options.seed, epoch - 1) ^ 0x5eed5eed);
       const started = performance.now();
       let lossSum = 0;
       let accSum = 0;

@@ -1,6 +1,6 @@
 // Confidence intervals for a proportion: a seeded percentile bootstrap (works for any statistic)
 // and the Wilson score interval (closed form, well behaved near 0 and 1 and for small n).
-import { seededRandom } from './seeded-random.js';
+import { mulberry32 } from '../random.js';
 
 export interface Interval {
   low: number;
@@ -41,7 +41,7 @@ export function bootstrapInterval(
 ): Interval | null {
   if (!Number.isInteger(resamples) || resamples < 1) throw new Error(`bootstrap: resamples must be a positive integer, got ${resamples}`);
   if (n === 0) return null;
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const indices = new Uint32Array(n);
   const values: number[] = new Array(resamples);
   for (let r = 0; r < resamples; r++) {

@@ -1,6 +1,6 @@
 // predictions.csv: one row per classified image, written by evaluate and read by the report.
 // Columns: path,source,true,predicted,p_<CLASS>... (probabilities in class order, may be empty).
-import { csvField, parseCsvRows } from '../csv.js';
+import { csvField, parseCsvRows } from '../io/csv.js';
 import type { Prediction } from './prediction.js';
 
 export function predictionsToCsv(predictions: readonly Prediction[], classes: readonly string[]): string {

@@ -1,6 +1,6 @@
 // cross-lab.json: what the cross-lab stage publishes (leave-one-lab-out results and the labelling
 // curve) and the report reads.
-import type { SourceMetrics } from '../metrics.js';
+import type { SourceMetrics } from '../metrics/evaluation-metrics.js';
 
 export interface HeldOutResult {
   lab: string;

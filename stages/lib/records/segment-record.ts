@@ -1,6 +1,6 @@
 // One original's entry in segment's records.jsonl (and records/<key>.json): where its canonical cell
 // went and how it was found. Written by segment, read by split.
-import type { CanonicalRecord } from '../cell-representation.js';
+import type { CanonicalRecord } from '../cell/cell-representation.js';
 
 export type SegmentStatus = 'ok' | 'fallback' | 'dropped' | 'rejected';
 

@@ -3,7 +3,7 @@
 // report). This module owns the file's name, row type, writer and validating reader.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { csvField, parseCsvRows } from '../csv.js';
+import { csvField, parseCsvRows } from '../io/csv.js';
 
 export type SplitName = 'train' | 'val' | 'test';
 export const SPLITS: SplitName[] = ['train', 'val', 'test'];

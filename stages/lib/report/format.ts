@@ -1,5 +1,5 @@
 // Small formatting helpers shared by the HTML and Markdown writers.
-import type { Interval } from '../metrics.js';
+import type { Interval } from '../metrics/evaluation-metrics.js';
 
 export const NA = 'n/a';
 

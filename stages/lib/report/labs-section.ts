@@ -3,7 +3,7 @@
 // and the labelling curve (held-out accuracy as a lab labels k of its own cells per class).
 import type { TopLevelSpec } from 'vega-lite';
 import type { CrossLabRecord, HeldOutResult } from '../records/cross-lab-record.js';
-import type { SourceMetrics } from '../metrics.js';
+import type { SourceMetrics } from '../metrics/evaluation-metrics.js';
 import { escapeHtml as h, escapeMdCell as e, interval, NA, num, pct, titleCase } from './format.js';
 import type { LabsData, ModelResult } from './types.js';
 

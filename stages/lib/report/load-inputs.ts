@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type { DepOutput, RunState } from '../../../pipeline/stage-api.js';
 import { StageError } from '../../../pipeline/stage-api.js';
 import { readSplitCsv, splitCsvPath, SPLITS } from '../records/split-csv.js';
-import type { EvaluationMetrics, MisclassifiedImage } from '../metrics.js';
+import type { EvaluationMetrics, MisclassifiedImage } from '../metrics/evaluation-metrics.js';
 import { MODEL_STAGES } from '../classifier/train-record.js';
 import { imageDataUri } from './thumbnails.js';
 import { CROSS_LAB_JSON, type CrossLabRecord } from '../records/cross-lab-record.js';

@@ -1,6 +1,6 @@
 // The report's metrics.json: one machine-readable summary of the whole study (what CI dashboards
 // and `pipe` diffs read), plus each model's full EvaluationMetrics.
-import type { EvaluationMetrics } from '../metrics.js';
+import type { EvaluationMetrics } from '../metrics/evaluation-metrics.js';
 import type { ReportData } from './types.js';
 import type { LabSummary } from '../records/labs-manifest.js';
 import type { CrossLabRecord } from '../records/cross-lab-record.js';

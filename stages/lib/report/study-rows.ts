@@ -1,5 +1,5 @@
 // The study table's rows (one per architecture × mode), shared by the HTML page, REPORT.md and metrics.json.
-import type { Interval } from '../metrics.js';
+import type { Interval } from '../metrics/evaluation-metrics.js';
 import type { ModelResult, OriginalStudy } from './types.js';
 
 export interface StudyRow {

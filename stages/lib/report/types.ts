@@ -1,7 +1,7 @@
 // Everything the report shows, gathered from the stage's deps before any rendering happens.
 import type { CrossLabRecord } from '../records/cross-lab-record.js';
 import type { LabSummary } from '../records/labs-manifest.js';
-import type { EvaluationMetrics, MisclassifiedImage } from '../metrics.js';
+import type { EvaluationMetrics, MisclassifiedImage } from '../metrics/evaluation-metrics.js';
 
 /** The labs section's inputs: each lab's summary and the cross-lab records. */
 export interface LabsData {

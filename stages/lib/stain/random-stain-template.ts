@@ -4,7 +4,7 @@
 // (after the normalize stage: the reference) with spreads given as params — not fitted to the data
 // set, because in a leave-one-lab-out study a distribution fitted to all labs would carry the held-out
 // lab's colours into training.
-import type { Random } from '../image/rng.js';
+import type { Random } from '../random.js';
 import { labStats, reinhardNormalize, type LabStats } from './reinhard.js';
 import { cellMask } from './cell-mask.js';
 

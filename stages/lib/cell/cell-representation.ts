@@ -16,12 +16,12 @@
 // plasma or red cell to contrast pale cytoplasm against, so purple-ness would keep only the nucleus.
 // There the cell is simply the non-white region nearest the centre (findCellOnWhite), cropped and
 // scaled by the same rule (4).
-import { fillHoles, labelComponents, selectComponents } from './image/components.js';
-import { decodeRgb, encodeMaskPng, encodePng, rgbSharp } from './image/decode.js';
-import { boxBlur } from './image/filter.js';
-import { close, dilate, distanceTo, erode, open } from './image/morphology.js';
-import { createMask, maskAnd, maskArea, maskBBox, maskOr, type BBox, type Mask, type RgbImage } from './image/raster.js';
-import { histogram, otsu, otsu3 } from './image/threshold.js';
+import { fillHoles, labelComponents, selectComponents } from '../image/components.js';
+import { decodeRgb, encodeMaskPng, encodePng, rgbSharp } from '../image/decode.js';
+import { boxBlur } from '../image/filter.js';
+import { close, dilate, distanceTo, erode, open } from '../image/morphology.js';
+import { createMask, maskAnd, maskArea, maskBBox, maskOr, type BBox, type Mask, type RgbImage } from '../image/raster.js';
+import { histogram, otsu, otsu3 } from '../image/threshold.js';
 
 export interface CanonicalCellOptions {
   /** Side of the output square in pixels. */

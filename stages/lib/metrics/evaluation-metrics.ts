@@ -9,15 +9,14 @@ import {
   perClassMetrics,
   type ClassMetrics,
   type ConfusionMatrix,
-} from './metrics/confusion-matrix.js';
-import { bootstrapAccuracy, bootstrapInterval, wilsonInterval, type Interval } from './metrics/intervals.js';
-import type { Prediction } from './metrics/prediction.js';
+} from './confusion-matrix.js';
+import { bootstrapAccuracy, bootstrapInterval, wilsonInterval, type Interval } from './intervals.js';
+import type { Prediction } from './prediction.js';
 
-export * from './metrics/confusion-matrix.js';
-export * from './metrics/intervals.js';
-export * from './metrics/seeded-random.js';
-export * from './metrics/predictions-csv.js';
-export type { Prediction } from './metrics/prediction.js';
+export * from './confusion-matrix.js';
+export * from './intervals.js';
+export * from './predictions-csv.js';
+export type { Prediction } from './prediction.js';
 
 export const METRICS_SCHEMA_VERSION = 1;
 

@@ -2,12 +2,11 @@
 // other stain, other magnification, other optics/compression, or the cell already cut out onto white
 // and tightly cropped. Used by the `shifted` stage (held-out test sets) and by bench/robustness.ts.
 // Every recipe is deterministic for its seed.
-import { findCell } from '../cell-representation.js';
+import { findCell } from '../cell/cell-representation.js';
 import { erode, dilate } from '../image/morphology.js';
 import { maskBBox, type Mask, type RgbImage } from '../image/raster.js';
 import {
   colourShift,
-  createRng,
   drawColourShift,
   drawHedShift,
   gammaAdjust,
@@ -15,9 +14,8 @@ import {
   hedShift,
   jpegRoundTrip,
   resize,
-  uniform,
-  type Rng,
-} from '../photometric.js';
+} from './photometric.js';
+import { mulberry32, uniform, type Random } from '../random.js';
 
 export const FOREIGN_SOURCES = ['stain-shift', 'scale-shift', 'white-tight', 'blur-jpeg'] as const;
 export type ForeignSource = (typeof FOREIGN_SOURCES)[number];
@@ -42,7 +40,7 @@ function round(v: number, k = 3): number {
   return Math.round(v * f) / f;
 }
 
-function restain(img: RgbImage, rng: Rng, strength: 'strong' | 'moderate', keepWhite: boolean): { image: RgbImage; draw: Record<string, number | number[]> } {
+function restain(img: RgbImage, rng: Random, strength: 'strong' | 'moderate', keepWhite: boolean): { image: RgbImage; draw: Record<string, number | number[]> } {
   const strong = strength === 'strong';
   const hed = drawHedShift(rng, strong ? 0.4 : 0.3, strong ? 0.12 : 0.08);
   const col = drawColourShift(rng, strong ? { hue: 12, saturation: 0.3, channelGain: 0.1 } : { hue: 8, saturation: 0.2, channelGain: 0.06 });
@@ -90,7 +88,7 @@ export function cutOutTight(img: RgbImage, mask: Mask, pad: number): RgbImage | 
  * the segmenter finds none in this original (the caller records it as skipped).
  */
 export async function makeForeignImage(source: ForeignSource, original: RgbImage, seed: number): Promise<ForeignResult | null> {
-  const rng = createRng(seed);
+  const rng = mulberry32(seed);
   switch (source) {
     case 'stain-shift': {
       const r = restain(original, rng, 'strong', false);

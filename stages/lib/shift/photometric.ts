@@ -4,30 +4,12 @@
 // (Uint8Array, width×height×3); randomness only through an explicit seeded generator, so the same seed
 // gives the same bytes. `applyPhotometric` is the single call the augment stage makes.
 import sharp from 'sharp';
-import { assertRgb, cellMask, DEFAULT_WHITE_THRESHOLD } from './stain/cell-mask.js';
-import { clampByte, fromOd, HED_FROM_RGB_OD, invert3, toOd } from './stain/color-spaces.js';
+import { assertRgb, cellMask, DEFAULT_WHITE_THRESHOLD } from '../stain/cell-mask.js';
+import { clampByte, fromOd, HED_FROM_RGB_OD, invert3, toOd } from '../stain/color-spaces.js';
 
-import { mulberry32, type Random } from './image/rng.js';
-import { applyStainTemplate, drawStainTemplate, randomTemplateParamsSchema, type RandomTemplateParams } from './stain/random-stain-template.js';
+import { mulberry32, uniform, type Random } from '../random.js';
+import { applyStainTemplate, drawStainTemplate, randomTemplateParamsSchema, type RandomTemplateParams } from '../stain/random-stain-template.js';
 
-export type Rng = Random;
-
-/** Mulberry32 (the project's one seeded generator): the same seed gives the same stream. */
-export const createRng: (seed: number) => Rng = mulberry32;
-
-/** Stable 32-bit seed from a string and a number (FNV-1a), e.g. an item's name and a variant index. */
-export function seedFrom(text: string, salt = 0): number {
-  let h = 0x811c9dc5 ^ salt;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-export function uniform(rng: Rng, lo: number, hi: number): number {
-  return lo + (hi - lo) * rng();
-}
 
 export interface RgbImage {
   width: number;
@@ -51,7 +33,7 @@ export interface HedShift {
 }
 
 /** Draws a HED shift like Tellez et al. (2018): scale ~ U(1−σ, 1+σ), bias ~ U(−b, b) per stain. */
-export function drawHedShift(rng: Rng, sigma: number, bias: number): HedShift {
+export function drawHedShift(rng: Random, sigma: number, bias: number): HedShift {
   return {
     scale: [uniform(rng, 1 - sigma, 1 + sigma), uniform(rng, 1 - sigma, 1 + sigma), uniform(rng, 1 - sigma, 1 + sigma)],
     bias: [uniform(rng, -bias, bias), uniform(rng, -bias, bias), uniform(rng, -bias, bias)],
@@ -113,7 +95,7 @@ export interface ColourJitterRanges {
   channelGain?: number;
 }
 
-export function drawColourShift(rng: Rng, r: ColourJitterRanges): ColourShift {
+export function drawColourShift(rng: Random, r: ColourJitterRanges): ColourShift {
   const around = (x: number | undefined) => uniform(rng, 1 - (x ?? 0), 1 + (x ?? 0));
   return {
     brightness: uniform(rng, -(r.brightness ?? 0), r.brightness ?? 0) * 255,
@@ -413,7 +395,7 @@ export async function applyPhotometric(
   seed: number,
 ): Promise<Uint8Array> {
   assertRgb(rgb, width, height);
-  const rng = createRng(seed);
+  const rng = mulberry32(seed);
   const wt = params.whiteThreshold ?? DEFAULT_WHITE_THRESHOLD;
   // Every op draws its numbers whether or not it fires, so enabling one op never changes another's draw.
   const fires = (p: number | undefined) => rng() < (p ?? 1);
@@ -425,7 +407,7 @@ export async function applyPhotometric(
   }
   if (params.randomTemplate) {
     // Its own stream, so turning it on leaves every other op's draws as they were.
-    const own = createRng((seed ^ 0x5bd1e995) >>> 0);
+    const own = mulberry32((seed ^ 0x5bd1e995) >>> 0);
     const go = own() < (params.randomTemplate.p ?? 1);
     const draw = drawStainTemplate(own, params.randomTemplate);
     if (go) img = applyStainTemplate(img, width, height, draw, wt);

@@ -5,10 +5,10 @@
 // variants that lost part of their cytoplasm teaches the model nucleus shape rather than the
 // nucleus-to-cell ratio of one lab's segmentation. The variant goes through the same canonical crop
 // as every other image, so it looks exactly like such a foreign cell would.
-import { canonicalCrop, findCellOnWhite } from './cell-representation.js';
-import { fillHoles, labelComponents, selectComponents } from './image/components.js';
-import { dilate, open } from './image/morphology.js';
-import { maskAnd, maskArea, type Mask, type RgbImage } from './image/raster.js';
+import { canonicalCrop, findCellOnWhite } from '../cell/cell-representation.js';
+import { fillHoles, labelComponents, selectComponents } from '../image/components.js';
+import { dilate, open } from '../image/morphology.js';
+import { maskAnd, maskArea, type Mask, type RgbImage } from '../image/raster.js';
 
 export interface CytoplasmLossParams {
   /** Share of augmented variants that lose cytoplasm (each variant draws independently). */

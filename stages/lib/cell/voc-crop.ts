@@ -4,9 +4,9 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { StageError, type InputFile } from '../../pipeline/stage-api.js';
-import { parseCsv } from './csv.js';
-import { classAndStem, json } from './item-files.js';
+import { StageError, type InputFile } from '../../../pipeline/stage-api.js';
+import { parseCsv } from '../io/csv.js';
+import { classAndStem, json } from '../io/item-files.js';
 
 export interface VocCropsParams {
   /** Folder holding `Annotations/*.xml` and `JPEGImages/`. */
