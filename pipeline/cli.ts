@@ -151,6 +151,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const workspace = findWorkspace(typeof p.flags.cwd === 'string' ? resolve(cwd, p.flags.cwd) : cwd);
+  // Each command loads only its own modules, so `pipe status` starts without esbuild, chokidar or the executors.
   switch (name) {
     case 'run':
       return (await import('./cmd-run.js')).cmdRun(workspace, p, argv);

@@ -2,6 +2,7 @@
 import type { FlagSpec, Parsed } from './args.js';
 import { UsageError } from './args.js';
 import { runFlags, runOptions } from './cmd-run.js';
+import { WatchSession } from './watch-session.js';
 
 export const watchFlags: FlagSpec[] = [
   { name: 'until', type: 'string', value: 'stage', help: 'stop each cycle at this stage (same as naming it as the target), e.g. --until audit' },
@@ -26,7 +27,6 @@ export async function cmdWatch(workspace: string, p: Parsed, argv: string[]): Pr
   }
   const debounceMs = positiveInt(p, 'debounce', 300, true)!;
   const cycles = positiveInt(p, 'cycles', undefined);
-  const { WatchSession } = await import('./watch-session.js');
   const session = new WatchSession({ run, debounceMs, ...(cycles !== undefined ? { cycles } : {}), write: (t) => process.stdout.write(t) });
   let interrupts = 0;
   const onSignal = () => {

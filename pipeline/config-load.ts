@@ -3,6 +3,7 @@
 // keep a no-op run fast.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parseTree, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { SourceLocator, type JsonPath } from './config-locate.js';
 import type { PipelineConfig } from './config-types.js';
@@ -72,7 +73,6 @@ interface AjvError {
 }
 
 async function validateWithSchema(config: unknown, schemaText: string, fileName: string, locator: SourceLocator) {
-  const { Ajv2020 } = await import('ajv/dist/2020.js');
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   const validate = ajv.compile(JSON.parse(schemaText));
   if (validate(config)) return;

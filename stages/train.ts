@@ -286,7 +286,7 @@ export default defineStage<TrainParams>({
         headRows = rows;
         phases.push({ name: 'head', result });
         trainedParams = headParams;
-        const { model: base } = await buildPooledBase(spec, inputSize, features.weights, { weightsDir, seed: features.seed, levels: features.levels ?? 1 });
+        const { model: base } = await buildPooledBase(spec, inputSize, features.weights, { weightsDir, seed: features.seed, levels: features.levels });
         if (p.mode === 'finetune') {
           const ft = p.finetune;
           const fromLayer = ft?.fromLayer ?? spec.finetuneFrom;

@@ -95,7 +95,7 @@ async function leakyFixture() {
   writeFileSync(path.join(root, 'manifest.csv'), 'file,class\n');
   const splitDir = path.join(ws, 'split-out');
   mkdirSync(splitDir);
-  const header = 'file,class,source,group,origin\n';
+  const header = 'file,class,lab,group,origin\n';
   writeFileSync(path.join(splitDir, 'train.csv'), header + 'normalize/cells/EOSINOPHIL/other.png,EOSINOPHIL,pbc,g3,ds/EOSINOPHIL/other.jpg\n');
   writeFileSync(path.join(splitDir, 'val.csv'), header + 'normalize/cells/EOSINOPHIL/val_copy.png,EOSINOPHIL,pbc,g1,ds/EOSINOPHIL/val_copy.jpg\n');
   writeFileSync(path.join(splitDir, 'test.csv'), header + 'normalize/cells/EOSINOPHIL/test_copy.png,EOSINOPHIL,pbc,g2,ds/EOSINOPHIL/test_copy.jpg\n');

@@ -135,7 +135,7 @@ export async function writeSyntheticStudy(options: SyntheticOptions = {}): Promi
   }
 
   const split = add(dep(root, 'split'));
-  const csv = (n: number) => 'file,class,source,group,origin\n' + CLASSES.flatMap((c) => Array.from({ length: n }, (_, i) => `segment/cells/${c}/${c}_${i}.png,${c},pbc,${c}_${Math.floor(i / 2)},original`)).join('\n') + '\n';
+  const csv = (n: number) => 'file,class,lab,group,origin\n' + CLASSES.flatMap((c) => Array.from({ length: n }, (_, i) => `segment/cells/${c}/${c}_${i}.png,${c},pbc,${c}_${Math.floor(i / 2)},original`)).join('\n') + '\n';
   await write(path.join(split.dir, 'train.csv'), csv(40));
   await write(path.join(split.dir, 'val.csv'), csv(5));
   await write(path.join(split.dir, 'test.csv'), csv(6));

@@ -93,8 +93,8 @@ async function shiftedWorkspace(): Promise<{ ws: string; deps: Record<string, De
     const stem = path.basename(o, '.jpg');
     return `segment/cells/${cls}/${stem}.png,${cls},pbc,${stem},${o}`;
   };
-  await writeFile(path.join(splitDir, 'test.csv'), ['file,class,source,group,origin', ...testOrigins.map(row)].join('\n') + '\n');
-  await writeFile(path.join(splitDir, 'train.csv'), ['file,class,source,group,origin', ...trainOrigins.map(row)].join('\n') + '\n');
+  await writeFile(path.join(splitDir, 'test.csv'), ['file,class,lab,group,origin', ...testOrigins.map(row)].join('\n') + '\n');
+  await writeFile(path.join(splitDir, 'train.csv'), ['file,class,lab,group,origin', ...trainOrigins.map(row)].join('\n') + '\n');
   const deps: Record<string, DepOutput> = {
     split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: splitDir, name: 'split', key: 'test-key', created: null, seconds: null },
     segment: { instanceId: 'segment', stageId: 'segment', matrix: {}, dir: path.join(ws, 'segment-out'), name: 'segment', key: 'test-key', created: null, seconds: null },
@@ -168,7 +168,7 @@ test('shifted is deterministic for a seed and changes with it', async () => {
 test('shifted fails with the CSV row when a test row has no origin', async () => {
   const { ws, deps } = await shiftedWorkspace();
   try {
-    await writeFile(path.join(deps.split!.dir, 'test.csv'), 'file,class,source,group,origin\nsegment/cells/EOSINOPHIL/X.png,EOSINOPHIL,pbc,X,\n');
+    await writeFile(path.join(deps.split!.dir, 'test.csv'), 'file,class,lab,group,origin\nsegment/cells/EOSINOPHIL/X.png,EOSINOPHIL,pbc,X,\n');
     let message = '';
     await shiftedStage.run(context<ShiftedParams>(ws, path.join(ws, 'o'), { seed: 1 }, { deps })).catch((e: Error) => (message = e.message));
     assert.match(message, /test\.csv/);

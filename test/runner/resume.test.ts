@@ -34,7 +34,7 @@ async function studyWorkspace(): Promise<Workspace> {
   });
   let seed = 1;
   for (const split of ['train', 'val']) {
-    const rows = ['file,class,source,group,origin'];
+    const rows = ['file,class,lab,group,origin'];
     for (const c of CLASSES) {
       for (let i = 0; i < (split === 'train' ? 5 : 1); i++) {
         const rel = `cells/${c}/${split}_${i}.png`;

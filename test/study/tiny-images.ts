@@ -52,7 +52,7 @@ export async function writeTinyStudy(
   await mkdir(splitDir, { recursive: true });
   let seed = 1;
   for (const split of ['train', 'val', 'test'] as const) {
-    const lines = ['file,class,source,group,origin'];
+    const lines = ['file,class,lab,group,origin'];
     for (const c of classes) {
       await mkdir(join(normalizeDir, 'cells', c), { recursive: true });
       for (let i = 0; i < perClass[split]; i++) {

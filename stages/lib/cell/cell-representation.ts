@@ -16,6 +16,7 @@
 // plasma or red cell to contrast pale cytoplasm against, so purple-ness would keep only the nucleus.
 // There the cell is simply the non-white region nearest the centre (findCellOnWhite), cropped and
 // scaled by the same rule (4).
+import sharp from 'sharp';
 import { fillHoles, labelComponents, selectComponents } from '../image/components.js';
 import { decodeRgb, encodeMaskPng, encodePng, rgbSharp } from '../image/decode.js';
 import { boxBlur } from '../image/filter.js';
@@ -437,7 +438,6 @@ async function resizeRgb(image: RgbImage, size: number): Promise<RgbImage> {
 }
 
 async function resizeMask(mask: Mask, size: number): Promise<Mask> {
-  const sharp = (await import('sharp')).default;
   const grey = Buffer.alloc(mask.data.length);
   for (let i = 0; i < grey.length; i++) grey[i] = mask.data[i] ? 255 : 0;
   const { data } = await sharp(grey, { raw: { width: mask.width, height: mask.height, channels: 1 } })

@@ -11,14 +11,14 @@ export interface FeaturesRecord {
   inputSize: number;
   preprocessing: Preprocessing;
   seed: number;
-  /** Resolutions pooled (absent in records written before it existed: 1). */
-  levels?: number;
-  /** The layers whose global average pools make up each vector, shallowest first. */
+  /** Resolutions pooled. */
+  levels: number;
+  /** The layers whose global average pools make up each vector, shallowest first (absent when skipped). */
   taps?: string[];
   /** Length of every vector. */
   dim: number | null;
-  /** Variants per cell that have a vector; null (or absent) = all. Training uses only those. */
-  variants?: number | null;
+  /** Variants per cell that have a vector; null = all. Training uses only those. */
+  variants: number | null;
   items: number;
   layout: string;
 }

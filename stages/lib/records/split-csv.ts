@@ -39,9 +39,7 @@ export function parseSplitCsv(text: string, file: string): SplitRow[] {
     if (i < 0 && required) throw new Error(`${file}: column "${name}" is missing (header: ${header.join(',')})`);
     return i;
   };
-  // `source` is what split CSVs called the lab before labs were declared; still read.
-  const labColumn = header.includes('lab') ? column('lab', false) : header.indexOf('source');
-  const idx = { file: column('file', true), class: column('class', true), lab: labColumn, group: column('group', false), origin: column('origin', false) };
+  const idx = { file: column('file', true), class: column('class', true), lab: column('lab', false), group: column('group', false), origin: column('origin', false) };
   return rows.map((r) => ({
     file: r[idx.file] ?? '',
     class: r[idx.class] ?? '',
