@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { interpolateGlobs } from '../../pipeline/interpolate.js';
+import { interpolateGlobs } from '../../pipeline/config/interpolate.js';
 import { StageError } from '../../pipeline/stage-api.js';
 import labs from '../../stages/labs.js';
 import { labelledCells, meanFigures } from '../../stages/cross-lab.js';

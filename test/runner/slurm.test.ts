@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sbatchArgs } from '../../pipeline/executor-slurm.js';
+import { sbatchArgs } from '../../pipeline/exec/executor-slurm.js';
 import { concatStage, disposeAll, repo, upperStage, Workspace, type Result } from './rig.js';
 
 test('stage resources map to sbatch options over the executor block defaults', () => {
