@@ -10,7 +10,7 @@ import { removeQuietly, removeStaleTemporaries, writeFileAtomic } from '../store
 import { detectGpus } from './gpus.js';
 import type { FinishedInstance } from '../keys/inputs.js';
 import { resolveKey, type ResolvedKey } from '../keys/instance-key.js';
-import { decideBuild } from './build-decision.js';
+import { decideBuild, type BuildDecision } from './build-decision.js';
 import type { KeyFields } from '../keys/keys.js';
 import { checkParamsUpFront } from '../config/params-check.js';
 import { buildPlan, selectTargets, type Instance, type Plan } from '../config/plan.js';
@@ -208,20 +208,26 @@ async function executeLocked(
       if (e && e.key === rk.key) finished.set(inst.id, { key: rk.key, hashes: e.hashes });
       return done(r, extra);
     };
-    const decision = decideBuild(rc, inst.id, rk, forced(inst));
-    if (decision.kind === 'up-to-date') return accept({ outcome: 'up-to-date', key: rk.key, fields: rk.fields });
-    if (decision.kind === 'restore') {
-      if (dry) {
+    /** What a dry run says: up to date, would restore (its files then stand in for its dependents' keys), would run. */
+    const reportDecision = (decision: BuildDecision, rk: ResolvedKey): InstanceResult => {
+      if (decision.kind === 'up-to-date') return accept({ outcome: 'up-to-date', key: rk.key, fields: rk.fields });
+      if (decision.kind === 'restore') {
         finished.set(inst.id, { key: rk.key, hashes: Object.fromEntries(Object.entries(decision.files).map(([r, f]) => [r, f.hash])) });
         return { outcome: 'would-restore', key: rk.key, detail: decision.why, fields: rk.fields };
       }
+      // A dry run never fetches: what the remote cache holds is known only by asking it.
+      return { outcome: 'would-run', key: rk.key, detail: decision.reason, fields: rk.fields };
+    };
+    const decision = decideBuild(rc, inst.id, rk, forced(inst));
+    // The one place the dry run parts from the real one: it reports the decision instead of carrying it out.
+    if (dry) return reportDecision(decision, rk);
+    if (decision.kind === 'up-to-date') return accept({ outcome: 'up-to-date', key: rk.key, fields: rk.fields });
+    if (decision.kind === 'restore') {
       rc.current.materialize(rc.store, inst.id, rk.key, decision.files, inst.publish);
       rc.current.save();
       return accept({ outcome: 'restored', key: rk.key, detail: decision.why });
     }
     const reason = decision.reason;
-    // A dry run never fetches: what the remote cache holds is known only by asking it.
-    if (dry) return { outcome: 'would-run', key: rk.key, detail: reason, fields: rk.fields };
     if (decision.kind === 'fetch-or-run') {
       const fetched = await rc.remote!.restore(rc.ws, rc.store, inst.id, rk.key);
       if (fetched) {
@@ -233,7 +239,7 @@ async function executeLocked(
 
     const grant = await rc.slots.acquire(inst.resources.cpu, inst.resources.gpu);
     // What failed while this one waited for a slot stops it before it starts (without --keep-going).
-    if (failed && !options.keepGoing && !dry) {
+    if (failed && !options.keepGoing) {
       grant.release();
       return done({ outcome: 'skipped', detail: haltedDetail() });
     }
