@@ -104,6 +104,7 @@ export class Workspace {
   private rig: ControlledStage | undefined;
   private rigStarting: Promise<ControlledStage> | undefined;
   private cleanups: (() => void)[] = [];
+  private children = new Set<ChildProcess>();
 
   constructor(files: Record<string, string | object>) {
     this.dir = mkdtempSync(join(tmpdir(), 'pipe-test-'));
@@ -151,11 +152,14 @@ export class Workspace {
   }
 
   spawn(args: string[], env: Record<string, string> = {}) {
-    return spawn(process.execPath, [cli, ...args], {
+    const child = spawn(process.execPath, [cli, ...args], {
       cwd: this.dir,
       env: { ...process.env, CI: '1', FORCE_COLOR: '0', [RIG_ENV]: this.rigSocket, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    this.children.add(child);
+    child.on('close', () => this.children.delete(child));
+    return child;
   }
 
   /** The controlled stages' end of the socket (started on the first call; one per workspace). */
@@ -234,11 +238,14 @@ export class Workspace {
     this.remove('calls.log');
   }
 
+  /** Kills what a failed test left running here, closes the rig's socket and pipes, removes the folder. */
   dispose(): void {
+    for (const child of this.children) child.kill('SIGKILL');
     for (const c of this.cleanups.splice(0)) c();
     this.rig?.close();
     rmSync(this.rigSocket, { force: true });
-    rmSync(this.dir, { recursive: true, force: true });
+    // A killed run's stage hosts may still be writing for a moment: retry on ENOTEMPTY.
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 10 });
   }
 }
 
