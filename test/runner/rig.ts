@@ -53,21 +53,17 @@ export class Running {
 
   /** Resolves when the output (stdout and stderr) matches `re`; fails on a timeout or when pipe exits first. */
   waitFor(re: RegExp, what: string, ms = WAIT_MS): Promise<RegExpExecArray> {
-    return within(
-      new Promise<RegExpExecArray>((resolve, reject) => {
-        const check = () => {
-          const m = re.exec(this.out);
-          if (m) resolve(m);
-          else if (this.exitCode !== undefined) reject(new Error(`pipe exited (code ${this.exitCode}) before ${what} (${re}); output:\n${this.out}`));
-          else return;
-          this.listeners.delete(check);
-        };
-        this.listeners.add(check);
-        check();
-      }),
-      ms,
-      () => `${what} (${re}); output so far:\n${this.out}`,
-    );
+    let check = () => {};
+    const matched = new Promise<RegExpExecArray>((resolve, reject) => {
+      check = () => {
+        const m = re.exec(this.out);
+        if (m) resolve(m);
+        else if (this.exitCode !== undefined) reject(new Error(`pipe exited (code ${this.exitCode}) before ${what} (${re}); output:\n${this.out}`));
+      };
+    });
+    this.listeners.add(check);
+    check();
+    return within(matched, ms, () => `${what} (${re}); output so far:\n${this.out}`).finally(() => this.listeners.delete(check));
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
@@ -203,16 +199,13 @@ export class Workspace {
     });
     socket.on('end', () => ((ended = true), changed()));
     socket.on('error', () => ((ended = true), changed()));
-    const until = (cond: () => boolean, what: string, ms: number) =>
-      within(
-        new Promise<void>((resolve) => {
-          const check = () => cond() && (listeners.delete(check), resolve());
-          listeners.add(check);
-          check();
-        }),
-        ms,
-        () => `${what} (${lines.length} lines from ${rel} so far${ended ? ', ended' : ''})`,
-      );
+    const until = (cond: () => boolean, what: string, ms: number) => {
+      let check = () => {};
+      const met = new Promise<void>((resolve) => (check = () => void (cond() && resolve())));
+      listeners.add(check);
+      check();
+      return within(met, ms, () => `${what} (${lines.length} lines from ${rel} so far${ended ? ', ended' : ''})`).finally(() => listeners.delete(check));
+    };
     return {
       lines,
       waitLines: (n, what, ms = WAIT_MS) => until(() => lines.length >= n || ended, what, ms).then(() => {
