@@ -1,7 +1,7 @@
 // Bad or unusual input that must give the expected files or a clear error naming what is wrong.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { disposeAll, stageApi, Workspace } from './rig.js';
+import { disposeAll, stageModule, Workspace } from './rig.js';
 
 // A dataset stage: lists its inputs (workspace-relative where they are inside it).
 const dataset = {
@@ -51,25 +51,10 @@ test('a dataset stage whose inputs match nothing fails, naming the pattern and t
   assert.match(r.stdout, /its inputs match no file/);
 });
 
-const copyStage = `
-import { definePerItemStage } from ${JSON.stringify(stageApi)};
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-export default definePerItemStage({
-  async processItems(ctx, items) {
-    for (const it of items) {
-      const out = join(it.outDir, 'copy', it.input.rel);
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, readFileSync(it.input.path));
-    }
-  },
-});
-`;
-
 test('a file name holding a newline is left out by name, with a warning; the rest of the run goes on', async () => {
   const ws = new Workspace({
     'pipeline.json': { vars: { root: 'data' }, stages: [dataset.stages[0], { id: 'copy', module: 'stages/copy.ts', perItem: true, inputs: ['data/**/*'], outputs: ['copy/**'] }] },
-    'stages/copy.ts': copyStage,
+    'stages/copy.ts': stageModule('copy.ts'),
     'data/A/ok.txt': '1',
     'data/A/bad\nname.txt': '2',
   });
@@ -82,22 +67,10 @@ test('a file name holding a newline is left out by name, with a warning; the res
   assert.match(s.stderr, /input "data\/A\/bad\\nname\.txt" left out/, 'pipe status says so too');
 });
 
-const fitStage = `
-import { defineStage } from ${JSON.stringify(stageApi)};
-import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
-export default defineStage({
-  paramsSchema: { type: 'object', properties: { tag: { type: 'string' }, mode: { enum: ['a', 'b'] } }, required: ['tag'] },
-  async run(ctx) {
-    appendFileSync(join(ctx.workspace, 'calls.log'), 'fit\\n');
-  },
-});
-`;
-
 test('params are checked against the stage schema before anything runs; unknown --set keys are rejected; enum errors list the values', async () => {
   const ws = new Workspace({
     'pipeline.json': { stages: [{ id: 'first', command: 'echo first >> calls.log' }, { id: 'fit', module: 'stages/fit.ts', deps: ['first'], params: { tag: 'x', mode: 'c' } }] },
-    'stages/fit.ts': fitStage,
+    'stages/fit.ts': stageModule('schema-fit.ts'),
   });
   let r = await ws.pipe(['run']);
   assert.is.not(r.code, 0);
@@ -123,7 +96,7 @@ test('a misspelt param key in pipeline.json itself (a stage\'s params, a profile
       stages: [{ id: 'first', command: 'echo first >> calls.log' }, { id: 'fit', module: 'stages/fit.ts', deps: ['first'], params: { tag: 'x', tga: 'y' } }],
       profiles: { quick: { description: 'a typo in a profile', params: { 'fit.mdoe': 'a' } } },
     },
-    'stages/fit.ts': fitStage,
+    'stages/fit.ts': stageModule('schema-fit.ts'),
   });
   // Line and column of a property name in the file as written (JSON.stringify with 2 spaces).
   const where = (name: string) => {

@@ -6,22 +6,7 @@ import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { disposeAll, stageApi, Workspace, type Result } from './rig.js';
-
-// The stage proves it saw the value without writing it: its length and a digest of another form.
-const stage = `
-import { defineStage } from ${JSON.stringify(stageApi)};
-import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-export default defineStage({
-  async run(ctx) {
-    const token = process.env.API_TOKEN ?? '';
-    ctx.log('using the token');
-    writeFileSync(join(ctx.outDir, 'seen.json'), JSON.stringify({ length: token.length, md5: createHash('md5').update(token).digest('hex') }));
-  },
-});
-`;
+import { disposeAll, stageModule, Workspace, type Result } from './rig.js';
 
 /** Every file under `dir` (recursively), as text. */
 function filesUnder(dir: string): Array<[string, string]> {
@@ -40,7 +25,8 @@ function filesUnder(dir: string): Array<[string, string]> {
 test('a declared env value never reaches manifests, .pipe or the output; changing it reruns the stage, named without values', async () => {
   const ws = new Workspace({
     'pipeline.json': { env: ['API_TOKEN'], stages: [{ id: 'fetch', module: 'stages/fetch.ts', outputs: ['seen.json'] }, { id: 'shell', command: 'echo "${#API_TOKEN}" > "$PIPE_OUT/length.txt"', outputs: ['length.txt'] }] },
-    'stages/fetch.ts': stage,
+    // The stage proves it saw the value without writing it: its length and a digest of another form.
+    'stages/fetch.ts': stageModule('token-digest.ts'),
   });
   const first = 'tok-FIRST-5b1d9e';
   const second = 'tok-SECOND-77c0aa';

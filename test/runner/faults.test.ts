@@ -8,65 +8,64 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fg from 'fast-glob';
 import { hostname } from 'node:os';
-import { disposeAll, Workspace } from './rig.js';
+import { disposeAll, Workspace, type PipeReader } from './rig.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const until = async (cond: () => boolean, what: string, ms = 60_000) => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-};
-// A process killed here may stay a zombie when pid 1 of a container does not reap: that one is dead too.
+// Dead: gone, a zombie (pid 1 of a container may not reap what is killed here), or exiting (PF_EXITING
+// in the stat flags: a process closes its files a moment before it turns zombie).
 const alive = (pid: number) => {
   try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+    const [state, , , , , , flags] = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return state !== 'Z' && state !== 'X' && (Number(flags) & 0x4) === 0;
   } catch {
     return false;
   }
 };
 
-// The shell writes its host's pid and its own, then ticks from a child loop (`sleep` children in between).
+// The shell writes its host's pid and its own, then ticks from a loop (`sleep` children in between) into
+// a named pipe the test reads: the loop and every `sleep` hold it open, so its end means all have exited.
 const ticking = {
-  stages: [{ id: 'tick', command: 'echo "$PPID $$" > pids.txt; for i in $(seq 1 300); do echo $i >> tick.txt; sleep 0.1; done' }],
+  stages: [{ id: 'tick', command: 'echo "$PPID $$" > pids.txt; for i in $(seq 1 300); do echo $i; sleep 0.1; done > ticks.fifo' }],
 };
-const ticks = (ws: Workspace) => (ws.exists('tick.txt') ? ws.read('tick.txt').split('\n').filter(Boolean).length : 0);
 
-async function assertStopsTicking(ws: Workspace) {
+async function assertStopsTicking(ws: Workspace, ticks: PipeReader) {
   const [, shell] = ws.read('pids.txt').trim().split(' ').map(Number) as [number, number];
-  await sleep(500);
-  const n = ticks(ws);
-  await sleep(1000);
-  assert.is(ticks(ws), n, 'tick.txt kept growing: the command outlived its runner');
+  await ticks.ended('the command to stop ticking (a tick still coming would mean the command outlived its runner)', 15_000);
   assert.is(alive(shell), false, `the stage's shell (pid ${shell}) is still running`);
 }
 
 test('kill -9 of the runner during a command stage kills the shell and its children', async () => {
   const ws = new Workspace({ 'pipeline.json': ticking });
-  const child = ws.spawn(['run']);
-  await until(() => ticks(ws) >= 3, 'the command to tick');
-  child.kill('SIGKILL');
-  await new Promise((r) => child.on('close', r));
-  await assertStopsTicking(ws);
+  const ticks = ws.pipeReader('ticks.fifo');
+  const run = ws.run(['run']);
+  await ticks.waitLines(3, 'the command to tick');
+  run.kill('SIGKILL');
+  await run.result;
+  await assertStopsTicking(ws, ticks);
 });
 
 test('kill -9 of the stage host during a command stage kills its shell group too; the instance fails', async () => {
   const ws = new Workspace({ 'pipeline.json': ticking });
+  const ticks = ws.pipeReader('ticks.fifo');
   const run = ws.pipe(['run']);
-  await until(() => ticks(ws) >= 3 && ws.exists('pids.txt'), 'the command to tick');
+  await ticks.waitLines(3, 'the command to tick');
   const [host] = ws.read('pids.txt').trim().split(' ').map(Number) as [number];
   process.kill(host, 'SIGKILL');
   const r = await run;
   assert.is(r.code, 1);
   assert.match(r.stdout, /FAILED\s+tick[\s\S]*stage process exited \(SIGKILL\)/);
-  await assertStopsTicking(ws);
+  await assertStopsTicking(ws, ticks);
 });
 
 test('after a failure, instances still waiting for a slot do not start (without --keep-going)', async () => {
-  const later = ['a1', 'a2', 'a3', 'a4'].map((id) => ({ id, command: `echo ${id} >> calls.log; sleep 1` }));
-  const ws = new Workspace({ 'pipeline.json': { stages: [{ id: 'bad', command: 'sleep 0.3; exit 3' }, ...later] } });
-  const r = await ws.pipe(['run', '-j', '2']);
+  // bad and a1 take the two slots at once; a1 waits on the gate until bad has failed, a2…a4 for a slot
+  // (the gate lets all four through, so one started by mistake would show in calls.log, not hang).
+  const later = ['a1', 'a2', 'a3', 'a4'].map((id) => ({ id, command: `echo ${id} >> calls.log; read _ < later.gate` }));
+  const ws = new Workspace({ 'pipeline.json': { stages: [{ id: 'bad', command: 'exit 3' }, ...later] } });
+  const gate = ws.gate('later.gate');
+  const run = ws.run(['run', '-j', '2']);
+  await run.waitFor(/FAILED\s+bad/, 'bad to fail');
+  gate.open(4);
+  const r = await run.result;
   assert.is(r.code, 1);
   assert.equal(ws.calls(), ['a1']);
   for (const id of ['a2', 'a3', 'a4']) assert.match(r.stdout, new RegExp(`skipped\\s+${id} .*an earlier instance failed`));
@@ -83,24 +82,22 @@ test('a dry run with a missing module exits 1 and still says what else would run
 });
 
 test('SIGTERM or Ctrl-C while waiting for the lock ends the waiting run at once; it runs nothing later', async () => {
-  const ws = new Workspace({ 'pipeline.json': { stages: [{ id: 'slow', command: 'echo slow >> calls.log; while [ ! -e go ]; do sleep 0.05; done' }] } });
-  const first = ws.spawn(['run']);
-  await until(() => ws.calls().length === 1, 'the first run to start');
+  const ws = new Workspace({ 'pipeline.json': { stages: [{ id: 'slow', command: 'echo slow >> calls.log; echo started; read _ < slow.gate' }] } });
+  const gate = ws.gate('slow.gate');
+  const first = ws.run(['run']);
+  await first.waitFor(/\[slow\] started/, 'the first run to start its stage');
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    const second = ws.spawn(['run', '--force', 'slow']);
-    let out = '';
-    second.stdout!.on('data', (d) => (out += d));
-    second.stderr!.on('data', (d) => (out += d));
-    await until(() => /waiting for another pipe run \(pid \d+.*remove \S+\.pipe\/lock/.test(out), 'the second run to wait');
+    const second = ws.run(['run', '--force', 'slow']);
+    await second.waitFor(/waiting for another pipe run \(pid \d+.*remove \S+\.pipe\/lock/, 'the second run to wait');
     const t0 = Date.now();
     second.kill(signal);
-    const code = await new Promise((r) => second.on('close', r));
+    const { code } = await second.result;
     assert.ok(Date.now() - t0 < 5000, `${signal}: the waiting run ended promptly`);
-    assert.is(code, 130, `${signal}: ${out}`);
-    assert.match(out, /cancelled while waiting for the workspace lock; nothing was run/);
+    assert.is(code, 130, `${signal}: ${second.out}`);
+    assert.match(second.out, /cancelled while waiting for the workspace lock; nothing was run/);
   }
-  ws.write('go', '');
-  await new Promise((r) => first.on('close', r));
+  gate.open();
+  await first.result;
   assert.equal(ws.calls(), ['slow'], 'no cancelled run ran the stage later');
 });
 

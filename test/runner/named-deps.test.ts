@@ -3,32 +3,12 @@
 // a wrong name fails naming the alias and its pipeline.json line.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { disposeAll, stageApi, Workspace } from './rig.js';
+import { disposeAll, stageModule, Workspace } from './rig.js';
 
-const producer = `
-import { defineStage } from ${JSON.stringify(stageApi)};
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-export default defineStage({ async run(ctx) { writeFileSync(join(ctx.outDir, 'value.txt'), String(ctx.params.value)); } });
-`;
-
+const producer = stageModule('producer.ts');
 // Reads its deps only by name and writes what it saw.
-const consumer = `
-import { defineStage } from ${JSON.stringify(stageApi)};
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-export default defineStage({
-  async run(ctx) {
-    const cells = ctx.dep(String(ctx.params.read));
-    const many = ctx.depList('many').map((d) => d.instanceId + '=' + readFileSync(join(d.dir, 'value.txt'), 'utf8'));
-    const none = ctx.optionalDep('none');
-    writeFileSync(join(ctx.outDir, 'seen.json'), JSON.stringify({
-      name: cells.name, stage: cells.stageId, key: cells.key, created: cells.created, seconds: cells.seconds, value: readFileSync(join(cells.dir, 'value.txt'), 'utf8'),
-      many, none, declared: Object.keys(ctx.declaredDeps),
-    }));
-  },
-});
-`;
+const consumer = stageModule('consumer.ts');
+
 
 function pipeline(cellsStage: string, read = 'cells') {
   return {

@@ -1,23 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { stageApi, upperStage, Workspace } from './rig.js';
-
-// A second per-item stage downstream, to check that one new upstream item is one item of work here too.
-const countStage = `
-import { definePerItemStage } from ${JSON.stringify(stageApi)};
-import { appendFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-export default definePerItemStage({
-  async processItems(ctx, items) {
-    for (const it of items) {
-      const out = join(it.outDir, 'len', it.input.rel + '.n');
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, String(readFileSync(it.input.path, 'utf8').length * Number(ctx.params.scale)));
-      appendFileSync(join(ctx.workspace, 'calls.log'), 'item ' + ctx.instanceId + ' ' + it.input.rel + '\\n');
-    }
-  },
-});
-`;
+import { controlledItemsStage, RIG_ENV, stageModule, upperStage, Workspace } from './rig.js';
 
 const ws = new Workspace({
   'pipeline.json': {
@@ -30,7 +13,8 @@ const ws = new Workspace({
     ],
   },
   'stages/upper.ts': upperStage,
-  'stages/len.ts': countStage,
+  // A second per-item stage downstream, to check that one new upstream item is one item of work here too.
+  'stages/len.ts': stageModule('length.ts'),
   'stages/lib/suffix.ts': "export const suffix = '';\n",
   ...Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`data/c${i % 2}/f${i}.txt`, 'x'.repeat(i + 1)])),
 });
@@ -84,20 +68,7 @@ test('targets select one instance and what it needs; profiles replace a matrix',
 });
 
 test('pipe <command> runs a defineCommand module with argv and the current output dirs', async () => {
-  ws.write('stages/show.ts', `
-import { defineCommand } from ${JSON.stringify(stageApi)};
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-export default defineCommand({
-  usage: 'pipe show <instance>',
-  async run(ctx) {
-    const dir = ctx.outputDir(ctx.argv[0]);
-    ctx.log(ctx.instances('len').join(' '));
-    ctx.log(readFileSync(join(dir, 'summary.json'), 'utf8'));
-    return 0;
-  },
-});
-`);
+  ws.write('stages/show.ts', stageModule('show.ts'));
   ws.write('pipeline.json', { ...JSON.parse(ws.read('pipeline.json')), commands: { show: { module: 'stages/show.ts', description: 'show an instance' } } });
   const r = await ws.pipe(['show', 'upper']);
   assert.is(r.code, 0, r.stderr);
@@ -118,35 +89,11 @@ test('dag prints text and Mermaid', async () => {
 });
 
 
-// A per-item stage that can tell up front that no item needs work (like features without weights).
-const gatedStage = `
-import { definePerItemStage } from ${JSON.stringify(stageApi)};
-import { appendFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-const log = (ctx, line) => appendFileSync(join(ctx.workspace, 'calls.log'), line + '\\n');
-export default definePerItemStage({
-  async skipAllItems(ctx) {
-    log(ctx, 'skip-check');
-    return ctx.params.off ? 'switched off by params.off' : null;
-  },
-  async processItems(ctx, items) {
-    for (const it of items) {
-      mkdirSync(join(it.outDir, 'copy'), { recursive: true });
-      writeFileSync(join(it.outDir, 'copy', it.input.rel.replace(/\\//g, '_')), 'x');
-      log(ctx, 'item ' + it.input.rel);
-    }
-  },
-  async finalize(ctx, items) {
-    log(ctx, 'finalize ' + items.length);
-    writeFileSync(join(ctx.outDir, 'count.json'), JSON.stringify({ items: items.length }));
-  },
-});
-`;
-
 test('skipAllItems: a reason means no item is read, finalize sees none, and turning it off processes them all', async () => {
   const gated = new Workspace({
     'pipeline.json': { stages: [{ id: 'gated', module: 'stages/gated.ts', perItem: true, inputs: ['data/*.txt'], params: { off: true }, outputs: ['copy/**', 'count.json'] }] },
-    'stages/gated.ts': gatedStage,
+    // A per-item stage that can tell up front that no item needs work (like features without weights).
+    'stages/gated.ts': stageModule('skippable.ts'),
     ...Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`data/f${i}.txt`, String(i)])),
   });
   try {
@@ -171,45 +118,33 @@ test('skipAllItems: a reason means no item is read, finalize sees none, and turn
 });
 
 test('a per-item stage that started with one slot takes a second worker when the stage beside it finishes', async () => {
-  // The first worker holds its first chunk until a second worker shows up (or 60 s pass), so the test
-  // does not depend on how fast a loaded machine starts processes: without growth there is one pid.
-  const pidStage = `
-import { definePerItemStage } from ${JSON.stringify(stageApi)};
-import { appendFileSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-const started = (ws) => (existsSync(join(ws, 'workers.log')) ? readFileSync(join(ws, 'workers.log'), 'utf8').trim().split('\\n') : []);
-let waited = false;
-export default definePerItemStage({
-  async processItems(ctx, items) {
-    if (!started(ctx.workspace).includes(String(process.pid))) appendFileSync(join(ctx.workspace, 'workers.log'), process.pid + '\\n');
-    if (!waited) {
-      waited = true;
-      for (let t = 0; t < 600 && new Set(started(ctx.workspace)).size < 2; t++) await new Promise((r) => setTimeout(r, 100));
-    }
-    for (const it of items) {
-      await new Promise((r) => setTimeout(r, 20));
-      mkdirSync(join(it.outDir, 'out'), { recursive: true });
-      writeFileSync(join(it.outDir, 'out', it.input.rel.replace(/\\//g, '_')), 'x');
-      appendFileSync(join(ctx.workspace, 'calls.log'), 'pid ' + process.pid + '\\n');
-    }
-  },
-});
-`;
+  // beside, a command (no module to bundle), takes its slot before many can; it ends when the test opens
+  // its gate, once many's first chunk is in flight, and that chunk ends only after beside has given its
+  // slot back. The end of a chunk is where a per-item stage takes free slots: without growth, one pid.
   const grow = new Workspace({
     'pipeline.json': {
       stages: [
-        { id: 'beside', command: 'sleep 0.5; echo done > "$PIPE_OUT/x.txt"', outputs: ['x.txt'] },
-        { id: 'many', module: 'stages/many.ts', perItem: true, inputs: ['data/*.txt'], outputs: ['out/**'] },
+        { id: 'beside', command: 'read _ < beside.gate; echo done > "$PIPE_OUT/x.txt"', outputs: ['x.txt'] },
+        { id: 'many', module: 'stages/many.ts', perItem: true, inputs: ['data/*.txt'], outputs: ['out/**'], env: [RIG_ENV] },
       ],
     },
-    'stages/many.ts': pidStage,
+    'stages/many.ts': controlledItemsStage,
     ...Object.fromEntries(Array.from({ length: 80 }, (_, i) => [`data/f${i}.txt`, String(i)])),
   });
   try {
-    const r = await grow.pipe(['run', '-j', '2']);
+    const gate = grow.gate('beside.gate');
+    const stage = await grow.controlled();
+    const run = grow.run(['run', '-j', '2']);
+    const first = await stage.nextInvocation('many');
+    gate.open();
+    await run.waitFor(/ran\s+beside/, 'beside to finish'); // printed as its slot is released
+    await first.finish();
+    stage.finishAll();
+    const r = await run.result;
     assert.is(r.code, 0, r.stdout + r.stderr);
-    const pids = new Set(grow.calls().filter((c) => c.startsWith('pid ')));
-    assert.is(grow.calls().length, 80);
+    const chunks = stage.invocations.filter((inv) => inv.stageId === 'many');
+    const pids = new Set(chunks.map((inv) => inv.pid));
+    assert.is(chunks.flatMap((inv) => inv.items).length, 80);
     assert.is(pids.size, 2, `items ran in ${pids.size} process(es)`);
   } finally {
     grow.dispose();
@@ -217,27 +152,9 @@ export default definePerItemStage({
 });
 
 test('finalize may read the items\' outputs but not write to them: the instance fails naming the file, and the store stays sound', async () => {
-  const writer = `
-import { definePerItemStage } from ${JSON.stringify(stageApi)};
-import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-export default definePerItemStage({
-  async processItems(ctx, items) {
-    for (const it of items) {
-      mkdirSync(join(it.outDir, 'out'), { recursive: true });
-      writeFileSync(join(it.outDir, 'out', it.input.rel.replace(/\\//g, '_')), 'item ' + readFileSync(it.input.path, 'utf8'));
-    }
-  },
-  async finalize(ctx, items) {
-    const all = items.map((it) => readFileSync(join(ctx.outDir, it.files[0]), 'utf8')).join(',');
-    writeFileSync(join(ctx.outDir, 'all.txt'), all);
-    if (ctx.params.tamper) writeFileSync(join(ctx.outDir, items[0].files[0]), 'tampered');
-  },
-});
-`;
   const ws2 = new Workspace({
     'pipeline.json': { stages: [{ id: 'w', module: 'stages/w.ts', perItem: true, inputs: ['data/*.txt'], params: { tamper: false }, outputs: ['out/**', 'all.txt'] }] },
-    'stages/w.ts': writer,
+    'stages/w.ts': stageModule('finalize-writer.ts'),
     'data/a.txt': 'a',
     'data/b.txt': 'b',
   });
@@ -262,25 +179,10 @@ test.after(() => ws.dispose());
 // Every item writes the same bytes: the store already holds the object after the first, so the later
 // items' files are not moved into it. Item folders are reused chunk after chunk; a file left behind
 // would be counted as the next item's output.
-const sameStage = `
-import { definePerItemStage } from ${JSON.stringify(stageApi)};
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-export default definePerItemStage({
-  async processItems(ctx, items) {
-    for (const it of items) {
-      const out = join(it.outDir, 'same', it.input.rel + '.txt');
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(out, 'identical');
-    }
-  },
-});
-`;
-
 test('items that write identical bytes each own exactly their file, with one worker folder per chunk place', async () => {
   const same = new Workspace({
     'pipeline.json': { stages: [{ id: 'same', module: 'stages/same.ts', perItem: true, inputs: ['data/*.txt'], outputs: ['same/**'] }] },
-    'stages/same.ts': sameStage,
+    'stages/same.ts': stageModule('identical.ts'),
     ...Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`data/f${i}.txt`, String(i)])),
   });
   const r = await same.pipe(['run', '-j', '1']);

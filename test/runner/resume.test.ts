@@ -58,19 +58,16 @@ test('kill -9 of a training run after a few epochs, then a rerun: the same key h
   assert.is(r.code, 0, r.stdout + r.stderr);
 
   const killed = await studyWorkspace();
-  const child = killed.spawn(['run']);
-  let ended = false;
-  child.on('close', () => (ended = true));
+  const run = killed.run(['run']);
   const epochsDone = () => {
     const [state] = fg.sync('.pipe/state/*/scratch/checkpoint/state.json', { cwd: killed.dir });
     return state ? (JSON.parse(readFileSync(killed.path(state), 'utf8')) as { epochsDone: number }).epochsDone : 0;
   };
-  while (epochsDone() < 2) {
-    assert.is(ended, false, 'the training finished before it could be killed');
-    await new Promise((res) => setTimeout(res, 20));
-  }
-  child.kill('SIGKILL');
-  await new Promise((res) => child.on('close', res));
+  // The training logs an epoch once its checkpoint is saved (the wait fails if the run ends first).
+  await run.waitFor(/^\[train\] epoch 2\/\d+:/m, 'the checkpoint of epoch 2');
+  run.kill('SIGKILL');
+  await run.result;
+  assert.ok(epochsDone() >= 2, 'a checkpoint after epoch 2');
   assert.ok(epochsDone() < EPOCHS, 'killed before the last epoch');
   const resumed = await killed.pipe(['run']);
   assert.is(resumed.code, 0, resumed.stdout + resumed.stderr);

@@ -1,48 +1,27 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ChildProcess } from 'node:child_process';
 import { renameSync, symlinkSync } from 'node:fs';
-import { disposeAll, upperStage, Workspace } from '../runner/rig.js';
-
-// A whole stage that takes a while, to change its input while it runs. It logs start and end, and
-// ignores ctx.signal, so a cancel must end its process (the runner kills it 2 s after asking).
-const slowStage = `
-import { defineStage } from ${JSON.stringify(new URL('../../pipeline/stage-api.js', import.meta.url).pathname)};
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-export default defineStage({
-  async run(ctx) {
-    const text = ctx.inputs.map((f) => readFileSync(f.path, 'utf8')).join(',');
-    appendFileSync(join(ctx.workspace, 'calls.log'), 'start slow ' + text + '\\n');
-    await new Promise((r) => setTimeout(r, 2500));
-    writeFileSync(join(ctx.outDir, 'out.txt'), text);
-    appendFileSync(join(ctx.workspace, 'calls.log'), 'end slow ' + text + '\\n');
-  },
-});
-`;
+import { controlledStage, disposeAll, RIG_ENV, upperStage, Workspace, type Invocation, type Running } from '../runner/rig.js';
 
 const pipeline = {
   stages: [
     { id: 'upper', module: 'stages/upper.ts', perItem: true, inputs: ['data/**/*.txt'], outputs: ['up/**', 'summary.json'] },
-    { id: 'slow', module: 'slowstage/slow.ts', inputs: ['slowdata/*.txt'], outputs: ['out.txt'] },
+    // A whole stage the test drives (test/runner/controlled-stage.ts), to change its input while it runs.
+    { id: 'slow', module: 'slowstage/slow.ts', inputs: ['slowdata/*.txt'], outputs: ['out.txt'], env: [RIG_ENV] },
   ],
 };
 
 /** A running `pipe watch`, with helpers to wait for its cycle reports. */
 class Watcher {
-  out = '';
   readonly exited: Promise<number | null>;
-  constructor(readonly child: ChildProcess) {
-    child.stdout!.on('data', (d) => (this.out += d));
-    child.stderr!.on('data', (d) => (this.out += d));
-    this.exited = new Promise((r) => child.on('close', (c) => r(c)));
+  constructor(readonly run: Running) {
+    this.exited = run.result.then((r) => r.code);
   }
-  async waitFor(re: RegExp, ms = 20_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!re.test(this.out)) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${re}; output:\n${this.out}`);
-      await sleep(50);
-    }
+  get out(): string {
+    return this.run.out;
+  }
+  async waitFor(re: RegExp): Promise<void> {
+    await this.run.waitFor(re, 'the watcher to print it');
   }
   /** The block printed for cycle n. */
   block(n: number): string {
@@ -61,24 +40,28 @@ const ws = new Workspace({
   'pipeline.json': pipeline,
   'stages/upper.ts': upperStage,
   'stages/lib/suffix.ts': "export const suffix = '';\n",
-  'slowstage/slow.ts': slowStage,
+  'slowstage/slow.ts': controlledStage,
   'slowdata/a.txt': 'a1',
   ...Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`data/c${i % 2}/f${i}.txt`, `f${i}`])),
 });
 // A symlink pointing back up the watched tree must hang neither the watcher nor the runner's globs.
 symlinkSync('..', ws.path('slowdata/loop'));
 symlinkSync('..', ws.path('data/c0/loop'));
+const stage = await ws.controlled();
+/** slow's output: the text of its input. */
+const finishSlow = (inv: Invocation) => inv.finish({ 'out.txt': inv.inputText() ?? '' });
 
 let w: Watcher;
 
 test.after(() => {
   if (process.env.WATCH_DEBUG) console.log(w?.out);
-  w?.child.kill('SIGKILL');
+  w?.run.kill('SIGKILL');
   disposeAll();
 });
 
 test('the initial cycle runs everything, then the watcher waits', async () => {
-  w = new Watcher(ws.spawn(['watch', '--debounce', '150', '-j', '2']));
+  w = new Watcher(ws.run(['watch', '--debounce', '150', '-j', '2']));
+  await finishSlow(await stage.nextInvocation('slow'));
   await w.waitFor(/^ {3}cycle 1 /m);
   assert.match(w.out, /watching /);
   assert.match(w.block(1), /initial run/);
@@ -117,11 +100,13 @@ test('deleting an image processes no item and removes its output', async () => {
 
 test('a rapid burst of changes is one cycle', async () => {
   ws.resetCalls();
+  // The burst is the behaviour under test: writes 20 ms apart, well inside the 150 ms debounce window.
   for (let i = 0; i < 5; i++) {
     ws.write(`data/c0/burst${i}.txt`, `b${i}`);
     await sleep(20);
   }
   await w.waitFor(/^ {3}cycle 5 /m);
+  // No event says that nothing more comes: wait 4 debounce windows and check that no sixth cycle started.
   await sleep(600);
   assert.is(w.cycles(), 5);
   assert.match(w.block(5), /5 added/);
@@ -130,21 +115,26 @@ test('a rapid burst of changes is one cycle', async () => {
 
 test('changing the input of a running stage cancels it and runs it again; the other stage is untouched', async () => {
   ws.resetCalls();
+  const before = stage.invocations.length;
   ws.write('slowdata/a.txt', 'a2');
   ws.write('data/c0/f2.txt', 'changed');
-  // Wait until the slow stage is running in cycle 6, then change its input again.
-  const end = Date.now() + 20_000;
-  while (!ws.calls().includes('start slow a2')) {
-    if (Date.now() > end) throw new Error(`slow never started:\n${w.out}`);
-    await sleep(30);
-  }
+  // Cycle 6 runs slow with a2; it ignores ctx.signal, so the cancel that changing its input again
+  // brings must end its process (the runner kills it 2 s after asking).
+  const a2 = await stage.nextInvocation('slow');
+  assert.is(a2.inputText(), 'a2');
+  await a2.hang();
   ws.write('slowdata/a.txt', 'a3');
+  await a2.aborted();
+  await a2.closed();
+  const a3 = await stage.nextInvocation('slow');
+  assert.is(a3.inputText(), 'a3');
+  await finishSlow(a3);
   await w.waitFor(/^ {3}cycle 7 /m);
   assert.match(w.block(6), /cancelled \(inputs changed, scheduled again\): slow/);
   assert.match(w.block(6), /ran: upper \(1 item\)/);
   assert.match(w.block(7), /ran: slow/);
   assert.not.match(w.block(7), /upper/);
-  assert.equal(ws.calls().filter((c) => c.includes('slow')), ['start slow a2', 'start slow a3', 'end slow a3']);
+  assert.equal(stage.invocations.slice(before).map((inv) => [inv.inputText(), inv.state]), [['a2', 'hung'], ['a3', 'finished']]);
   assert.equal(ws.calls().filter((c) => c.includes('upper')), ['item upper data/c0/f2.txt', 'finalize upper']);
   assert.is(ws.read('artifacts/stages/slow/out.txt'), 'a3');
 });
@@ -166,7 +156,7 @@ test('a broken pipeline.json shows the error and keeps watching; fixing it resum
 });
 
 test('Ctrl-C stops cleanly and leaves the store consistent (a plain run is up to date)', async () => {
-  w.child.kill('SIGINT');
+  w.run.kill('SIGINT');
   assert.is(await w.exited, 0);
   const r = await ws.pipe(['run']);
   assert.is(r.code, 0, r.stdout + r.stderr);
@@ -175,7 +165,7 @@ test('Ctrl-C stops cleanly and leaves the store consistent (a plain run is up to
 
 test('--until stops each cycle at a stage and --cycles N exits after N cycles', async () => {
   ws.resetCalls();
-  const u = new Watcher(ws.spawn(['watch', '--until', 'upper', '--debounce', '100', '--cycles', '2']));
+  const u = new Watcher(ws.run(['watch', '--until', 'upper', '--debounce', '100', '--cycles', '2']));
   await u.waitFor(/^ {3}cycle 1 /m);
   ws.write('slowdata/a.txt', 'a4');
   ws.write('data/c1/until.txt', 'u');
