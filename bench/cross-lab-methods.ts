@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import crossLab, { type CrossLabParams } from '../stages/cross-lab.js';
 import type { CrossLabRecord } from '../stages/lib/records/cross-lab-record.js';
-import { depLookup, type DeclaredDep } from '../pipeline/stage-api.js';
+import { depLookup, type DeclaredDep, type DepOutput } from '../pipeline/stage-api.js';
 
 const ws = process.cwd();
 const config = JSON.parse(readFileSync(path.join(ws, 'pipeline.json'), 'utf8'));
@@ -17,9 +17,10 @@ const declaredDeps: Record<string, DeclaredDep> = {
   split: { where: 'bench/cross-lab-methods.ts', selector: 'split', instances: ['split'] },
   features: { where: 'bench/cross-lab-methods.ts', selector: 'features[arch=${matrix.arch}]', instances: [`features[arch=${arch}]`] },
 };
-const deps = {
-  split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: path.join(ws, 'artifacts/stages/split'), name: 'split', key: 'test-key', created: null, seconds: null },
-  features: { instanceId: `features[arch=${arch}]`, stageId: 'features', matrix: { arch }, dir: path.join(ws, `artifacts/stages/features[arch=${arch}]`), name: 'features', key: 'bench-key', created: null, seconds: null },
+// Keyed by instance id, as the runner hands them.
+const deps: Record<string, DepOutput> = {
+  split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: path.join(ws, 'artifacts/stages/split'), name: 'split', key: 'bench-key', created: null, seconds: null },
+  [`features[arch=${arch}]`]: { instanceId: `features[arch=${arch}]`, stageId: 'features', matrix: { arch }, dir: path.join(ws, `artifacts/stages/features[arch=${arch}]`), name: 'features', key: 'bench-key', created: null, seconds: null },
 };
 const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
 for (const variant of process.argv.slice(2).length ? process.argv.slice(2) : ['{}']) {
