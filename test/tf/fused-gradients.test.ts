@@ -115,6 +115,52 @@ test('training steps of a MobileNet-style block: the same weights bit for bit wi
   sameBits('weights after 4 steps', results[0]!, results[1]!);
 });
 
+test('fused conv2d in training (linear, with and without bias, same and valid, stride 1 and 2): the bits of tfjs\'s gradients', () => {
+  const input = tf.randomUniform([3, 9, 11, 5], -2, 2, 'float32', 11);
+  const filter = tf.randomUniform([3, 3, 5, 7], -1, 1, 'float32', 12);
+  const bias = tf.randomUniform([7], -1, 1, 'float32', 13);
+  const mix = tf.randomUniform([3, 9, 11, 7], -1, 1, 'float32', 14);
+  for (const pad of ['same', 'valid'] as const) {
+    for (const strides of [1, 2] as const) {
+      const loss = (y: tf.Tensor) => tf.sum(tf.mul(y, tf.slice(mix, [0, 0, 0, 0], y.shape))) as tf.Scalar;
+      const withBias = both((a, f, b) => loss(tf.fused.conv2d({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, bias: b, strides, pad })), [input, filter, bias]);
+      sameBits(`${pad}, stride ${strides}, bias`, ...withBias);
+      const noBias = both((a, f) => loss(tf.fused.conv2d({ x: a as tf.Tensor4D, filter: f as tf.Tensor4D, strides, pad })), [input, filter]);
+      sameBits(`${pad}, stride ${strides}, no bias`, ...noBias);
+      tf.dispose([...withBias.flat(), ...noBias.flat()]);
+    }
+  }
+  tf.dispose([input, filter, bias, mix]);
+});
+
+test('a first conv layer\'s input gradient, which nothing uses, is no longer computed; its weights\' gradients are the same bits', async () => {
+  const model = tf.sequential({ layers: [
+    tf.layers.conv2d({ inputShape: [12, 12, 3], filters: 8, kernelSize: 3, padding: 'same', useBias: true, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+    tf.layers.globalAveragePooling2d({}),
+    tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }),
+  ] });
+  const images = tf.randomUniform([4, 12, 12, 3], 0, 1, 'float32', 15);
+  const weightsOf = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const step = async (fused: boolean) => {
+    setFusedGradients(fused);
+    let grads: tf.Tensor[] = [];
+    const profile = await tf.profile(() => {
+      const { grads: g } = tf.variableGrads(() => tf.sum(model.predict(images) as tf.Tensor) as tf.Scalar, weightsOf);
+      grads = weightsOf.map((w) => tf.keep(g[w.name]!));
+    });
+    setFusedGradients(true);
+    return { grads, kernels: profile.kernelNames };
+  };
+  const reference = await step(false);
+  const lazy = await step(true);
+  assert.ok(reference.kernels.includes('Conv2DBackpropInput'), 'tfjs\'s own gradient computes the input gradient');
+  assert.not.ok(lazy.kernels.includes('Conv2DBackpropInput'), 'the lazy gradient skips it');
+  assert.ok(lazy.kernels.includes('Conv2DBackpropFilter'));
+  sameBits('first-layer weights', reference.grads, lazy.grads);
+  tf.dispose([...reference.grads, ...lazy.grads, images]);
+  model.dispose();
+});
+
 test('Slice: block copies equal the stock kernel on slices of rank 2–5, and small or scattered slices still work', () => {
   const stock = stockKernel('Slice')!;
   const backend = tf.backend();
