@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../stages/tf/backend.js';
+import { stockKernel } from '../../stages/tf/wasm-kernel-utils.js';
 
 await initBackend({ prefer: 'wasm', quiet: true });
 
@@ -300,6 +301,39 @@ test('matrix products of a Dense layer in training (right operand large and new:
     if (lead.length === 0) continue;
     for (const activation of ['relu', 'linear']) {
       compare(`fused x·W + bias, ${activation}, rank ${lead.length + 2}`, '_FusedMatMul', { a: x, b: w, bias }, { transposeA: false, transposeB: false, activation });
+    }
+  }
+});
+
+test('the unpacked matrix product (new right operands, 1–1024 rows) gives XNNPACK\'s bits, transposed operands and odd sizes too', () => {
+  let seed = 500;
+  const bitsOf = (v: Float32Array) => new Uint32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+  // Head training's shapes (batch 32, 480 → 256 → 4), tails of the 4-row and 8/4-column blocks, one row.
+  const shapes: [number, number, number][] = [[32, 480, 256], [480, 32, 256], [32, 256, 4], [7, 33, 13], [1, 5, 3], [5, 1, 9], [13, 17, 11]];
+  for (const [m, k, n] of shapes) {
+    for (const [transposeA, transposeB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const aShape = transposeA ? [k, m] : [m, k];
+      const bShape = transposeB ? [n, k] : [k, n];
+      const av = random(count(aShape), seed++);
+      av[0] = -0; av[1 % av.length] = 1e-38; // signed zero and a subnormal product
+      const a = { shape: aShape, values: av };
+      const b = { shape: bShape, values: random(count(bShape), seed++) };
+      tf.setBackend('wasm');
+      const stock = stockKernel('BatchMatMul')!;
+      const expected = tf.tidy(() => {
+        const backend = tf.backend();
+        // What leukopipe ran before: the operands transposed (exact), then XNNPACK's untransposed product
+        // (stock wasm's own transposed path is a slow loop with other sums).
+        const ta = tf.tensor(a.values, a.shape), tb = tf.tensor(b.values, b.shape);
+        const inputs = { a: transposeA ? tf.transpose(ta) : ta, b: transposeB ? tf.transpose(tb) : tb };
+        const info = stock({ inputs, backend, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;
+        return Float32Array.from(tf.engine().makeTensorFromTensorInfo(info).dataSync());
+      });
+      const actual = runOn('wasm', 'BatchMatMul', { a, b }, { transposeA, transposeB });
+      assert.equal(actual.shape, [m, n]);
+      const x = bitsOf(actual.values), y = bitsOf(expected);
+      const differing = x.filter((v, i) => v !== y[i]).length;
+      assert.is(differing, 0, `${m}×${k}×${n} tA=${transposeA} tB=${transposeB}: ${differing} values differ from the stock kernel`);
     }
   }
 });

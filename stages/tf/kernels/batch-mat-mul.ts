@@ -4,7 +4,7 @@
 // running the untransposed XNNPACK product is ~10× faster.
 import * as tf from '@tensorflow/tfjs';
 import { type BackendWasm, type TensorInfo, dispose, runStock, size } from '../wasm-kernel-utils.js';
-import { ptr, simdKernels } from '../simd-kernels.js';
+import { ptr, simdKernels, withScratch } from '../simd-kernels.js';
 
 /** Swaps the last two axes of a float32 tensor. */
 export function transposeLastTwo(backend: BackendWasm, t: TensorInfo): TensorInfo {
@@ -28,6 +28,8 @@ export function transposeLastTwo(backend: BackendWasm, t: TensorInfo): TensorInf
 const PACK_NS = 10;
 const TRANSPOSE_NS = 1.2;
 /** Operands already packed once (a constant, e.g. inference weights): stock keeps those cached. */
+/** B of up to this many floats (256 KiB) is packed whole (L2 is larger on the machines measured). */
+const PACK_ALL_MAX = 64 * 1024;
 const seenRight = new WeakSet<object>();
 
 function swappedIsCheaper(m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, rightSeen: boolean): boolean {
@@ -44,6 +46,30 @@ function swappedProduct(backend: BackendWasm, a: TensorInfo, b: TensorInfo, tran
   const out = transposeLastTwo(backend, productT);
   dispose(backend, left === b ? null : left, right === a ? null : right, productT);
   return out;
+}
+
+/**
+ * C = op(A)·op(B) without packing (native gemm_f32: XNNPACK's sums, so its bits). For a right operand
+ * XNNPACK has not packed before — what training hands it at every step — this skips the packing that
+ * cost more than the product (a 480→256 Dense step: three products of 0.5 ms → ~0.1 ms each).
+ */
+function unpackedProduct(backend: BackendWasm, a: TensorInfo, b: TensorInfo, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): TensorInfo {
+  const outer = a.shape.length === 3 || b.shape.length === 3 ? [1] : [];
+  const out = backend.makeOutput([...outer, m, n], 'float32');
+  // A B that fits in cache is packed whole, so each block of A is read once (see gemm_f32).
+  const packAll = k * n <= PACK_ALL_MAX;
+  const panelFloats = packAll ? k * Math.max(8, Math.floor(n / 8) * 8) : k * 8;
+  withScratch(backend, [panelFloats * 4], (panel) =>
+    simdKernels(backend).gemm_f32(ptr(backend, a), ptr(backend, b), ptr(backend, out), m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0, panel, packAll ? 1 : 0));
+  return out;
+}
+
+export type MatMulStrategy = 'auto' | 'stock' | 'swapped' | 'unpacked';
+let strategy: MatMulStrategy = 'auto';
+
+/** Forces one way of computing plain products (all give the same bits): for bench/matmul-strategies.ts. */
+export function setMatMulStrategy(s: MatMulStrategy): void {
+  strategy = s;
 }
 
 /** A rank-2 tensor, or rank 3 with one matrix (what tf.matMul and Dense layers hand the kernel). */
@@ -67,7 +93,9 @@ function untransposed(name: string) {
       const n = b.shape[tB ? b.shape.length - 2 : b.shape.length - 1]!;
       const rightSeen = seenRight.has(b.dataId);
       if (!tB) seenRight.add(b.dataId);
-      if (swappedIsCheaper(m, k, n, tA, tB, rightSeen)) return swappedProduct(backend, a, b, tA, tB);
+      const choice = strategy !== 'auto' ? strategy : !rightSeen ? 'unpacked' : swappedIsCheaper(m, k, n, tA, tB, rightSeen) ? 'swapped' : 'stock';
+      if (choice === 'unpacked') return unpackedProduct(backend, a, b, m, k, n, tA, tB);
+      if (choice === 'swapped') return swappedProduct(backend, a, b, tA, tB);
     }
     const ta = attrs.transposeA && a.dtype === 'float32' ? transposeLastTwo(backend, a) : null;
     const tb = attrs.transposeB && b.dtype === 'float32' ? transposeLastTwo(backend, b) : null;

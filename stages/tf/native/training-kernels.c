@@ -486,6 +486,152 @@ void adam_update(const f32 *w, const f32 *g, const f32 *m, const f32 *v, f32 *ou
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Matrix product without packing (kernels/batch-mat-mul.ts). XNNPACK packs the right operand of every
+// product afresh unless it saw the same tensor before; in training that operand is new each step (a
+// Dense kernel after its update, a gradient), and the packing cost more than the product. Each output
+// here is XNNPACK's sum: from +0, a·b added in k order, one rounding per multiply and per add — the
+// same bits (test/tf/wasm-kernels.test.ts compares them with the stock kernel).
+
+#define MAC(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+
+/** A(i, p): row-major m × k, or (transA) stored k × m. */
+static inline f32 a_at(const f32 *a, int transA, int m, int k, int i, int p) {
+  return transA ? a[(int64_t)p * m + i] : a[(int64_t)i * k + p];
+}
+
+/** C(i, j … j+7) of one row, from the packed panel (row stride 8); C's row stride is n. */
+static inline void gemm_1x8(const f32 *a, const f32 *panel, f32 *c, int transA, int m, int k, int stride, int n, int i, int j) {
+  v128_t c0 = wasm_f32x4_splat(0.f), c1 = c0;
+  for (int p = 0; p < k; p++) {
+    const v128_t av = wasm_f32x4_splat(a_at(a, transA, m, k, i, p));
+    const f32 *bp = panel + (int64_t)p * stride;
+    MAC(c0, av, wasm_v128_load(bp));
+    MAC(c1, av, wasm_v128_load(bp + 4));
+  }
+  wasm_v128_store(c + (int64_t)i * n + j, c0);
+  wasm_v128_store(c + (int64_t)i * n + j + 4, c1);
+}
+
+/** C(i, j … n-1) of one row, for the last n mod 8 columns: 4 at a time, then one by one. */
+static void gemm_row_tail(const f32 *a, const f32 *b, f32 *c, int transA, int m, int k, int n, int i, int j) {
+  for (; j + 4 <= n; j += 4) {
+    v128_t c0 = wasm_f32x4_splat(0.f);
+    for (int p = 0; p < k; p++) MAC(c0, wasm_f32x4_splat(a_at(a, transA, m, k, i, p)), wasm_v128_load(b + (int64_t)p * n + j));
+    wasm_v128_store(c + (int64_t)i * n + j, c0);
+  }
+  for (; j < n; j++) {
+    f32 acc = 0.f;
+    for (int p = 0; p < k; p++) acc = acc + a_at(a, transA, m, k, i, p) * b[(int64_t)p * n + j];
+    c[(int64_t)i * n + j] = acc;
+  }
+}
+
+/**
+ * C (m × n, row-major) = op(A) · op(B); op(A) = A (m × k) or, when transA, Aᵀ of the stored k × m, and
+ * likewise op(B) = B (k × n) or Bᵀ of the stored n × k. Column panels of 8
+ * outside, rows inside: each panel of B (k × 8) is first copied into `panel` (room for k × 8 floats) as
+ * one contiguous block, which stays in cache while every row of A passes it — read in place, a panel's
+ * rows lie n floats apart and fall into a few cache sets. Copying changes no arithmetic.
+ */
+/** Copies columns j … j+7 of B into panel (row stride 8), B stored k × n, or (transB) n × k. */
+static inline __attribute__((always_inline)) void pack_panel(const f32 *b, f32 *panel, int k, int n, int j, int transB) {
+  if (!transB) {
+    for (int p = 0; p < k; p++) {
+      const f32 *src = b + (int64_t)p * n + j;
+      wasm_v128_store(panel + 8 * p, wasm_v128_load(src));
+      wasm_v128_store(panel + 8 * p + 4, wasm_v128_load(src + 4));
+    }
+    return;
+  }
+  // B(p, j + q) = b[(j + q)·k + p]: 4 × 4 transposes of rows j … j+7, four p at a time.
+  int p = 0;
+  for (; p + 4 <= k; p += 4) {
+    for (int h = 0; h < 8; h += 4) {
+      const f32 *r = b + (int64_t)(j + h) * k + p;
+      const v128_t x0 = wasm_v128_load(r), x1 = wasm_v128_load(r + k), x2 = wasm_v128_load(r + 2 * k), x3 = wasm_v128_load(r + 3 * k);
+      const v128_t t0 = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5);
+      const v128_t t2 = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
+      wasm_v128_store(panel + 8 * (p + 0) + h, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
+      wasm_v128_store(panel + 8 * (p + 1) + h, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+      wasm_v128_store(panel + 8 * (p + 2) + h, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
+      wasm_v128_store(panel + 8 * (p + 3) + h, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
+    }
+  }
+  for (; p < k; p++)
+    for (int q = 0; q < 8; q++) panel[8 * p + q] = b[(int64_t)(j + q) * k + p];
+}
+
+/** C(i … i+3, j … j+7) from the packed panel of columns j … j+7 (row stride 8). */
+static inline void gemm_4x8(const f32 *a, const f32 *panel, f32 *c, int transA, int m, int k, int n, int i, int j) {
+  v128_t c00 = wasm_f32x4_splat(0.f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int p = 0; p < k; p++) {
+    const f32 *bp = panel + 8 * p;
+    const v128_t b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 4);
+    v128_t a0, a1, a2, a3;
+    if (transA) {
+      const v128_t col = wasm_v128_load(a + (int64_t)p * m + i);
+      a0 = wasm_i32x4_shuffle(col, col, 0, 0, 0, 0);
+      a1 = wasm_i32x4_shuffle(col, col, 1, 1, 1, 1);
+      a2 = wasm_i32x4_shuffle(col, col, 2, 2, 2, 2);
+      a3 = wasm_i32x4_shuffle(col, col, 3, 3, 3, 3);
+    } else {
+      a0 = wasm_f32x4_splat(a[(int64_t)(i + 0) * k + p]);
+      a1 = wasm_f32x4_splat(a[(int64_t)(i + 1) * k + p]);
+      a2 = wasm_f32x4_splat(a[(int64_t)(i + 2) * k + p]);
+      a3 = wasm_f32x4_splat(a[(int64_t)(i + 3) * k + p]);
+    }
+    MAC(c00, a0, b0); MAC(c01, a0, b1);
+    MAC(c10, a1, b0); MAC(c11, a1, b1);
+    MAC(c20, a2, b0); MAC(c21, a2, b1);
+    MAC(c30, a3, b0); MAC(c31, a3, b1);
+  }
+  f32 *cp = c + (int64_t)i * n + j;
+  wasm_v128_store(cp, c00); wasm_v128_store(cp + 4, c01);
+  wasm_v128_store(cp + n, c10); wasm_v128_store(cp + n + 4, c11);
+  wasm_v128_store(cp + 2 * n, c20); wasm_v128_store(cp + 2 * n + 4, c21);
+  wasm_v128_store(cp + 3 * n, c30); wasm_v128_store(cp + 3 * n + 4, c31);
+}
+
+/**
+ * `panel` holds k × 8 floats, or with packAll k × (n rounded down to 8): then every panel is packed first
+ * and rows run outside, so a block of A is read once — for a B that fits in cache (the caller decides).
+ */
+EXPORT(gemm_f32)
+void gemm_f32(const f32 *a, const f32 *b, f32 *c, int m, int k, int n, int transA, int transB, f32 *panel, int packAll) {
+  const int full = n / 8 * 8;
+  if (packAll) {
+    for (int j = 0; j < full; j += 8) pack_panel(b, panel + (int64_t)j * k, k, n, j, transB);
+    int i = 0;
+    for (; i + 4 <= m; i += 4)
+      for (int j = 0; j < full; j += 8) gemm_4x8(a, panel + (int64_t)j * k, c, transA, m, k, n, i, j);
+    for (; i < m; i++)
+      for (int j = 0; j < full; j += 8) gemm_1x8(a, panel + (int64_t)j * k, c, transA, m, k, 8, n, i, j);
+  } else {
+    for (int j = 0; j < full; j += 8) {
+      pack_panel(b, panel, k, n, j, transB);
+      int i = 0;
+      for (; i + 4 <= m; i += 4) gemm_4x8(a, panel, c, transA, m, k, n, i, j);
+      for (; i < m; i++) gemm_1x8(a, panel, c, transA, m, k, 8, n, i, j);
+    }
+  }
+  int j = full;
+  if (j == n) return;
+  if (!transB) {
+    for (int i = 0; i < m; i++) gemm_row_tail(a, b, c, transA, m, k, n, i, j);
+    return;
+  }
+  // The last n mod 8 columns of a transposed B, one at a time: column q is row q of the stored b.
+  for (; j < n; j++) {
+    const f32 *col = b + (int64_t)j * k;
+    for (int i = 0; i < m; i++) {
+      f32 acc = 0.f;
+      for (int p = 0; p < k; p++) acc = acc + a_at(a, transA, m, k, i, p) * col[p];
+      c[(int64_t)i * n + j] = acc;
+    }
+  }
+}
+
 /** dst[c·rows + r] = src[r·cols + c] for `batch` matrices of rows × cols, in 4×4 SIMD blocks. */
 EXPORT(transpose_matrices)
 void transpose_matrices(const f32 *src, f32 *dst, int batch, int rows, int cols) {
