@@ -9,6 +9,7 @@ import { depthwiseBackpropInputConfig } from './kernels/depthwise-backprop-input
 import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.js';
 import { tileConfig } from './kernels/tile.js';
 import { batchMatMulConfig, fusedMatMulConfig } from './kernels/batch-mat-mul.js';
+import { conv2DConfig, fusedConv2DConfig } from './kernels/pointwise-conv.js';
 import { meanConfig, sumConfig } from './kernels/reduce-leading-axes.js';
 import { maxPoolGradConfig } from './kernels/max-pool-grad.js';
 import { identityConfig } from './kernels/identity.js';
@@ -31,6 +32,8 @@ const MISSING: tf.KernelConfig[] = [
 
 /** Stock kernels replaced because they are slow. */
 const FASTER: tf.KernelConfig[] = [
+  conv2DConfig,
+  fusedConv2DConfig,
   conv2DBackpropInputConfig,
   tileConfig,
   batchMatMulConfig,
@@ -56,7 +59,7 @@ let registered: string[] | null = null;
 export function registerWasmTrainingKernels(which: 'all' | 'missing' = 'all'): string[] {
   if (registered) return registered;
   // The stock kernels our replacements call (and may replace) are captured first.
-  for (const name of ['Conv2D', 'DepthwiseConv2dNative', 'BatchMatMul', 'Transpose', 'Reshape', 'Slice', 'Sum', 'Tile', 'Conv2DBackpropInput', '_FusedMatMul', 'Mean', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'FusedDepthwiseConv2D', 'PadV2', 'Multiply', 'Add', 'Sub', 'RealDiv', 'GreaterEqual', 'LessEqual', 'Greater', 'Less', 'LogicalAnd', 'Select', 'Cast']) {
+  for (const name of ['Conv2D', 'DepthwiseConv2dNative', 'BatchMatMul', 'Transpose', 'Reshape', 'Slice', 'Sum', 'Tile', 'Conv2DBackpropInput', '_FusedMatMul', 'Mean', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'FusedDepthwiseConv2D', 'FusedConv2D', 'PadV2', 'Multiply', 'Add', 'Sub', 'RealDiv', 'GreaterEqual', 'LessEqual', 'Greater', 'Less', 'LogicalAnd', 'Select', 'Cast']) {
     captureStockKernel(name);
   }
   const configs = which === 'all' ? [...MISSING, ...FASTER] : MISSING;

@@ -338,4 +338,42 @@ test('the unpacked matrix product (new right operands, 1–1024 rows) gives XNNP
   }
 });
 
+test('pointwise (1×1, stride 1) Conv2D, FusedConv2D and Conv2DBackpropInput — bias, relu, relu6, odd sizes, NaN — give the stock XNNPACK kernel\'s bits', () => {
+  let seed = 600;
+  const bitsOf = (v: Float32Array) => Array.from(new Uint32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)));
+  const stockOn = (kernel: string, inputs: Record<string, { shape: number[]; values: Float32Array }>, attrs: object) => {
+    tf.setBackend('wasm');
+    return tf.tidy(() => {
+      const tensors = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape)]));
+      const info = stockKernel(kernel)!({ inputs: tensors, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+      return Float32Array.from(tf.engine().makeTensorFromTensorInfo(info).dataSync());
+    });
+  };
+  for (const [xShape, co] of [[[2, 5, 7, 13], 9], [[3, 8, 8, 32], 64], [[1, 1, 1, 3], 1], [[2, 3, 3, 40], 20]] as [number[], number][]) {
+    const xv = random(count(xShape), seed++);
+    // -0, and for the larger inputs a NaN and an infinity: relu keeps NaN, relu6 makes it 0, as stock does.
+    xv[0] = -0;
+    if (xv.length > 8) [xv[5], xv[7]] = [NaN, -Infinity];
+    const x = { shape: xShape, values: xv };
+    const filter = { shape: [1, 1, xShape[3]!, co], values: random(xShape[3]! * co, seed++) };
+    const bias = { shape: [co], values: random(co, seed++) };
+    for (const pad of ['same', 'valid'] as const) {
+      const attrs = { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1] };
+      assert.equal(bitsOf(runOn('wasm', 'Conv2D', { x, filter }, attrs).values), bitsOf(stockOn('Conv2D', { x, filter }, attrs)), `Conv2D [${xShape}] → ${co}, ${pad}`);
+      // The input gradient of the same convolution: dy·Wᵀ, as the transposed filter through XNNPACK gave it.
+      const dy = { shape: [...xShape.slice(0, 3), co], values: random(count(xShape.slice(0, 3)) * co, seed++) };
+      const flipped = { shape: [1, 1, co, xShape[3]!], values: Float32Array.from({ length: co * xShape[3]! }, (_, k) => filter.values[(k % xShape[3]!) * co + Math.floor(k / xShape[3]!)]!) };
+      assert.equal(bitsOf(runOn('wasm', 'Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: xShape }).values), bitsOf(stockOn('Conv2D', { x: dy, filter: flipped }, attrs)),
+        `Conv2DBackpropInput [${xShape}] ← ${co}, ${pad}`);
+      for (const activation of ['linear', 'relu', 'relu6']) {
+        const fused = { ...attrs, activation };
+        assert.equal(bitsOf(runOn('wasm', 'FusedConv2D', { x, filter, bias }, fused).values), bitsOf(stockOn('FusedConv2D', { x, filter, bias }, fused)),
+          `FusedConv2D [${xShape}] → ${co}, ${pad}, ${activation}`);
+        assert.equal(bitsOf(runOn('wasm', 'FusedConv2D', { x, filter }, fused).values), bitsOf(stockOn('FusedConv2D', { x, filter }, fused)),
+          `FusedConv2D without bias [${xShape}] → ${co}, ${pad}, ${activation}`);
+      }
+    }
+  }
+});
+
 test.run();

@@ -56,11 +56,7 @@ function swappedProduct(backend: BackendWasm, a: TensorInfo, b: TensorInfo, tran
 function unpackedProduct(backend: BackendWasm, a: TensorInfo, b: TensorInfo, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): TensorInfo {
   const outer = a.shape.length === 3 || b.shape.length === 3 ? [1] : [];
   const out = backend.makeOutput([...outer, m, n], 'float32');
-  // A B that fits in cache is packed whole, so each block of A is read once (see gemm_f32).
-  const packAll = k * n <= PACK_ALL_MAX;
-  const panelFloats = packAll ? k * Math.max(8, Math.floor(n / 8) * 8) : k * 8;
-  withScratch(backend, [panelFloats * 4], (panel) =>
-    simdKernels(backend).gemm_f32(ptr(backend, a), ptr(backend, b), ptr(backend, out), m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0, panel, packAll ? 1 : 0));
+  gemm(backend, a, b, out, { m, k, n, transposeA, transposeB });
   return out;
 }
 
@@ -70,6 +66,30 @@ let strategy: MatMulStrategy = 'auto';
 /** Forces one way of computing plain products (all give the same bits): for bench/matmul-strategies.ts. */
 export function setMatMulStrategy(s: MatMulStrategy): void {
   strategy = s;
+}
+
+export interface GemmShape {
+  m: number;
+  k: number;
+  n: number;
+  transposeA?: boolean;
+  transposeB?: boolean;
+  /** Each output's sum starts from bias[j] (XNNPACK's fused bias). */
+  bias?: TensorInfo | null;
+  /** Afterwards: 'relu' as XNNPACK's relu kernels (integer max with 0), or [lo, hi] as its minmax kernels clamp. */
+  clamp?: 'relu' | [number, number] | null;
+}
+
+/** out (m × n) = op(a)·op(b) by native gemm_f32, with XNNPACK's sums (see training-kernels.c). */
+export function gemm(backend: BackendWasm, a: TensorInfo, b: TensorInfo, out: TensorInfo, g: GemmShape): void {
+  // A B that fits in cache is packed whole, so each block of A is read once.
+  const packAll = g.k * g.n <= PACK_ALL_MAX;
+  const panelFloats = packAll ? g.k * Math.max(8, Math.floor(g.n / 8) * 8) : g.k * 8;
+  const [lo, hi] = Array.isArray(g.clamp) ? g.clamp : [0, 0];
+  const mode = g.clamp === 'relu' ? 2 : g.clamp ? 1 : 0;
+  withScratch(backend, [panelFloats * 4], (panel) =>
+    simdKernels(backend).gemm_f32(ptr(backend, a), ptr(backend, b), ptr(backend, out), g.m, g.k, g.n, g.transposeA ? 1 : 0, g.transposeB ? 1 : 0,
+      panel, packAll ? 1 : 0, g.bias ? ptr(backend, g.bias) : 0, mode, lo, hi));
 }
 
 /** A rank-2 tensor, or rank 3 with one matrix (what tf.matMul and Dense layers hand the kernel). */

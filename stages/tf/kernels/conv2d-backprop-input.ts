@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type BackendWasm, type TensorInfo, dim, dispose, heapF32, runStock } from '../wasm-kernel-utils.js';
 import { insertZeros, planTransposedConv } from './transposed-conv-plan.js';
+import { gemm } from './batch-mat-mul.js';
 
 /** filter [kh, kw, in, out] → [kh, kw, out, in], rotated 180° in space. */
 export function flipTransposeFilter(backend: BackendWasm, filter: TensorInfo): TensorInfo {
@@ -38,6 +39,15 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
   const info = tf.backend_util.computeConv2DInfo(
     attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad,
     attrs.dimRoundingMode, false, 'channelsLast');
+  // A pointwise stride-1 convolution's input gradient is dy·Wᵀ: the product XNNPACK would compute below
+  // (the same sums), without the transposed filter copy.
+  const [kh, kw, ci, co] = filter.shape;
+  if (kh === 1 && kw === 1 && info.strideHeight === 1 && info.strideWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0
+    && info.padInfo.bottom === 0 && info.padInfo.right === 0 && dy.dtype === 'float32' && ci !== undefined && co !== undefined) {
+    const out = backend.makeOutput([...attrs.inputShape], 'float32');
+    gemm(backend, dy, filter, out, { m: info.batchSize * info.outHeight * info.outWidth, k: co, n: ci, transposeB: true });
+    return out;
+  }
   const plan = planTransposedConv(info);
   const flipped = flipTransposeFilter(backend, filter);
   const spread = insertZeros(backend, dy, info.strideHeight, info.strideWidth);

@@ -495,35 +495,63 @@ void adam_update(const f32 *w, const f32 *g, const f32 *m, const f32 *v, f32 *ou
 
 #define MAC(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
 
+/**
+ * What is done around each output's sum: it starts from bias[j] (or +0); then `clamp` 0 leaves it as
+ * summed, 1 clamps it to [lo, hi] as XNNPACK's minmax kernels do (pmax(lo, acc), then pmin(hi, acc): NaN
+ * becomes lo), 2 is XNNPACK's relu kernels' integer max with 0 (negatives and -0 become +0, NaN stays).
+ */
+typedef struct {
+  const f32 *bias;
+  int clamp;
+  v128_t lo, hi;
+  f32 lo1, hi1;
+} Epilogue;
+
+static inline v128_t clamp4(v128_t acc, const Epilogue *e) {
+  if (e->clamp == 1) return wasm_f32x4_pmin(e->hi, wasm_f32x4_pmax(e->lo, acc));
+  if (e->clamp == 2) return wasm_i32x4_max(acc, wasm_i32x4_splat(0));
+  return acc;
+}
+
+static inline f32 clamp1(f32 acc, const Epilogue *e) {
+  if (e->clamp == 1) {
+    acc = e->lo1 < acc ? acc : e->lo1;
+    return acc < e->hi1 ? acc : e->hi1;
+  }
+  if (e->clamp == 2) return wasm_f32x4_extract_lane(wasm_i32x4_max(wasm_f32x4_splat(acc), wasm_i32x4_splat(0)), 0);
+  return acc;
+}
+
 /** A(i, p): row-major m × k, or (transA) stored k × m. */
 static inline f32 a_at(const f32 *a, int transA, int m, int k, int i, int p) {
   return transA ? a[(int64_t)p * m + i] : a[(int64_t)i * k + p];
 }
 
 /** C(i, j … j+7) of one row, from the packed panel (row stride 8); C's row stride is n. */
-static inline void gemm_1x8(const f32 *a, const f32 *panel, f32 *c, int transA, int m, int k, int stride, int n, int i, int j) {
-  v128_t c0 = wasm_f32x4_splat(0.f), c1 = c0;
+static inline void gemm_1x8(const f32 *a, const f32 *panel, f32 *c, int transA, int m, int k, int stride, int n, int i, int j, const Epilogue *e) {
+  v128_t c0 = e->bias ? wasm_v128_load(e->bias + j) : wasm_f32x4_splat(0.f);
+  v128_t c1 = e->bias ? wasm_v128_load(e->bias + j + 4) : wasm_f32x4_splat(0.f);
   for (int p = 0; p < k; p++) {
     const v128_t av = wasm_f32x4_splat(a_at(a, transA, m, k, i, p));
     const f32 *bp = panel + (int64_t)p * stride;
     MAC(c0, av, wasm_v128_load(bp));
     MAC(c1, av, wasm_v128_load(bp + 4));
   }
-  wasm_v128_store(c + (int64_t)i * n + j, c0);
-  wasm_v128_store(c + (int64_t)i * n + j + 4, c1);
+  wasm_v128_store(c + (int64_t)i * n + j, clamp4(c0, e));
+  wasm_v128_store(c + (int64_t)i * n + j + 4, clamp4(c1, e));
 }
 
 /** C(i, j … n-1) of one row, for the last n mod 8 columns: 4 at a time, then one by one. */
-static void gemm_row_tail(const f32 *a, const f32 *b, f32 *c, int transA, int m, int k, int n, int i, int j) {
+static void gemm_row_tail(const f32 *a, const f32 *b, f32 *c, int transA, int m, int k, int n, int i, int j, const Epilogue *e) {
   for (; j + 4 <= n; j += 4) {
-    v128_t c0 = wasm_f32x4_splat(0.f);
+    v128_t c0 = e->bias ? wasm_v128_load(e->bias + j) : wasm_f32x4_splat(0.f);
     for (int p = 0; p < k; p++) MAC(c0, wasm_f32x4_splat(a_at(a, transA, m, k, i, p)), wasm_v128_load(b + (int64_t)p * n + j));
-    wasm_v128_store(c + (int64_t)i * n + j, c0);
+    wasm_v128_store(c + (int64_t)i * n + j, clamp4(c0, e));
   }
   for (; j < n; j++) {
-    f32 acc = 0.f;
+    f32 acc = e->bias ? e->bias[j] : 0.f;
     for (int p = 0; p < k; p++) acc = acc + a_at(a, transA, m, k, i, p) * b[(int64_t)p * n + j];
-    c[(int64_t)i * n + j] = acc;
+    c[(int64_t)i * n + j] = clamp1(acc, e);
   }
 }
 
@@ -563,8 +591,10 @@ static inline __attribute__((always_inline)) void pack_panel(const f32 *b, f32 *
 }
 
 /** C(i … i+3, j … j+7) from the packed panel of columns j … j+7 (row stride 8). */
-static inline void gemm_4x8(const f32 *a, const f32 *panel, f32 *c, int transA, int m, int k, int n, int i, int j) {
-  v128_t c00 = wasm_f32x4_splat(0.f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+static inline void gemm_4x8(const f32 *a, const f32 *panel, f32 *c, int transA, int m, int k, int n, int i, int j, const Epilogue *e) {
+  const v128_t init0 = e->bias ? wasm_v128_load(e->bias + j) : wasm_f32x4_splat(0.f);
+  const v128_t init1 = e->bias ? wasm_v128_load(e->bias + j + 4) : wasm_f32x4_splat(0.f);
+  v128_t c00 = init0, c01 = init1, c10 = init0, c11 = init1, c20 = init0, c21 = init1, c30 = init0, c31 = init1;
   for (int p = 0; p < k; p++) {
     const f32 *bp = panel + 8 * p;
     const v128_t b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 4);
@@ -587,10 +617,10 @@ static inline void gemm_4x8(const f32 *a, const f32 *panel, f32 *c, int transA, 
     MAC(c30, a3, b0); MAC(c31, a3, b1);
   }
   f32 *cp = c + (int64_t)i * n + j;
-  wasm_v128_store(cp, c00); wasm_v128_store(cp + 4, c01);
-  wasm_v128_store(cp + n, c10); wasm_v128_store(cp + n + 4, c11);
-  wasm_v128_store(cp + 2 * n, c20); wasm_v128_store(cp + 2 * n + 4, c21);
-  wasm_v128_store(cp + 3 * n, c30); wasm_v128_store(cp + 3 * n + 4, c31);
+  wasm_v128_store(cp, clamp4(c00, e)); wasm_v128_store(cp + 4, clamp4(c01, e));
+  wasm_v128_store(cp + n, clamp4(c10, e)); wasm_v128_store(cp + n + 4, clamp4(c11, e));
+  wasm_v128_store(cp + 2 * n, clamp4(c20, e)); wasm_v128_store(cp + 2 * n + 4, clamp4(c21, e));
+  wasm_v128_store(cp + 3 * n, clamp4(c30, e)); wasm_v128_store(cp + 3 * n + 4, clamp4(c31, e));
 }
 
 /**
@@ -598,36 +628,39 @@ static inline void gemm_4x8(const f32 *a, const f32 *panel, f32 *c, int transA, 
  * and rows run outside, so a block of A is read once — for a B that fits in cache (the caller decides).
  */
 EXPORT(gemm_f32)
-void gemm_f32(const f32 *a, const f32 *b, f32 *c, int m, int k, int n, int transA, int transB, f32 *panel, int packAll) {
+void gemm_f32(const f32 *a, const f32 *b, f32 *c, int m, int k, int n, int transA, int transB, f32 *panel, int packAll,
+              const f32 *bias, int clamp, f32 lo, f32 hi) {
+  const Epilogue ep = { bias, clamp, wasm_f32x4_splat(lo), wasm_f32x4_splat(hi), lo, hi };
+  const Epilogue *e = &ep;
   const int full = n / 8 * 8;
   if (packAll) {
     for (int j = 0; j < full; j += 8) pack_panel(b, panel + (int64_t)j * k, k, n, j, transB);
     int i = 0;
     for (; i + 4 <= m; i += 4)
-      for (int j = 0; j < full; j += 8) gemm_4x8(a, panel + (int64_t)j * k, c, transA, m, k, n, i, j);
+      for (int j = 0; j < full; j += 8) gemm_4x8(a, panel + (int64_t)j * k, c, transA, m, k, n, i, j, e);
     for (; i < m; i++)
-      for (int j = 0; j < full; j += 8) gemm_1x8(a, panel + (int64_t)j * k, c, transA, m, k, 8, n, i, j);
+      for (int j = 0; j < full; j += 8) gemm_1x8(a, panel + (int64_t)j * k, c, transA, m, k, 8, n, i, j, e);
   } else {
     for (int j = 0; j < full; j += 8) {
       pack_panel(b, panel, k, n, j, transB);
       int i = 0;
-      for (; i + 4 <= m; i += 4) gemm_4x8(a, panel, c, transA, m, k, n, i, j);
-      for (; i < m; i++) gemm_1x8(a, panel, c, transA, m, k, 8, n, i, j);
+      for (; i + 4 <= m; i += 4) gemm_4x8(a, panel, c, transA, m, k, n, i, j, e);
+      for (; i < m; i++) gemm_1x8(a, panel, c, transA, m, k, 8, n, i, j, e);
     }
   }
   int j = full;
   if (j == n) return;
   if (!transB) {
-    for (int i = 0; i < m; i++) gemm_row_tail(a, b, c, transA, m, k, n, i, j);
+    for (int i = 0; i < m; i++) gemm_row_tail(a, b, c, transA, m, k, n, i, j, e);
     return;
   }
   // The last n mod 8 columns of a transposed B, one at a time: column q is row q of the stored b.
   for (; j < n; j++) {
     const f32 *col = b + (int64_t)j * k;
     for (int i = 0; i < m; i++) {
-      f32 acc = 0.f;
+      f32 acc = bias ? bias[j] : 0.f;
       for (int p = 0; p < k; p++) acc = acc + a_at(a, transA, m, k, i, p) * col[p];
-      c[(int64_t)i * n + j] = acc;
+      c[(int64_t)i * n + j] = clamp1(acc, e);
     }
   }
 }
