@@ -9,7 +9,7 @@ import { depthwiseBackpropInputConfig } from './kernels/depthwise-backprop-input
 import { unsortedSegmentSumConfig } from './kernels/unsorted-segment-sum.js';
 import { tileConfig } from './kernels/tile.js';
 import { batchMatMulConfig, fusedMatMulConfig } from './kernels/batch-mat-mul.js';
-import { conv2DConfig, fusedConv2DConfig } from './kernels/pointwise-conv.js';
+import { conv2DConfig, fusedConv2DConfig } from './kernels/conv-as-gemm.js';
 import { meanConfig, sumConfig } from './kernels/reduce-leading-axes.js';
 import { maxPoolGradConfig } from './kernels/max-pool-grad.js';
 import { identityConfig } from './kernels/identity.js';

@@ -376,4 +376,38 @@ test('pointwise (1×1, stride 1) Conv2D, FusedConv2D and Conv2DBackpropInput —
   }
 });
 
+test('convolutions as gathered matrix products (3×3–7×7, 1×1 stride 2, stride 1–2, same/valid, k over 256, odd sizes) give the stock kernel\'s bits', () => {
+  let seed = 700;
+  const bitsOf = (v: Float32Array) => Array.from(new Uint32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)));
+  const stockOn = (kernel: string, inputs: Record<string, { shape: number[]; values: Float32Array }>, attrs: object) => {
+    tf.setBackend('wasm');
+    return tf.tidy(() => {
+      const tensors = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape)]));
+      const info = stockKernel(kernel)!({ inputs: tensors, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+      return Float32Array.from(tf.engine().makeTensorFromTensorInfo(info).dataSync());
+    });
+  };
+  // [x shape, kernel, Cout, stride]: 7×7/2, k = 3·3·40 = 360 (two blocks of k), 200 output pixels (two of rows); 3 channels (stock).
+  const cases: [number[], number, number, number][] = [[[2, 9, 11, 9], 7, 8, 2], [[1, 12, 12, 40], 3, 16, 1], [[2, 10, 10, 11], 3, 8, 2],
+    [[1, 7, 9, 13], 5, 24, 1], [[2, 8, 8, 16], 1, 32, 2], [[1, 20, 20, 8], 3, 8, 1], [[2, 9, 11, 3], 7, 8, 2]];
+  for (const [xShape, size, co, stride] of cases) {
+    const xv = random(count(xShape), seed++);
+    xv[0] = -0;
+    const x = { shape: xShape, values: xv };
+    const filter = { shape: [size, size, xShape[3]!, co], values: random(size * size * xShape[3]! * co, seed++) };
+    const bias = { shape: [co], values: random(co, seed++) };
+    // Explicit, uneven padding: what Conv2DBackpropInput hands the forward convolution.
+    const explicit = [[0, 0], [size - 1, 1], [0, size - 1], [0, 0]];
+    for (const pad of ['same', 'valid', explicit] as const) {
+      const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', dilations: [1, 1] };
+      const label = `[${xShape}] ${size}×${size}/${stride} → ${co}, ${JSON.stringify(pad)}`;
+      assert.equal(bitsOf(runOn('wasm', 'Conv2D', { x, filter }, attrs).values), bitsOf(stockOn('Conv2D', { x, filter }, attrs)), `Conv2D ${label}`);
+      for (const activation of ['linear', 'relu', 'relu6']) {
+        const fused = { ...attrs, activation };
+        assert.equal(bitsOf(runOn('wasm', 'FusedConv2D', { x, filter, bias }, fused).values), bitsOf(stockOn('FusedConv2D', { x, filter, bias }, fused)), `FusedConv2D ${label}, ${activation}`);
+      }
+    }
+  }
+});
+
 test.run();

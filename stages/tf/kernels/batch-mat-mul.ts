@@ -28,8 +28,6 @@ export function transposeLastTwo(backend: BackendWasm, t: TensorInfo): TensorInf
 const PACK_NS = 10;
 const TRANSPOSE_NS = 1.2;
 /** Operands already packed once (a constant, e.g. inference weights): stock keeps those cached. */
-/** B of up to this many floats (256 KiB) is packed whole (L2 is larger on the machines measured). */
-const PACK_ALL_MAX = 64 * 1024;
 const seenRight = new WeakSet<object>();
 
 function swappedIsCheaper(m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, rightSeen: boolean): boolean {
@@ -82,14 +80,13 @@ export interface GemmShape {
 
 /** out (m × n) = op(a)·op(b) by native gemm_f32, with XNNPACK's sums (see training-kernels.c). */
 export function gemm(backend: BackendWasm, a: TensorInfo, b: TensorInfo, out: TensorInfo, g: GemmShape): void {
-  // A B that fits in cache is packed whole, so each block of A is read once.
-  const packAll = g.k * g.n <= PACK_ALL_MAX;
-  const panelFloats = packAll ? g.k * Math.max(8, Math.floor(g.n / 8) * 8) : g.k * 8;
+  // Room for GEMM_KC (256) rows of B's full 8-column panels.
+  const panelFloats = Math.max(1, Math.min(g.k, 256)) * Math.max(8, Math.floor(g.n / 8) * 8);
   const [lo, hi] = Array.isArray(g.clamp) ? g.clamp : [0, 0];
   const mode = g.clamp === 'relu' ? 2 : g.clamp ? 1 : 0;
   withScratch(backend, [panelFloats * 4], (panel) =>
     simdKernels(backend).gemm_f32(ptr(backend, a), ptr(backend, b), ptr(backend, out), g.m, g.k, g.n, g.transposeA ? 1 : 0, g.transposeB ? 1 : 0,
-      panel, packAll ? 1 : 0, g.bias ? ptr(backend, g.bias) : 0, mode, lo, hi));
+      panel, g.bias ? ptr(backend, g.bias) : 0, mode, lo, hi));
 }
 
 /** A rank-2 tensor, or rank 3 with one matrix (what tf.matMul and Dense layers hand the kernel). */

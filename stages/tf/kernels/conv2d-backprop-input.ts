@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type BackendWasm, type TensorInfo, dim, dispose, heapF32, runStock } from '../wasm-kernel-utils.js';
 import { insertZeros, planTransposedConv } from './transposed-conv-plan.js';
 import { gemm } from './batch-mat-mul.js';
+import { convAsGemm } from './conv-as-gemm.js';
 
 /** filter [kh, kw, in, out] → [kh, kw, out, in], rotated 180° in space. */
 export function flipTransposeFilter(backend: BackendWasm, filter: TensorInfo): TensorInfo {
@@ -51,8 +52,9 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
   const plan = planTransposedConv(info);
   const flipped = flipTransposeFilter(backend, filter);
   const spread = insertZeros(backend, dy, info.strideHeight, info.strideWidth);
-  const full = runStock(backend, 'Conv2D', { x: spread, filter: flipped },
-    { strides: [1, 1], pad: plan.pad, dataFormat: 'NHWC', dilations: [1, 1] });
+  const convAttrs = { strides: [1, 1] as [number, number], pad: plan.pad, dataFormat: 'NHWC', dilations: [1, 1] as [number, number] };
+  // The same bits either way (conv-as-gemm.ts); the matrix product is faster where it applies.
+  const full = convAsGemm(backend, spread, flipped, convAttrs) ?? runStock(backend, 'Conv2D', { x: spread, filter: flipped }, convAttrs);
   if (spread !== dy) dispose(backend, spread);
   dispose(backend, flipped);
   return cropTo(backend, full, plan.cropTop, plan.cropLeft, [...attrs.inputShape]);

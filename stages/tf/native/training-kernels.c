@@ -527,18 +527,67 @@ static inline f32 a_at(const f32 *a, int transA, int m, int k, int i, int p) {
   return transA ? a[(int64_t)p * m + i] : a[(int64_t)i * k + p];
 }
 
-/** C(i, j … j+7) of one row, from the packed panel (row stride 8); C's row stride is n. */
-static inline void gemm_1x8(const f32 *a, const f32 *panel, f32 *c, int transA, int m, int k, int stride, int n, int i, int j, const Epilogue *e) {
-  v128_t c0 = e->bias ? wasm_v128_load(e->bias + j) : wasm_f32x4_splat(0.f);
-  v128_t c1 = e->bias ? wasm_v128_load(e->bias + j + 4) : wasm_f32x4_splat(0.f);
-  for (int p = 0; p < k; p++) {
-    const v128_t av = wasm_f32x4_splat(a_at(a, transA, m, k, i, p));
-    const f32 *bp = panel + (int64_t)p * stride;
-    MAC(c0, av, wasm_v128_load(bp));
-    MAC(c1, av, wasm_v128_load(bp + 4));
+/**
+ * C(i … i+rows-1, j … j+7) += A · panel over kc values of p, rows 4 or 1. A(i+r, p) is arow[r·lda + p], or
+ * with transA arow[p·lda + r]; cp is C(i, j), its rows n apart. `first`: the sums start from the bias (or
+ * +0), else from what C holds (a previous block of p — f32 in memory is exact, so splitting the k loop
+ * keeps every rounding); `last`: the epilogue's clamp is applied.
+ */
+static inline __attribute__((always_inline)) void gemm_block(const f32 *arow, int lda, int transA, const f32 *panel, int kc,
+    f32 *cp, int n, int j, int rows, int first, int last, const Epilogue *e) {
+  const v128_t z = wasm_f32x4_splat(0.f);
+  const v128_t b0i = first && e->bias ? wasm_v128_load(e->bias + j) : z, b1i = first && e->bias ? wasm_v128_load(e->bias + j + 4) : z;
+  if (rows == 4) {
+    v128_t c00, c01, c10, c11, c20, c21, c30, c31;
+    if (first) {
+      c00 = c10 = c20 = c30 = b0i;
+      c01 = c11 = c21 = c31 = b1i;
+    } else {
+      c00 = wasm_v128_load(cp); c01 = wasm_v128_load(cp + 4);
+      c10 = wasm_v128_load(cp + n); c11 = wasm_v128_load(cp + n + 4);
+      c20 = wasm_v128_load(cp + 2 * n); c21 = wasm_v128_load(cp + 2 * n + 4);
+      c30 = wasm_v128_load(cp + 3 * n); c31 = wasm_v128_load(cp + 3 * n + 4);
+    }
+    for (int p = 0; p < kc; p++) {
+      const f32 *bp = panel + 8 * p;
+      const v128_t b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 4);
+      v128_t a0, a1, a2, a3;
+      if (transA) {
+        const v128_t col = wasm_v128_load(arow + (int64_t)p * lda);
+        a0 = wasm_i32x4_shuffle(col, col, 0, 0, 0, 0);
+        a1 = wasm_i32x4_shuffle(col, col, 1, 1, 1, 1);
+        a2 = wasm_i32x4_shuffle(col, col, 2, 2, 2, 2);
+        a3 = wasm_i32x4_shuffle(col, col, 3, 3, 3, 3);
+      } else {
+        a0 = wasm_f32x4_splat(arow[p]);
+        a1 = wasm_f32x4_splat(arow[lda + p]);
+        a2 = wasm_f32x4_splat(arow[2 * lda + p]);
+        a3 = wasm_f32x4_splat(arow[3 * lda + p]);
+      }
+      MAC(c00, a0, b0); MAC(c01, a0, b1);
+      MAC(c10, a1, b0); MAC(c11, a1, b1);
+      MAC(c20, a2, b0); MAC(c21, a2, b1);
+      MAC(c30, a3, b0); MAC(c31, a3, b1);
+    }
+    if (last) {
+      c00 = clamp4(c00, e); c01 = clamp4(c01, e); c10 = clamp4(c10, e); c11 = clamp4(c11, e);
+      c20 = clamp4(c20, e); c21 = clamp4(c21, e); c30 = clamp4(c30, e); c31 = clamp4(c31, e);
+    }
+    wasm_v128_store(cp, c00); wasm_v128_store(cp + 4, c01);
+    wasm_v128_store(cp + n, c10); wasm_v128_store(cp + n + 4, c11);
+    wasm_v128_store(cp + 2 * n, c20); wasm_v128_store(cp + 2 * n + 4, c21);
+    wasm_v128_store(cp + 3 * n, c30); wasm_v128_store(cp + 3 * n + 4, c31);
+    return;
   }
-  wasm_v128_store(c + (int64_t)i * n + j, clamp4(c0, e));
-  wasm_v128_store(c + (int64_t)i * n + j + 4, clamp4(c1, e));
+  v128_t c0 = first ? b0i : wasm_v128_load(cp), c1 = first ? b1i : wasm_v128_load(cp + 4);
+  for (int p = 0; p < kc; p++) {
+    const v128_t av = wasm_f32x4_splat(transA ? arow[(int64_t)p * lda] : arow[p]);
+    MAC(c0, av, wasm_v128_load(panel + 8 * p));
+    MAC(c1, av, wasm_v128_load(panel + 8 * p + 4));
+  }
+  if (last) { c0 = clamp4(c0, e); c1 = clamp4(c1, e); }
+  wasm_v128_store(cp, c0);
+  wasm_v128_store(cp + 4, c1);
 }
 
 /** C(i, j … n-1) of one row, for the last n mod 8 columns: 4 at a time, then one by one. */
@@ -562,22 +611,25 @@ static void gemm_row_tail(const f32 *a, const f32 *b, f32 *c, int transA, int m,
  * one contiguous block, which stays in cache while every row of A passes it — read in place, a panel's
  * rows lie n floats apart and fall into a few cache sets. Copying changes no arithmetic.
  */
-/** Copies columns j … j+7 of B into panel (row stride 8), B stored k × n, or (transB) n × k. */
-static inline __attribute__((always_inline)) void pack_panel(const f32 *b, f32 *panel, int k, int n, int j, int transB) {
+/**
+ * Copies columns j … j+7 of kc rows of B into panel (row stride 8). B(p, ·) is row p of b, rows ld apart;
+ * or (transB) B(p, q) = b[q·ld + p], the stored matrix being Bᵀ.
+ */
+static inline __attribute__((always_inline)) void pack_panel(const f32 *b, f32 *panel, int kc, int ld, int j, int transB) {
   if (!transB) {
-    for (int p = 0; p < k; p++) {
-      const f32 *src = b + (int64_t)p * n + j;
+    for (int p = 0; p < kc; p++) {
+      const f32 *src = b + (int64_t)p * ld + j;
       wasm_v128_store(panel + 8 * p, wasm_v128_load(src));
       wasm_v128_store(panel + 8 * p + 4, wasm_v128_load(src + 4));
     }
     return;
   }
-  // B(p, j + q) = b[(j + q)·k + p]: 4 × 4 transposes of rows j … j+7, four p at a time.
+  // 4 × 4 transposes of the stored rows j … j+7, four p at a time.
   int p = 0;
-  for (; p + 4 <= k; p += 4) {
+  for (; p + 4 <= kc; p += 4) {
     for (int h = 0; h < 8; h += 4) {
-      const f32 *r = b + (int64_t)(j + h) * k + p;
-      const v128_t x0 = wasm_v128_load(r), x1 = wasm_v128_load(r + k), x2 = wasm_v128_load(r + 2 * k), x3 = wasm_v128_load(r + 3 * k);
+      const f32 *r = b + (int64_t)(j + h) * ld + p;
+      const v128_t x0 = wasm_v128_load(r), x1 = wasm_v128_load(r + ld), x2 = wasm_v128_load(r + 2 * ld), x3 = wasm_v128_load(r + 3 * ld);
       const v128_t t0 = wasm_i32x4_shuffle(x0, x1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(x2, x3, 0, 4, 1, 5);
       const v128_t t2 = wasm_i32x4_shuffle(x0, x1, 2, 6, 3, 7), t3 = wasm_i32x4_shuffle(x2, x3, 2, 6, 3, 7);
       wasm_v128_store(panel + 8 * (p + 0) + h, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
@@ -586,67 +638,53 @@ static inline __attribute__((always_inline)) void pack_panel(const f32 *b, f32 *
       wasm_v128_store(panel + 8 * (p + 3) + h, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
     }
   }
-  for (; p < k; p++)
-    for (int q = 0; q < 8; q++) panel[8 * p + q] = b[(int64_t)(j + q) * k + p];
+  for (; p < kc; p++)
+    for (int q = 0; q < 8; q++) panel[8 * p + q] = b[(int64_t)(j + q) * ld + p];
 }
 
-/** C(i … i+3, j … j+7) from the packed panel of columns j … j+7 (row stride 8). */
-static inline void gemm_4x8(const f32 *a, const f32 *panel, f32 *c, int transA, int m, int k, int n, int i, int j, const Epilogue *e) {
-  const v128_t init0 = e->bias ? wasm_v128_load(e->bias + j) : wasm_f32x4_splat(0.f);
-  const v128_t init1 = e->bias ? wasm_v128_load(e->bias + j + 4) : wasm_f32x4_splat(0.f);
-  v128_t c00 = init0, c01 = init1, c10 = init0, c11 = init1, c20 = init0, c21 = init1, c30 = init0, c31 = init1;
-  for (int p = 0; p < k; p++) {
-    const f32 *bp = panel + 8 * p;
-    const v128_t b0 = wasm_v128_load(bp), b1 = wasm_v128_load(bp + 4);
-    v128_t a0, a1, a2, a3;
-    if (transA) {
-      const v128_t col = wasm_v128_load(a + (int64_t)p * m + i);
-      a0 = wasm_i32x4_shuffle(col, col, 0, 0, 0, 0);
-      a1 = wasm_i32x4_shuffle(col, col, 1, 1, 1, 1);
-      a2 = wasm_i32x4_shuffle(col, col, 2, 2, 2, 2);
-      a3 = wasm_i32x4_shuffle(col, col, 3, 3, 3, 3);
-    } else {
-      a0 = wasm_f32x4_splat(a[(int64_t)(i + 0) * k + p]);
-      a1 = wasm_f32x4_splat(a[(int64_t)(i + 1) * k + p]);
-      a2 = wasm_f32x4_splat(a[(int64_t)(i + 2) * k + p]);
-      a3 = wasm_f32x4_splat(a[(int64_t)(i + 3) * k + p]);
-    }
-    MAC(c00, a0, b0); MAC(c01, a0, b1);
-    MAC(c10, a1, b0); MAC(c11, a1, b1);
-    MAC(c20, a2, b0); MAC(c21, a2, b1);
-    MAC(c30, a3, b0); MAC(c31, a3, b1);
+/** Blocks of the product: KC values of p at a time (an 8-column panel of them fits in L1), MC rows of A. */
+#define GEMM_KC 256
+#define GEMM_MC 128
+
+/** Rows p0 … p0+kc-1 of every full 8-column panel of B, packed at panels + j·kc (see pack_panel). */
+static inline __attribute__((always_inline)) void pack_panels(const f32 *b, f32 *panels, int p0, int kc, int k, int n, int full, int transB) {
+  for (int j = 0; j < full; j += 8) {
+    if (transB) pack_panel(b + p0, panels + (int64_t)j * kc, kc, k, j, 1);
+    else pack_panel(b + (int64_t)p0 * n, panels + (int64_t)j * kc, kc, n, j, 0);
   }
-  f32 *cp = c + (int64_t)i * n + j;
-  wasm_v128_store(cp, clamp4(c00, e)); wasm_v128_store(cp + 4, clamp4(c01, e));
-  wasm_v128_store(cp + n, clamp4(c10, e)); wasm_v128_store(cp + n + 4, clamp4(c11, e));
-  wasm_v128_store(cp + 2 * n, clamp4(c20, e)); wasm_v128_store(cp + 2 * n + 4, clamp4(c21, e));
-  wasm_v128_store(cp + 3 * n, clamp4(c30, e)); wasm_v128_store(cp + 3 * n + 4, clamp4(c31, e));
 }
 
 /**
- * `panel` holds k × 8 floats, or with packAll k × (n rounded down to 8): then every panel is packed first
- * and rows run outside, so a block of A is read once — for a B that fits in cache (the caller decides).
+ * `panels` holds GEMM_KC × (n rounded down to 8) floats. Loops, outside in: blocks of KC values of p, B's
+ * rows for them packed once; blocks of MC rows of A; 8-column panels; 4 rows. So a block of A stays in L2
+ * and a panel in L1 whatever the sizes, and each output's sum still runs in k order.
  */
 EXPORT(gemm_f32)
-void gemm_f32(const f32 *a, const f32 *b, f32 *c, int m, int k, int n, int transA, int transB, f32 *panel, int packAll,
+void gemm_f32(const f32 *a, const f32 *b, f32 *c, int m, int k, int n, int transA, int transB, f32 *panels,
               const f32 *bias, int clamp, f32 lo, f32 hi) {
   const Epilogue ep = { bias, clamp, wasm_f32x4_splat(lo), wasm_f32x4_splat(hi), lo, hi };
   const Epilogue *e = &ep;
   const int full = n / 8 * 8;
-  if (packAll) {
-    for (int j = 0; j < full; j += 8) pack_panel(b, panel + (int64_t)j * k, k, n, j, transB);
-    int i = 0;
-    for (; i + 4 <= m; i += 4)
-      for (int j = 0; j < full; j += 8) gemm_4x8(a, panel + (int64_t)j * k, c, transA, m, k, n, i, j, e);
-    for (; i < m; i++)
-      for (int j = 0; j < full; j += 8) gemm_1x8(a, panel + (int64_t)j * k, c, transA, m, k, 8, n, i, j, e);
-  } else {
-    for (int j = 0; j < full; j += 8) {
-      pack_panel(b, panel, k, n, j, transB);
-      int i = 0;
-      for (; i + 4 <= m; i += 4) gemm_4x8(a, panel, c, transA, m, k, n, i, j, e);
-      for (; i < m; i++) gemm_1x8(a, panel, c, transA, m, k, 8, n, i, j, e);
+  for (int p0 = 0; p0 < k || (p0 == 0 && k == 0); p0 += GEMM_KC) {
+    const int kc = k - p0 < GEMM_KC ? k - p0 : GEMM_KC;
+    const int first = p0 == 0, last = p0 + kc >= k;
+    pack_panels(b, panels, p0, kc, k, n, full, transB);
+    for (int i0 = 0; i0 < m; i0 += GEMM_MC) {
+      const int i1 = m - i0 < GEMM_MC ? m : i0 + GEMM_MC;
+      for (int j = 0; j < full; j += 8) {
+        const f32 *panel = panels + (int64_t)j * kc;
+        int i = i0;
+        for (; i + 4 <= i1; i += 4) {
+          const f32 *arow = transA ? a + (int64_t)p0 * m + i : a + (int64_t)i * k + p0;
+          gemm_block(arow, transA ? m : k, transA, panel, kc, c + (int64_t)i * n + j, n, j, 4, first, last, e);
+        }
+        for (; i < i1; i++) {
+          const f32 *arow = transA ? a + (int64_t)p0 * m + i : a + (int64_t)i * k + p0;
+          gemm_block(arow, transA ? m : k, transA, panel, kc, c + (int64_t)i * n + j, n, j, 1, first, last, e);
+        }
+      }
     }
+    if (k == 0) break;
   }
   int j = full;
   if (j == n) return;
@@ -661,6 +699,57 @@ void gemm_f32(const f32 *a, const f32 *b, f32 *c, int m, int k, int n, int trans
       f32 acc = bias ? bias[j] : 0.f;
       for (int p = 0; p < k; p++) acc = acc + a_at(a, transA, m, k, i, p) * col[p];
       c[(int64_t)i * n + j] = clamp1(acc, e);
+    }
+  }
+}
+
+/**
+ * A convolution (NHWC, filter [kh][kw][ci][co], co a multiple of 8) as the matrix product XNNPACK's
+ * indirect GEMM computes: row i an output pixel, k index (ky, kx, c), taps outside the input read as 0.
+ * Each block of A — MC output pixels × KC values of k — is gathered from x into `ablock` just before use
+ * (no im2col matrix), B's panels as in gemm_f32; every sum runs from the bias in k order, as XNNPACK's.
+ * `panels`: GEMM_KC × co floats; `ablock`: GEMM_MC × GEMM_KC floats.
+ */
+EXPORT(conv_gemm)
+void conv_gemm(const f32 *x, const f32 *filter, f32 *out, int batch, int h, int w, int ci, int oh, int ow, int co,
+               int kh, int kw, int sh, int sw, int padTop, int padLeft, f32 *panels, f32 *ablock,
+               const f32 *bias, int clamp, f32 lo, f32 hi) {
+  const Epilogue ep = { bias, clamp, wasm_f32x4_splat(lo), wasm_f32x4_splat(hi), lo, hi };
+  const int m = batch * oh * ow, k = kh * kw * ci;
+  for (int p0 = 0; p0 < k; p0 += GEMM_KC) {
+    const int kc = k - p0 < GEMM_KC ? k - p0 : GEMM_KC;
+    const int first = p0 == 0, last = p0 + kc >= k;
+    pack_panels(filter, panels, p0, kc, k, co, co, 0);
+    for (int i0 = 0; i0 < m; i0 += GEMM_MC) {
+      const int i1 = m - i0 < GEMM_MC ? m : i0 + GEMM_MC;
+      for (int i = i0; i < i1; i++) {
+        const int b = i / (oh * ow), oy = i / ow % oh, ox = i % ow;
+        f32 *dst = ablock + (int64_t)(i - i0) * kc;
+        // Runs of channels of one tap: p = (ky·kw + kx)·ci + c.
+        for (int p = p0; p < p0 + kc;) {
+          const int tap = p / ci, c = p % ci;
+          const int run = (ci - c) < (p0 + kc - p) ? (ci - c) : (p0 + kc - p);
+          const int iy = oy * sh - padTop + tap / kw, ix = ox * sw - padLeft + tap % kw;
+          f32 *d = dst + (p - p0);
+          if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+            for (int q = 0; q < run; q++) d[q] = 0.f;
+          } else {
+            const f32 *src = x + (((int64_t)b * h + iy) * w + ix) * ci + c;
+            int q = 0;
+            for (; q + 4 <= run; q += 4) wasm_v128_store(d + q, wasm_v128_load(src + q));
+            for (; q < run; q++) d[q] = src[q];
+          }
+          p += run;
+        }
+      }
+      for (int j = 0; j < co; j += 8) {
+        const f32 *panel = panels + (int64_t)j * kc;
+        int i = i0;
+        for (; i + 4 <= i1; i += 4)
+          gemm_block(ablock + (int64_t)(i - i0) * kc, kc, 0, panel, kc, out + (int64_t)i * co + j, co, j, 4, first, last, &ep);
+        for (; i < i1; i++)
+          gemm_block(ablock + (int64_t)(i - i0) * kc, kc, 0, panel, kc, out + (int64_t)i * co + j, co, j, 1, first, last, &ep);
+      }
     }
   }
 }
