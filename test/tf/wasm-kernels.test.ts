@@ -51,6 +51,19 @@ function compare(label: string, kernel: string, inputs: Parameters<typeof runOn>
   assert.ok(err < 1e-5, `${label}: relative error ${err}`);
 }
 
+/** The bit patterns of float32 values (NaN payloads and the sign of zero included). */
+const bitsOf = (v: Float32Array) => Array.from(new Uint32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)));
+
+/** The stock (captured, pre-leukopipe) wasm kernel's output on fresh tensors. */
+function stockOn(kernel: string, inputs: Record<string, { shape: number[]; values: Float32Array }>, attrs: object): Float32Array {
+  tf.setBackend('wasm');
+  return tf.tidy(() => {
+    const tensors = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape)]));
+    const info = stockKernel(kernel)!({ inputs: tensors, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+    return Float32Array.from(tf.engine().makeTensorFromTensorInfo(info).dataSync());
+  });
+}
+
 const paddings = ['same', 'valid'] as const;
 
 test('Conv2DBackpropFilter and Conv2DBackpropInput match cpu (k 1–7, stride 1–2, same/valid)', () => {
@@ -307,7 +320,6 @@ test('matrix products of a Dense layer in training (right operand large and new:
 
 test('the unpacked matrix product (new right operands, 1–1024 rows) gives XNNPACK\'s bits, transposed operands and odd sizes too', () => {
   let seed = 500;
-  const bitsOf = (v: Float32Array) => new Uint32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
   // Head training's shapes (batch 32, 480 → 256 → 4), tails of the 4-row and 8/4-column blocks, one row.
   const shapes: [number, number, number][] = [[32, 480, 256], [480, 32, 256], [32, 256, 4], [7, 33, 13], [1, 5, 3], [5, 1, 9], [13, 17, 11]];
   for (const [m, k, n] of shapes) {
@@ -340,15 +352,6 @@ test('the unpacked matrix product (new right operands, 1–1024 rows) gives XNNP
 
 test('pointwise (1×1, stride 1) Conv2D, FusedConv2D and Conv2DBackpropInput — bias, relu, relu6, odd sizes, NaN — give the stock XNNPACK kernel\'s bits', () => {
   let seed = 600;
-  const bitsOf = (v: Float32Array) => Array.from(new Uint32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)));
-  const stockOn = (kernel: string, inputs: Record<string, { shape: number[]; values: Float32Array }>, attrs: object) => {
-    tf.setBackend('wasm');
-    return tf.tidy(() => {
-      const tensors = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape)]));
-      const info = stockKernel(kernel)!({ inputs: tensors, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
-      return Float32Array.from(tf.engine().makeTensorFromTensorInfo(info).dataSync());
-    });
-  };
   for (const [xShape, co] of [[[2, 5, 7, 13], 9], [[3, 8, 8, 32], 64], [[1, 1, 1, 3], 1], [[2, 3, 3, 40], 20]] as [number[], number][]) {
     const xv = random(count(xShape), seed++);
     // -0, and for the larger inputs a NaN and an infinity: relu keeps NaN, relu6 makes it 0, as stock does.
@@ -378,15 +381,6 @@ test('pointwise (1×1, stride 1) Conv2D, FusedConv2D and Conv2DBackpropInput —
 
 test('convolutions as gathered matrix products (3×3–7×7, 1×1 stride 2, stride 1–2, same/valid, k over 256, odd sizes) give the stock kernel\'s bits', () => {
   let seed = 700;
-  const bitsOf = (v: Float32Array) => Array.from(new Uint32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)));
-  const stockOn = (kernel: string, inputs: Record<string, { shape: number[]; values: Float32Array }>, attrs: object) => {
-    tf.setBackend('wasm');
-    return tf.tidy(() => {
-      const tensors = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape)]));
-      const info = stockKernel(kernel)!({ inputs: tensors, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
-      return Float32Array.from(tf.engine().makeTensorFromTensorInfo(info).dataSync());
-    });
-  };
   // [x shape, kernel, Cout, stride]: 7×7/2, k = 3·3·40 = 360 (two blocks of k), 200 output pixels (two of rows); 3 channels (stock).
   const cases: [number[], number, number, number][] = [[[2, 9, 11, 9], 7, 8, 2], [[1, 12, 12, 40], 3, 16, 1], [[2, 10, 10, 11], 3, 8, 2],
     [[1, 7, 9, 13], 5, 24, 1], [[2, 8, 8, 16], 1, 32, 2], [[1, 20, 20, 8], 3, 8, 1], [[2, 9, 11, 3], 7, 8, 2]];
