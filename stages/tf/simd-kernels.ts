@@ -23,10 +23,10 @@ export interface SimdKernels {
   narrow_f64(src: Ptr, dst: Ptr, n: number): void;
   adam_update(w: Ptr, g: Ptr, m: Ptr, v: Ptr, outM: Ptr, outV: Ptr, outW: Ptr, n: number, beta1: number, oneMinusBeta1: number,
     beta2: number, oneMinusBeta2: number, oneMinusAccBeta1: number, oneMinusAccBeta2: number, epsilon: number, negativeLearningRate: number): void;
-  gemm_f32(a: Ptr, b: Ptr, c: Ptr, m: number, k: number, n: number, transA: number, transB: number, panels: Ptr,
+  gemm_f32(a: Ptr, b: Ptr, c: Ptr, m: number, k: number, n: number, transA: number, transB: number, panels: Ptr, kcMax: number,
     bias: Ptr, clamp: number, lo: number, hi: number): void;
   conv_gemm(x: Ptr, filter: Ptr, out: Ptr, batch: number, h: number, w: number, ci: number, oh: number, ow: number, co: number,
-    kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, panels: Ptr, ablock: Ptr,
+    kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, panels: Ptr, ablock: Ptr, kcMax: number,
     bias: Ptr, clamp: number, lo: number, hi: number): void;
   transpose_matrices(src: Ptr, dst: Ptr, batch: number, rows: number, cols: number): void;
   relu_grad(dy: Ptr, x: Ptr, out: Ptr, n: number): void;

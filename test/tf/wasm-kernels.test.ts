@@ -381,8 +381,9 @@ test('pointwise (1×1, stride 1) Conv2D, FusedConv2D and Conv2DBackpropInput —
 
 test('convolutions as gathered matrix products (3×3–7×7, 1×1 stride 2, stride 1–2, same/valid, k over 256, odd sizes) give the stock kernel\'s bits', () => {
   let seed = 700;
-  // [x shape, kernel, Cout, stride]: 7×7/2, k = 3·3·40 = 360 (two blocks of k), 200 output pixels (two of rows); 3 channels (stock).
-  const cases: [number[], number, number, number][] = [[[2, 9, 11, 9], 7, 8, 2], [[1, 12, 12, 40], 3, 16, 1], [[2, 10, 10, 11], 3, 8, 2],
+  // [x shape, kernel, Cout, stride]: 7×7/2; k = 3·3·64 = 576 × 128 outputs (B too large to take whole: three
+  // blocks of k); 200 output pixels (two blocks of rows); 3 channels (stock).
+  const cases: [number[], number, number, number][] = [[[2, 9, 11, 9], 7, 8, 2], [[1, 6, 7, 64], 3, 128, 1], [[2, 10, 10, 11], 3, 8, 2],
     [[1, 7, 9, 13], 5, 24, 1], [[2, 8, 8, 16], 1, 32, 2], [[1, 20, 20, 8], 3, 8, 1], [[2, 9, 11, 3], 7, 8, 2]];
   for (const [xShape, size, co, stride] of cases) {
     const xv = random(count(xShape), seed++);

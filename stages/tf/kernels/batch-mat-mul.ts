@@ -78,15 +78,23 @@ export interface GemmShape {
   clamp?: 'relu' | [number, number] | null;
 }
 
+/**
+ * How many values of k gemm_f32 / conv_gemm take per block: all of them while B's packed panels fit in
+ * 256 KiB (a pass over C per block is then saved), else 256 (a panel of them fits in L1).
+ */
+export function gemmBlockOfK(k: number, n: number): number {
+  return Math.max(1, k * Math.floor(n / 8) * 8 <= 64 * 1024 ? k : Math.min(k, 256));
+}
+
 /** out (m × n) = op(a)·op(b) by native gemm_f32, with XNNPACK's sums (see training-kernels.c). */
 export function gemm(backend: BackendWasm, a: TensorInfo, b: TensorInfo, out: TensorInfo, g: GemmShape): void {
-  // Room for GEMM_KC (256) rows of B's full 8-column panels.
-  const panelFloats = Math.max(1, Math.min(g.k, 256)) * Math.max(8, Math.floor(g.n / 8) * 8);
+  const kc = gemmBlockOfK(g.k, g.n);
+  const panelFloats = kc * Math.max(8, Math.floor(g.n / 8) * 8);
   const [lo, hi] = Array.isArray(g.clamp) ? g.clamp : [0, 0];
   const mode = g.clamp === 'relu' ? 2 : g.clamp ? 1 : 0;
   withScratch(backend, [panelFloats * 4], (panel) =>
     simdKernels(backend).gemm_f32(ptr(backend, a), ptr(backend, b), ptr(backend, out), g.m, g.k, g.n, g.transposeA ? 1 : 0, g.transposeB ? 1 : 0,
-      panel, g.bias ? ptr(backend, g.bias) : 0, mode, lo, hi));
+      panel, kc, g.bias ? ptr(backend, g.bias) : 0, mode, lo, hi));
 }
 
 /** A rank-2 tensor, or rank 3 with one matrix (what tf.matMul and Dense layers hand the kernel). */

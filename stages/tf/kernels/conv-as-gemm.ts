@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type BackendWasm, type TensorInfo, runStock } from '../wasm-kernel-utils.js';
 import { ptr, simdKernels, withScratch } from '../simd-kernels.js';
-import { gemm } from './batch-mat-mul.js';
+import { gemm, gemmBlockOfK } from './batch-mat-mul.js';
 
 type ConvAttrs = { strides: number | [number, number]; pad: unknown; dataFormat?: string; dilations?: number | [number, number]; activation?: string };
 
@@ -52,10 +52,10 @@ export function convAsGemm(backend: BackendWasm, x: TensorInfo, filter: TensorIn
     attrs.strides, 1, attrs.pad as 'same', attrs.dimRoundingMode, false, 'channelsLast');
   const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, co], 'float32');
   const [lo, hi] = Array.isArray(clamp) ? clamp : [0, 0];
-  const kc = Math.max(1, Math.min(kh * kw * ci, 256));
+  const kc = gemmBlockOfK(kh * kw * ci, co);
   withScratch(backend, [kc * co * 4, 128 * kc * 4], (panels, ablock) =>
     simdKernels(backend).conv_gemm(ptr(backend, x), ptr(backend, filter), ptr(backend, out), info.batchSize, info.inHeight, info.inWidth, ci,
-      info.outHeight, info.outWidth, co, kh, kw, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, panels!, ablock!,
+      info.outHeight, info.outWidth, co, kh, kw, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, panels!, ablock!, kc,
       bias ? ptr(backend, bias) : 0, clamp === 'relu' ? 2 : clamp ? 1 : 0, lo, hi));
   return out;
 }

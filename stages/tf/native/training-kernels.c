@@ -642,8 +642,7 @@ static inline __attribute__((always_inline)) void pack_panel(const f32 *b, f32 *
     for (int q = 0; q < 8; q++) panel[8 * p + q] = b[(int64_t)(j + q) * ld + p];
 }
 
-/** Blocks of the product: KC values of p at a time (an 8-column panel of them fits in L1), MC rows of A. */
-#define GEMM_KC 256
+/** Rows of A per block (the caller picks the block of k: see kernels/batch-mat-mul.ts). */
 #define GEMM_MC 128
 
 /** Rows p0 … p0+kc-1 of every full 8-column panel of B, packed at panels + j·kc (see pack_panel). */
@@ -655,18 +654,19 @@ static inline __attribute__((always_inline)) void pack_panels(const f32 *b, f32 
 }
 
 /**
- * `panels` holds GEMM_KC × (n rounded down to 8) floats. Loops, outside in: blocks of KC values of p, B's
- * rows for them packed once; blocks of MC rows of A; 8-column panels; 4 rows. So a block of A stays in L2
- * and a panel in L1 whatever the sizes, and each output's sum still runs in k order.
+ * `panels` holds kcMax × (n rounded down to 8) floats. Loops, outside in: blocks of kcMax values of p, B's
+ * rows for them packed once; blocks of GEMM_MC rows of A; 8-column panels; 4 rows. So a block of A stays
+ * in L2 and a panel in L1 whatever the sizes, and each output's sum still runs in k order. A small B is
+ * best taken whole (kcMax = k): splitting k costs a pass over C per block.
  */
 EXPORT(gemm_f32)
-void gemm_f32(const f32 *a, const f32 *b, f32 *c, int m, int k, int n, int transA, int transB, f32 *panels,
+void gemm_f32(const f32 *a, const f32 *b, f32 *c, int m, int k, int n, int transA, int transB, f32 *panels, int kcMax,
               const f32 *bias, int clamp, f32 lo, f32 hi) {
   const Epilogue ep = { bias, clamp, wasm_f32x4_splat(lo), wasm_f32x4_splat(hi), lo, hi };
   const Epilogue *e = &ep;
   const int full = n / 8 * 8;
-  for (int p0 = 0; p0 < k || (p0 == 0 && k == 0); p0 += GEMM_KC) {
-    const int kc = k - p0 < GEMM_KC ? k - p0 : GEMM_KC;
+  for (int p0 = 0; p0 < k || (p0 == 0 && k == 0); p0 += kcMax) {
+    const int kc = k - p0 < kcMax ? k - p0 : kcMax;
     const int first = p0 == 0, last = p0 + kc >= k;
     pack_panels(b, panels, p0, kc, k, n, full, transB);
     for (int i0 = 0; i0 < m; i0 += GEMM_MC) {
@@ -708,16 +708,16 @@ void gemm_f32(const f32 *a, const f32 *b, f32 *c, int m, int k, int n, int trans
  * indirect GEMM computes: row i an output pixel, k index (ky, kx, c), taps outside the input read as 0.
  * Each block of A — MC output pixels × KC values of k — is gathered from x into `ablock` just before use
  * (no im2col matrix), B's panels as in gemm_f32; every sum runs from the bias in k order, as XNNPACK's.
- * `panels`: GEMM_KC × co floats; `ablock`: GEMM_MC × GEMM_KC floats.
+ * `panels`: kcMax × co floats; `ablock`: GEMM_MC × kcMax floats.
  */
 EXPORT(conv_gemm)
 void conv_gemm(const f32 *x, const f32 *filter, f32 *out, int batch, int h, int w, int ci, int oh, int ow, int co,
-               int kh, int kw, int sh, int sw, int padTop, int padLeft, f32 *panels, f32 *ablock,
+               int kh, int kw, int sh, int sw, int padTop, int padLeft, f32 *panels, f32 *ablock, int kcMax,
                const f32 *bias, int clamp, f32 lo, f32 hi) {
   const Epilogue ep = { bias, clamp, wasm_f32x4_splat(lo), wasm_f32x4_splat(hi), lo, hi };
   const int m = batch * oh * ow, k = kh * kw * ci;
-  for (int p0 = 0; p0 < k; p0 += GEMM_KC) {
-    const int kc = k - p0 < GEMM_KC ? k - p0 : GEMM_KC;
+  for (int p0 = 0; p0 < k; p0 += kcMax) {
+    const int kc = k - p0 < kcMax ? k - p0 : kcMax;
     const int first = p0 == 0, last = p0 + kc >= k;
     pack_panels(filter, panels, p0, kc, k, co, co, 0);
     for (int i0 = 0; i0 < m; i0 += GEMM_MC) {
