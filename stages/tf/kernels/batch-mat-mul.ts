@@ -1,7 +1,9 @@
-// BatchMatMul / _FusedMatMul for wasm with transposed operands: stock wasm runs those as a slow
-// loop (~2 GFLOP/s measured, vs ~25 untransposed), and every Dense layer's gradient asks for one.
-// Transposing the operand first (native/training-kernels.c transpose_matrices, 4×4 SIMD blocks) and
-// running the untransposed XNNPACK product is ~10× faster.
+// BatchMatMul / _FusedMatMul for wasm. Three ways to compute a plain single-matrix product, all giving
+// XNNPACK's bits (each output summed from +0 in k order): native gemm_f32 when the right operand is new —
+// every Dense product in training — since XNNPACK would pack it afresh; otherwise XNNPACK's product, whose
+// packing of a constant operand is cached, on operands transposed first where asked (stock wasm runs
+// transposed products as a slow loop, ~2 GFLOP/s), or the swapped form below where the cost model says.
+// bench/matmul-strategies.ts times each way.
 import * as tf from '@tensorflow/tfjs';
 import { type BackendWasm, type TensorInfo, dispose, runStock, size } from '../wasm-kernel-utils.js';
 import { ptr, simdKernels, withScratch } from '../simd-kernels.js';
