@@ -35,7 +35,7 @@ function contextData(rc: RunContext, inst: Instance, rk: ResolvedKey, outDir: st
     const dep = rc.plan.instances.get(d)!;
     const key = rk.depKeys[d] ?? '';
     // Provenance from the store, so stages that report on the study need not read the runner's files.
-    const manifest = key ? rc.store.readManifest(key) : undefined;
+    const built = key ? rc.store.provenance(key) : undefined;
     deps[d] = {
       instanceId: d,
       stageId: dep.stage.id,
@@ -43,8 +43,8 @@ function contextData(rc: RunContext, inst: Instance, rk: ResolvedKey, outDir: st
       dir: rc.ws.instanceDir(d),
       name: nameOf.get(d) ?? dep.stage.id,
       key,
-      created: manifest?.createdAt ?? null,
-      seconds: manifest ? manifest.durationMs / 1000 : null,
+      created: built?.createdAt ?? null,
+      seconds: built ? built.durationMs / 1000 : null,
     };
   }
   const stateDir = rc.ws.stateDir(rk.key);

@@ -99,6 +99,20 @@ export class Store {
     }
   }
 
+  /**
+   * When the outputs under a key were built and how long that took, parsed once per key: a key's manifest
+   * never changes once written, and a per-item stage's runs to megabytes, read by every instance after it.
+   */
+  provenance(key: string): { createdAt: string; durationMs: number } | undefined {
+    if (!this.provenanceByKey.has(key)) {
+      const m = this.readManifest(key);
+      this.provenanceByKey.set(key, m ? { createdAt: m.createdAt, durationMs: m.durationMs } : undefined);
+    }
+    return this.provenanceByKey.get(key);
+  }
+
+  private readonly provenanceByKey = new Map<string, { createdAt: string; durationMs: number } | undefined>();
+
   /** A manifest is usable only when all its objects are still there (gc or a hand may remove them). */
   complete(files: Record<string, FileEntry>): boolean {
     return Object.values(files).every((f) => this.hasObject(f.hash));
@@ -106,6 +120,7 @@ export class Store {
 
   writeManifest(m: Manifest): void {
     writeFileAtomic(this.ws.manifest(m.key), JSON.stringify(m));
+    this.provenanceByKey.delete(m.key); // a forced rebuild under the same key
   }
 
   readItem(key: string): ItemManifest | undefined {

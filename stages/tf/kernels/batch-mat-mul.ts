@@ -80,6 +80,12 @@ export interface GemmShape {
   clamp?: 'relu' | [number, number] | null;
 }
 
+/** The native kernels' last four arguments: bias pointer (0: none), clamp mode (0 none, 1 [lo, hi], 2 relu), lo, hi. */
+export function epilogueArgs(backend: BackendWasm, bias: TensorInfo | null, clamp: GemmShape['clamp']): [number, number, number, number] {
+  const [lo, hi] = Array.isArray(clamp) ? clamp : [0, 0];
+  return [bias ? ptr(backend, bias) : 0, clamp === 'relu' ? 2 : clamp ? 1 : 0, lo, hi];
+}
+
 /**
  * How many values of k gemm_f32 / conv_gemm take per block: all of them while B's packed panels fit in
  * 256 KiB (a pass over C per block is then saved), else 256 (a panel of them fits in L1).
@@ -92,11 +98,9 @@ export function gemmBlockOfK(k: number, n: number): number {
 export function gemm(backend: BackendWasm, a: TensorInfo, b: TensorInfo, out: TensorInfo, g: GemmShape): void {
   const kc = gemmBlockOfK(g.k, g.n);
   const panelFloats = kc * Math.max(8, Math.floor(g.n / 8) * 8);
-  const [lo, hi] = Array.isArray(g.clamp) ? g.clamp : [0, 0];
-  const mode = g.clamp === 'relu' ? 2 : g.clamp ? 1 : 0;
   withScratch(backend, [panelFloats * 4], (panel) =>
     simdKernels(backend).gemm_f32(ptr(backend, a), ptr(backend, b), ptr(backend, out), g.m, g.k, g.n, g.transposeA ? 1 : 0, g.transposeB ? 1 : 0,
-      panel, kc, g.bias ? ptr(backend, g.bias) : 0, mode, lo, hi));
+      panel, kc, ...epilogueArgs(backend, g.bias ?? null, g.clamp ?? null)));
 }
 
 /** A rank-2 tensor, or rank 3 with one matrix (what tf.matMul and Dense layers hand the kernel). */

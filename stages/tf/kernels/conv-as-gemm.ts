@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type BackendWasm, type TensorInfo, runStock } from '../wasm-kernel-utils.js';
 import { ptr, simdKernels, withScratch } from '../simd-kernels.js';
-import { gemm, gemmBlockOfK } from './batch-mat-mul.js';
+import { epilogueArgs, gemm, gemmBlockOfK } from './batch-mat-mul.js';
 
 type ConvAttrs = { strides: number | [number, number]; pad: unknown; dataFormat?: string; dilations?: number | [number, number]; activation?: string };
 
@@ -25,38 +25,32 @@ function clampOf(activation: string | undefined): 'relu' | [number, number] | nu
   return undefined;
 }
 
-/** x · filter (+ bias, clamped) when the convolution is pointwise with stride 1; null otherwise. */
-export function pointwiseConv(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, attrs: ConvAttrs, bias?: TensorInfo | null): TensorInfo | null {
-  const [kh, kw, ci, co] = filter.shape;
-  const clamp = clampOf(attrs.activation);
-  const plainPad = attrs.pad === 'same' || attrs.pad === 'valid' || attrs.pad === 0;
-  if (kh !== 1 || kw !== 1 || ci === undefined || co === undefined || x.shape.length !== 4 || x.shape[3] !== ci) return null;
-  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || !ones(attrs.strides) || !ones(attrs.dilations) || !plainPad) return null;
-  if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC' || clamp === undefined) return null;
-  if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== co)) return null;
-  const [n, h, w] = x.shape as [number, number, number, number];
-  const out = backend.makeOutput([n, h, w, co], 'float32');
-  gemm(backend, x, filter, out, { m: n * h * w, k: ci, n: co, bias: bias ?? null, clamp });
-  return out;
-}
-
-/** Any NHWC convolution with Cout a multiple of 8 and Cin ≥ 8 through conv_gemm; null when it does not apply. */
+/**
+ * The convolution (+ bias, clamped) as a matrix product, or null where the stock kernel keeps it: a 1×1
+ * stride-1 unpadded one is gemm_f32 on x as it lies; any other with Cout a multiple of 8 and Cin ≥ 8 is
+ * conv_gemm (few input channels, an RGB stem, make the gathered runs too short to pay).
+ */
 export function convAsGemm(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, attrs: ConvAttrs & { dimRoundingMode?: 'floor' | 'round' | 'ceil' }, bias?: TensorInfo | null): TensorInfo | null {
   const clamp = clampOf(attrs.activation);
   const [kh, kw, ci, co] = filter.shape;
-  // Few input channels (an RGB stem) make the gathered runs too short to pay: XNNPACK's own is faster there.
-  if (kh === undefined || kw === undefined || ci === undefined || co === undefined || co % 8 !== 0 || ci < 8 || x.shape.length !== 4 || x.shape[3] !== ci) return null;
+  if (kh === undefined || kw === undefined || ci === undefined || co === undefined || x.shape.length !== 4 || x.shape[3] !== ci) return null;
   if (x.dtype !== 'float32' || filter.dtype !== 'float32' || !ones(attrs.dilations) || (attrs.dataFormat ?? 'NHWC') !== 'NHWC' || clamp === undefined) return null;
   if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== co)) return null;
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
     attrs.strides, 1, attrs.pad as 'same', attrs.dimRoundingMode, false, 'channelsLast');
+  const { top, bottom, left, right } = info.padInfo;
+  const pointwise = kh === 1 && kw === 1 && info.strideHeight === 1 && info.strideWidth === 1 && top === 0 && bottom === 0 && left === 0 && right === 0;
+  if (!pointwise && (co % 8 !== 0 || ci < 8)) return null;
   const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, co], 'float32');
-  const [lo, hi] = Array.isArray(clamp) ? clamp : [0, 0];
+  if (pointwise) {
+    gemm(backend, x, filter, out, { m: info.batchSize * info.outHeight * info.outWidth, k: ci, n: co, bias: bias ?? null, clamp });
+    return out;
+  }
   const kc = gemmBlockOfK(kh * kw * ci, co);
   withScratch(backend, [kc * co * 4, 128 * kc * 4], (panels, ablock) =>
     simdKernels(backend).conv_gemm(ptr(backend, x), ptr(backend, filter), ptr(backend, out), info.batchSize, info.inHeight, info.inWidth, ci,
-      info.outHeight, info.outWidth, co, kh, kw, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, panels!, ablock!, kc,
-      bias ? ptr(backend, bias) : 0, clamp === 'relu' ? 2 : clamp ? 1 : 0, lo, hi));
+      info.outHeight, info.outWidth, co, kh, kw, info.strideHeight, info.strideWidth, top, left, panels!, ablock!, kc,
+      ...epilogueArgs(backend, bias ?? null, clamp)));
   return out;
 }
 
@@ -67,15 +61,14 @@ function conv2D(args: Args): TensorInfo {
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
   const attrs = args.attrs as unknown as ConvAttrs;
   const linear = { ...attrs, activation: 'linear' };
-  return pointwiseConv(backend, x, filter, linear) ?? convAsGemm(backend, x, filter, linear) ?? runStock(backend, 'Conv2D', { x, filter }, attrs);
+  return convAsGemm(backend, x, filter, linear) ?? runStock(backend, 'Conv2D', { x, filter }, attrs);
 }
 
 function fusedConv2D(args: Args): TensorInfo {
   const backend = args.backend as BackendWasm;
   const inputs = args.inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
   const attrs = args.attrs as unknown as ConvAttrs;
-  const ours = inputs.preluActivationWeights ? null
-    : pointwiseConv(backend, inputs.x, inputs.filter, attrs, inputs.bias ?? null) ?? convAsGemm(backend, inputs.x, inputs.filter, attrs, inputs.bias ?? null);
+  const ours = inputs.preluActivationWeights ? null : convAsGemm(backend, inputs.x, inputs.filter, attrs, inputs.bias ?? null);
   return ours ?? runStock(backend, 'FusedConv2D', inputs as Record<string, TensorInfo>, attrs);
 }
 
