@@ -3,7 +3,7 @@
 // images and go through exactly what `pipe predict` does: canonical cell → normalisation → model.
 // Output: metrics.json (EvaluationMetrics + inference time), predictions.csv, misclassified.json.
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defineStage, StageError, type StageContext } from '../pipeline/stage-api.js';
 import { initBackend } from './tf/backend.js';
@@ -17,11 +17,13 @@ import {
 } from './lib/metrics/evaluation-metrics.js';
 import { argMax, predictProbabilities } from './lib/classifier/inference.js';
 import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
-import { rawImageToInput } from './lib/classifier/raw-image-input.js';
+import { preparedCellToInput, rawImageToInput } from './lib/classifier/raw-image-input.js';
+import { decodeRgb } from './lib/image/decode.js';
+import { preparedCellsFor } from './lib/records/prepared-cells-record.js';
 import { readImageRgb } from './lib/classifier/read-image.js';
 import { readLabelledSplit } from './lib/classifier/split-table.js';
 import { labsOf } from './lib/records/split-csv.js';
-import { declaredDepList } from './lib/deps/declared-dep.js';
+import { declaredDep, declaredDepList } from './lib/deps/declared-dep.js';
 import { MODEL_DIR, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
 /** Name of the pooled same-lab test split when the study has several labs. */
@@ -52,6 +54,8 @@ const paramsSchema = {
 /** One image to classify, with where it lives (for misclassified.json) and how to read it. */
 interface EvalItem {
   id: string;
+  /** The instance that published the image, and the stage it is an instance of. */
+  from: string;
   stage: string;
   rel: string;
   path: string;
@@ -76,7 +80,7 @@ function shiftedItems(ctx: StageContext<EvaluateParams>, classes: string[]): Eva
     const sets = JSON.parse(readFileSync(setsPath, 'utf8')) as ShiftedSets;
     for (const it of sets.items ?? []) {
       if (!classes.includes(it.class)) continue;
-      out.push({ id: `${dep.stageId}/${it.file}`, stage: dep.stageId, rel: it.file, path: join(dep.dir, it.file), source: it.source, trueClass: it.class, raw: true });
+      out.push({ id: `${dep.stageId}/${it.file}`, from: dep.instanceId, stage: dep.stageId, rel: it.file, path: join(dep.dir, it.file), source: it.source, trueClass: it.class, raw: true });
     }
   }
   return out;
@@ -117,7 +121,7 @@ export default defineStage<EvaluateParams>({
     const items: EvalItem[] = [
       ...testRows.map((r) => {
         const slash = r.file.indexOf('/');
-        return { id: r.file, stage: r.file.slice(0, slash), rel: r.file.slice(slash + 1), path: r.path, source: r.lab || primarySource, trueClass: r.class, raw: false };
+        return { id: r.file, from: r.file.slice(0, slash), stage: r.file.slice(0, slash), rel: r.file.slice(slash + 1), path: r.path, source: r.lab || primarySource, trueClass: r.class, raw: false };
       }),
       ...shiftedItems(ctx, classes),
     ];
@@ -125,9 +129,22 @@ export default defineStage<EvaluateParams>({
     if (items.some((it) => it.raw) && !record.cell) {
       throw new StageError('train.json records no cell representation, so raw shifted images cannot be prepared', recordPath);
     }
+    // The shifted images already cut and normalised with this model's settings, when a dep prepared them.
+    const preparing = declaredDep(ctx, 'shifted-cells');
+    const prepared = preparing ? preparedCellsFor(preparing, record) : null;
+    if (prepared && 'reason' in prepared) ctx.log(`${ctx.instanceId}: shifted images cut here (${prepared.reason})`);
+    const preparedCells = prepared && 'cells' in prepared ? prepared.cells : new Map<string, { path: string; status: string }>();
     let cellFallbacks = 0;
+    let fromPrepared = 0;
     const load = async (it: EvalItem) => {
       if (!it.raw) return readImageRgb(it.path, record.inputSize);
+      const ready = preparedCells.get(`${it.from}/${it.rel}`);
+      if (ready) {
+        fromPrepared++;
+        if (ready.status !== 'ok') cellFallbacks++;
+        const cell = await decodeRgb(await readFile(ready.path), { name: ready.path });
+        return preparedCellToInput(cell, record.inputSize);
+      }
       const input = await rawImageToInput(it.path, { cell: record.cell!, normalization: record.normalization, size: record.inputSize });
       if (input.cellStatus !== 'ok') cellFallbacks++;
       return input.rgb;
@@ -168,6 +185,7 @@ export default defineStage<EvaluateParams>({
         device: backend.device,
         images: items.length,
         shiftedCellFallbacks: cellFallbacks,
+        shiftedPrepared: fromPrepared,
       },
     };
     await write({ ...metrics, ...extra }, predictions, misclassified);

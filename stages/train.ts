@@ -29,6 +29,7 @@ import { assertPreprocessing, type Preprocessing } from './lib/classifier/prepro
 import { readLabelledSplit, type LabelledFile } from './lib/classifier/split-table.js';
 import { readSplitCsv, splitCsvPath } from './lib/records/split-csv.js';
 import { MODEL_DIR, TRAIN_JSON, type CellOptions, type TrainMode, type TrainRecord } from './lib/classifier/train-record.js';
+import { recordedNormalization, segmentCellOptions } from './lib/classifier/prediction-settings.js';
 import { fit, type EarlyStopping, type EpochRecord, type FitResult } from './lib/classifier/training-loop.js';
 import type { FeaturesRecord } from './lib/records/features-record.js';
 
@@ -148,11 +149,8 @@ function readJsonIfPresent<T>(path: string): T | null {
  */
 async function cellOptions(ctx: Ctx, train: LabelledFile[]): Promise<CellOptions> {
   const segment = depDir(ctx, 'segment');
-  const summary = segment ? readJsonIfPresent<{ params?: Partial<CellOptions> }>(join(segment, 'summary.json')) : null;
-  const fromSegment = summary?.params;
-  if (fromSegment && typeof fromSegment.size === 'number') {
-    return { ...fromSegment, size: fromSegment.size, margin: fromSegment.margin ?? ctx.params.cell?.margin ?? 0.1 };
-  }
+  const fromSegment = segment ? segmentCellOptions(segment, ctx.params.cell?.margin ?? 0.1) : null;
+  if (fromSegment) return fromSegment;
   const fallback = ctx.params.cell ?? { size: 128, margin: 0.1 };
   const original = train.find((r) => r.file.includes('/cells/')) ?? train[0];
   const width = original ? (await sharp(original.path).metadata()).width : undefined;
@@ -161,8 +159,7 @@ async function cellOptions(ctx: Ctx, train: LabelledFile[]): Promise<CellOptions
 
 function normalization(ctx: Ctx): NormalizeParams | null {
   const dir = depDir(ctx, 'normalize');
-  const recorded = dir ? readJsonIfPresent<NormalizeParams>(join(dir, 'normalize.json')) : null;
-  return recorded ?? ctx.params.normalize ?? null;
+  return (dir ? recordedNormalization(dir) : null) ?? ctx.params.normalize ?? null;
 }
 
 function studyClasses(ctx: Ctx, splits: LabelledFile[][] | null): string[] {

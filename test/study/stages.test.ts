@@ -12,6 +12,7 @@ import train from '../../stages/train.js';
 import evaluate from '../../stages/evaluate.js';
 import ensemble from '../../stages/ensemble.js';
 import predict from '../../stages/predict.js';
+import shiftedCells from '../../stages/shifted-cells.js';
 import { parseCsvRows } from '../../stages/lib/io/csv.js';
 import { stageContext } from './context.js';
 import { tempDir, TINY_CLASSES, tinyCellPng, writeTinyStudy } from './tiny-images.js';
@@ -282,6 +283,60 @@ test('evaluate: test split and shifted set separately, predictions.csv and miscl
     assert.ok(m.stage === 'normalize' || m.stage === 'shifted');
     assert.is(m.probabilities.length, 2);
   }
+});
+
+test('shifted-cells prepares each shifted image once; evaluate reads them only where its model\'s settings match, with the same predictions', async () => {
+  const shiftedDir = join(root, 'shifted');
+  // The settings the tiny transfer model recorded: cells of 24 px, margin 0.1, no normalisation.
+  const settingsDir = async (name: string, margin: number) => {
+    const dir = join(root, name);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'summary.json'), JSON.stringify({ params: { size: 24, margin } }));
+    await writeFile(join(dir, 'normalize.json'), JSON.stringify({ method: 'none' }));
+    return dir;
+  };
+  const prepare = async (margin: number) => {
+    const dir = await settingsDir(`settings-${margin}`, margin);
+    const inputs: InputFile[] = [];
+    for (const c of TINY_CLASSES) {
+      for (const name of await readdir(join(shiftedDir, 'sets/white-tight', c))) {
+        const rel = `sets/white-tight/${c}/${name}`;
+        inputs.push({ path: join(shiftedDir, rel), rel, hash: rel, fromInstance: 'shifted' });
+      }
+    }
+    const ctx = await stageContext({ stageId: 'shifted-cells', params: {}, deps: { shifted: shiftedDir, segment: dir, normalize: dir }, inputs });
+    await shiftedCells.processItems(ctx as never, inputs.map((input) => ({ input, outDir: ctx.outDir })));
+    const files = inputs.map((input) => ({ input, files: [`records/shifted/${input.rel}.json`, `cells/shifted/${input.rel}.png`] }));
+    await shiftedCells.finalize!(ctx as never, files);
+    return ctx.outDir;
+  };
+  const matching = await prepare(0.1);
+  const record = JSON.parse(readFileSync(join(matching, 'prepared-cells.json'), 'utf8'));
+  assert.equal(record.cell, { size: 24, margin: 0.1 });
+  assert.equal(record.normalization, { method: 'none' });
+  assert.equal(record.items.map((it: { file: string }) => it.file), ['sets/white-tight/EOSINOPHIL/s0.png', 'sets/white-tight/LYMPHOCYTE/s1.png']);
+  const cell = await sharp(join(matching, record.items[0].cell)).metadata();
+  assert.equal([cell.width, cell.height, cell.channels], [24, 24, 3], 'a prepared cell is the canonical cell, before the resize to the model');
+
+  const evaluateWith = async (preparedDir: string) => {
+    const ctx = await stageContext({
+      stageId: 'evaluate',
+      matrix: { arch: 'mobilenet_v1_0.25', mode: 'transfer' },
+      params: { bootstrap: 200, seed: 1, batchSize: 3, primarySource: null, backend: 'wasm' },
+      deps: { 'train[arch=mobilenet_v1_0.25,mode=transfer]': trained.transfer!, split: splitDir, normalize: normalizeDir, shifted: shiftedDir, 'shifted-cells': preparedDir },
+    });
+    await evaluate.run(ctx as never);
+    return { ctx, metrics: JSON.parse(readFileSync(join(ctx.outDir, 'metrics.json'), 'utf8')) };
+  };
+  const cutHere = readFileSync(join(evaluated.transfer!, 'predictions.csv'), 'utf8');
+  const used = await evaluateWith(matching);
+  assert.is(used.metrics.inference.shiftedPrepared, 2);
+  assert.is(readFileSync(join(used.ctx.outDir, 'predictions.csv'), 'utf8'), cutHere, 'the same probabilities as cutting each image in evaluate');
+
+  const other = await evaluateWith(await prepare(0.2));
+  assert.is(other.metrics.inference.shiftedPrepared, 0, 'cells cut with another margin are not the model\'s');
+  assert.ok(other.ctx.logs.some((l) => /shifted images cut here \(shifted-cells cut cells with other options than the model's\)/.test(l)), other.ctx.logs.join('\n'));
+  assert.is(readFileSync(join(other.ctx.outDir, 'predictions.csv'), 'utf8'), cutHere);
 });
 
 test('evaluate of a skipped model writes skipped metrics', async () => {
