@@ -19,6 +19,7 @@ import { initBackend } from './tf/backend.js';
 import { declaredDep } from './lib/deps/declared-dep.js';
 import { normalizeParamsSchema, type NormalizeParams } from './lib/stain/normalize-cell.js';
 import { imageBatchSource } from './lib/classifier/batch-source.js';
+import { BottomOutputCache, frozenBottomSource } from './lib/classifier/frozen-bottom-source.js';
 import { fitFeatureHead, rowsWithFeatures } from './lib/classifier/feature-head.js';
 import { buildPooledBase, missingWeightsReason } from './lib/classifier/base-model.js';
 import { seededReinitialize } from './lib/classifier/seeded-init.js';
@@ -233,6 +234,9 @@ async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val
   return { head, result, headParams: countParameters(model), headRows: train.length };
 }
 
+/** Memory for a fine-tune's kept bottom outputs; images beyond it are run through the bottom each time. */
+const BOTTOM_CACHE_BYTES = 2 ** 31;
+
 async function imageSources(classes: string[], train: LabelledFile[], val: LabelledFile[], size: number, preprocessing: Preprocessing, batchSize: number) {
   const opts = { classes: classes.length, size, preprocessing };
   return {
@@ -299,13 +303,14 @@ export default defineStage<TrainParams>({
           const trainable = tf.model({ inputs: parts.top.inputs, outputs: applyLayers(parts.top.outputs[0]!, head), name: 'finetune_top' });
           const { optimizer, schedule } = createOptimizer(ft.optimizer, `${ctx.instanceId} params.finetune.optimizer`);
           const batchSize = ft.batchSize ?? p.batchSize;
-          const sources = await imageSources(classes, train, val, inputSize, preprocessing, batchSize);
-          const bottom = parts.bottom;
+          // The frozen bottom's output of each image, computed once for every epoch (frozen-bottom-source.ts).
+          const cache = new BottomOutputCache(BOTTOM_CACHE_BYTES);
+          const opts = { classes: classes.length, size: inputSize, preprocessing, bottom: parts.bottom, cache };
           const result2 = await fit({
             model: trainable,
             optimizer,
-            ...sources,
-            inputTransform: (x) => bottom.predict(x) as tf.Tensor | tf.Tensor[],
+            train: frozenBottomSource(train, { ...opts, batchSize }),
+            val: val.length ? frozenBottomSource(val, { ...opts, batchSize: Math.max(batchSize, 32) }) : null,
             recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
             epochs: ft.epochs,
             seed: (p.seed ?? 1) + 1,
@@ -317,6 +322,7 @@ export default defineStage<TrainParams>({
             log: (m) => ctx.log(`finetune ${m}`),
             progress: (d, t) => ctx.progress(d, t, 'finetune'),
           });
+          ctx.log(`finetune: the frozen bottom's outputs of ${cache.images} images kept (${cache.megabytes} MB)` + (cache.overflow ? `; ${cache.overflow} over the ${BOTTOM_CACHE_BYTES / 2 ** 30} GiB budget computed each time` : ''));
           phases.push({ name: 'finetune', result: result2 });
           trainedParams = countParameters(trainable);
         }

@@ -33,7 +33,7 @@ export function inputInModel(model: tf.LayersModel, layer: tf.layers.Layer): tf.
 export async function recalibrateBatchNorm(
   model: tf.LayersModel,
   source: BatchSource,
-  options: { batches: number; seed: number; inputTransform?: ((x: tf.Tensor) => tf.Tensor | tf.Tensor[]) | null },
+  options: { batches: number; seed: number },
 ): Promise<number> {
   const layers = batchNormLayers(model);
   if (layers.length === 0 || options.batches < 1) return 0;
@@ -46,8 +46,7 @@ export async function recalibrateBatchNorm(
   let seen = 0;
   for await (const batch of source.batches(options.seed)) {
     const moments = tf.tidy(() => {
-      const x = options.inputTransform ? options.inputTransform(batch.x) : batch.x;
-      const out = probe.apply(x, { training: true }) as tf.Tensor | tf.Tensor[];
+      const out = probe.apply(batch.x, { training: true }) as tf.Tensor | tf.Tensor[];
       return (Array.isArray(out) ? out : [out]).map((t) => {
         const m = tf.moments(t, Array.from({ length: t.rank - 1 }, (_, i) => i));
         return [m.mean, m.variance];

@@ -7,7 +7,8 @@ import { imagesToTensor, type Preprocessing } from './preprocessing.js';
 import { readImageRgb } from './read-image.js';
 
 export interface Batch {
-  x: tf.Tensor;
+  /** The model's input, or its inputs in order (a fine-tuned top reads several). */
+  x: tf.Tensor | tf.Tensor[];
   /** One-hot labels [n, classes]. */
   y: tf.Tensor2D;
   size: number;
@@ -41,9 +42,10 @@ export function epochSeed(seed: number, epoch: number): number {
   return (Math.imul(seed >>> 0, 1_000_003) + epoch * 7919 + 1) >>> 0;
 }
 
-type LoadInputs<T> = (items: T[]) => Promise<tf.Tensor>;
+type LoadInputs<T> = (items: T[]) => Promise<tf.Tensor | tf.Tensor[]>;
 
-function createSource<T extends LabelledItem>(items: readonly T[], batchSize: number, classes: number, load: LoadInputs<T>): BatchSource {
+/** Batches of `items` in seeded order, each one's inputs made by `load`; the next batch loads while the current one trains. */
+export function labelledBatchSource<T extends LabelledItem>(items: readonly T[], batchSize: number, classes: number, load: LoadInputs<T>): BatchSource {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
   return {
     count: items.length,
@@ -64,7 +66,7 @@ function createSource<T extends LabelledItem>(items: readonly T[], batchSize: nu
         }
       } finally {
         // A consumer that stops early (break) leaves the prefetched batch behind.
-        pending?.then((x) => x.dispose(), () => {});
+        pending?.then((x) => tf.dispose(x), () => {});
       }
     },
   };
@@ -75,7 +77,7 @@ export function imageBatchSource(
   items: readonly LabelledItem[],
   options: { batchSize: number; classes: number; size: number; preprocessing: Preprocessing },
 ): BatchSource {
-  return createSource(items, options.batchSize, options.classes, async (chunk) => {
+  return labelledBatchSource(items, options.batchSize, options.classes, async (chunk) => {
     const images = await Promise.all(chunk.map((it) => readImageRgb(it.path, options.size)));
     return imagesToTensor(images, options.size, options.preprocessing);
   });
@@ -98,7 +100,7 @@ export function featureBatchSource(
   items: readonly LabelledItem[],
   options: { batchSize: number; classes: number; dim: number; transform?: (vector: Float32Array) => void },
 ): BatchSource {
-  return createSource(items, options.batchSize, options.classes, async (chunk) => {
+  return labelledBatchSource(items, options.batchSize, options.classes, async (chunk) => {
     const out = new Float32Array(chunk.length * options.dim);
     const vectors = await Promise.all(chunk.map((it) => readFeatureVector(it.path)));
     vectors.forEach((v, i) => {

@@ -12,10 +12,12 @@ function only<T>(value: T | T[], subject: string): T {
   return value;
 }
 
+const CROSSING_POOLS = new Set(['GlobalAveragePooling2D', 'GlobalMaxPooling2D']);
+
 /**
  * Splits `model` after layer `cutAfter`. `bottom` is the cut layer and everything it depends on; it
  * maps the model's input to every tensor of its own that the rest reads (the cut layer's output first;
- * then e.g. a skip connection or a shallower feature-pyramid level). `top` is every other layer, with
+ * then e.g. a skip connection or the pooled vector of a shallower feature-pyramid level). `top` is every other layer, with
  * one input per such tensor, sharing the layers (and weights) of `model`.
  */
 export function splitModel(model: tf.LayersModel, cutAfter: string): { bottom: tf.LayersModel; top: tf.LayersModel } {
@@ -29,6 +31,13 @@ export function splitModel(model: tf.LayersModel, cutAfter: string): { bottom: t
     if (below.has(layer)) continue;
     below.add(layer);
     for (const node of layer.inboundNodes) for (const t of node.inputTensors) stack.push(t.sourceLayer as tf.layers.Layer);
+  }
+  // A global pool of a tensor below the cut (a feature-pyramid level) goes below too: it has no weights
+  // and pools the same either side, and a vector crosses the cut instead of a whole feature map.
+  for (const layer of model.layers) {
+    if (below.has(layer) || !CROSSING_POOLS.has(layer.getClassName())) continue;
+    const node = layer.inboundNodes[0];
+    if (node && node.inputTensors.every((t) => below.has(t.sourceLayer as tf.layers.Layer))) below.add(layer);
   }
   const crossing: tf.SymbolicTensor[] = [cutOutput];
   const topInputs: tf.SymbolicTensor[] = [tf.input({ shape: cutOutput.shape.slice(1) as number[], name: `${cutAfter}_input` })];

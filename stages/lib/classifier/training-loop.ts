@@ -17,9 +17,6 @@ import {
   type LoopState,
 } from './checkpoint.js';
 
-/** Maps a batch's inputs to the model's (e.g. a frozen bottom whose outputs are the top's inputs). */
-export type InputTransform = (x: tf.Tensor) => tf.Tensor | tf.Tensor[];
-
 export interface EpochRecord {
   epoch: number;
   loss: number;
@@ -49,8 +46,6 @@ export interface FitOptions {
   stateDir: string;
   /** Learning rate of step `step` (0-based); null keeps the optimizer's own. */
   learningRate?: ((step: number) => number) | null;
-  /** Applied to every batch's inputs before the model (e.g. a frozen bottom run in inference mode). */
-  inputTransform?: InputTransform | null;
   /**
    * Before each epoch's validation, re-estimate BatchNormalization statistics from this many training
    * batches (batch-norm-recalibration.ts); 0 or null keeps the moving averages.
@@ -87,15 +82,13 @@ export async function readHistory(path: string): Promise<EpochRecord[]> {
 export async function evaluateSource(
   model: tf.LayersModel,
   source: BatchSource,
-  inputTransform: InputTransform | null = null,
 ): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0;
   let correct = 0;
   let n = 0;
   for await (const batch of source.batches(null)) {
     const [loss, hits] = tf.tidy(() => {
-      const x = inputTransform ? inputTransform(batch.x) : batch.x;
-      const p = (model.predict(x) as tf.Tensor).clipByValue(1e-7, 1 - 1e-7);
+      const p = (model.predict(batch.x) as tf.Tensor).clipByValue(1e-7, 1 - 1e-7);
       const l = tf.neg(tf.sum(tf.mul(batch.y, tf.log(p)), -1)).sum();
       const h = tf.equal(tf.argMax(p, -1), tf.argMax(batch.y, -1)).sum();
       return [l, h];
@@ -171,9 +164,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
           continue;
         }
         if (options.learningRate) setLearningRate(options.learningRate(state.steps));
-        const x = options.inputTransform ? tf.tidy(() => options.inputTransform!(batch.x)) : batch.x;
-        const out = (await model.trainOnBatch(x, batch.y)) as number[];
-        if (x !== batch.x) tf.dispose(x);
+        const out = (await model.trainOnBatch(batch.x, batch.y)) as number[];
         lossSum += out[0]! * batch.size;
         accSum += (out[1] ?? 0) * batch.size;
         seen += batch.size;
@@ -184,9 +175,9 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       }
       if (seen === 0) throw new Error('the training set is empty');
       if (options.recalibrateBatchNorm) {
-        await recalibrateBatchNorm(model, train, { batches: options.recalibrateBatchNorm, seed: epochSeed(options.seed, epoch) + 1, inputTransform: options.inputTransform ?? null });
+        await recalibrateBatchNorm(model, train, { batches: options.recalibrateBatchNorm, seed: epochSeed(options.seed, epoch) + 1 });
       }
-      const valMetrics = val && val.count > 0 ? await evaluateSource(model, val, options.inputTransform ?? null) : null;
+      const valMetrics = val && val.count > 0 ? await evaluateSource(model, val) : null;
       const seconds = (performance.now() - started) / 1000;
       const record: EpochRecord = {
         epoch,
