@@ -15,6 +15,8 @@ type GradFunc = tf.GradConfig['gradFunc'];
 
 let enabled = true;
 const active = () => enabled && tf.getBackend() === 'wasm' && tf.getKernel(RELU_GRAD, 'wasm') !== undefined;
+/** Whether leukopipe's fused gradients serve this backend now (wasm with leukopipe's kernels, not switched off). */
+export const fusedGradientsActive = active;
 
 /** Switches the fused gradients off (tfjs's own formulas) or on again: for A/B checks and benchmarks. */
 export function setFusedGradients(on: boolean): void {
@@ -72,8 +74,7 @@ function mean(original: GradFunc): GradFunc {
 
 /**
  * FusedBatchNorm with per-channel statistics over the leading axes (what tfjs-layers' training mode
- * builds from tf.moments): the five gradients from one pass (batch_norm_grad). The small per-channel
- * factors are formed with tfjs's own ops, as its formula forms them.
+ * builds from tf.moments): the five gradients from one pass (batch_norm_grad).
  */
 function fusedBatchNorm(original: GradFunc): GradFunc {
   return (dy, saved, attrs) => {
@@ -84,13 +85,23 @@ function fusedBatchNorm(original: GradFunc): GradFunc {
       && meanT.rank === 1 && [meanT, variance, scale].every((t) => t.rank === 1 && t.shape[0] === channels && t.dtype === 'float32');
     if (!covered) return original(dy, saved, attrs);
     const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
-    const r = tf.rsqrt(tf.add(variance, tf.scalar(varianceEpsilon)));
-    const negR = tf.mul(r, tf.scalar(-1));
-    const m = tf.mul(tf.mul(tf.mul(r, r), r), tf.scalar(-0.5));
-    const [dx, dMean, dVar, dScale, dOffset] = run(BATCH_NORM_GRAD, { x, dy: g, mean: meanT, r, negR, m, scale }) as tf.Tensor[];
+    const [dx, dMean, dVar, dScale, dOffset] = batchNormGradients(x, g, meanT, variance, scale, varianceEpsilon);
     // Unused results are disposed with the backward pass's scope, as tfjs's eager intermediates are.
-    return { x: () => dx!, mean: () => dMean!, variance: () => dVar!, scale: () => dScale!, offset: () => dOffset! };
+    return { x: () => dx, mean: () => dMean, variance: () => dVar, scale: () => dScale, offset: () => dOffset };
   };
+}
+
+/**
+ * FusedBatchNorm's five gradients [dx, dMean, dVar, dScale, dOffset] (per-channel statistics, float32;
+ * wasm with leukopipe's kernels). The small per-channel factors are formed with tfjs's own ops, as
+ * its formula forms them.
+ */
+export function batchNormGradients(x: tf.Tensor, dy: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, scale: tf.Tensor,
+  varianceEpsilon: number): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
+  const r = tf.rsqrt(tf.add(variance, tf.scalar(varianceEpsilon)));
+  const negR = tf.mul(r, tf.scalar(-1));
+  const m = tf.mul(tf.mul(tf.mul(r, r), r), tf.scalar(-0.5));
+  return run(BATCH_NORM_GRAD, { x, dy, mean, r, negR, m, scale }) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
 }
 
 /**

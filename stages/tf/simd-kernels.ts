@@ -34,6 +34,9 @@ export interface SimdKernels {
   clip_grad(dy: Ptr, x: Ptr, out: Ptr, n: number, lo: number, hi: number): void;
   batch_norm_grad(x: Ptr, dy: Ptr, mean: Ptr, r: Ptr, negR: Ptr, m: Ptr, s: Ptr, rows: number, cols: number,
     dx: Ptr, dMean: Ptr, dVar: Ptr, dScale: Ptr, dOffset: Ptr, part: Ptr, acc: Ptr): void;
+  sum_sq_dev_rows(x: Ptr, mean: Ptr, rows: number, cols: number, out: Ptr, part: Ptr, acc: Ptr, divisor: number): void;
+  moments_grad(x: Ptr, mean: Ptr, dMean: Ptr, dVar: Ptr, n: number, rows: number, cols: number, dx: Ptr, dxOut: Ptr,
+    part: Ptr, acc: Ptr, dvn: Ptr, dmn: Ptr): void;
 }
 
 export const BINARY_OP = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;

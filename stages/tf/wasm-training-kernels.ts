@@ -20,7 +20,9 @@ import { adamUpdateConfig } from './kernels/adam-update.js';
 import { castConfig } from './kernels/cast.js';
 import { sliceConfig } from './kernels/slice.js';
 import { fusedGradientKernelConfigs } from './kernels/fused-gradient-kernels.js';
+import { batchNormTrainingKernelConfigs } from './kernels/batch-norm-training.js';
 import { installFusedGradients } from './fused-gradients.js';
+import { installBatchNormTraining } from './batch-norm-training-layer.js';
 
 /** Kernels stock wasm does not have. */
 const MISSING: tf.KernelConfig[] = [
@@ -49,6 +51,8 @@ const FASTER: tf.KernelConfig[] = [
   sliceConfig,
   // Not tfjs kernels: fused-gradients.ts calls them from the gradients it installs.
   ...fusedGradientKernelConfigs,
+  // Not tfjs kernels: batch-norm-training-layer.ts runs them for BatchNormalization in training mode.
+  ...batchNormTrainingKernelConfigs,
   // Not a tfjs kernel: fused-adam-optimizer.ts calls it in place of tfjs's ten per variable.
   adamUpdateConfig,
 ];
@@ -69,7 +73,10 @@ export function registerWasmTrainingKernels(which: 'all' | 'missing' = 'all'): s
     // A replaced kernel keeps the stock setup (it binds the wasm function our version may call).
     tf.registerKernel({ ...config, setupFunc: stockConfig?.setupFunc });
   }
-  if (which === 'all') installFusedGradients();
+  if (which === 'all') {
+    installFusedGradients();
+    installBatchNormTraining();
+  }
   registered = configs.map((c) => c.kernelName);
   return registered;
 }

@@ -195,4 +195,40 @@ test('Cast to the same dtype shares the buffer and outlives its input; other cas
   tf.dispose([same, asInt]);
 });
 
+
+test('batch normalisation layers in training: one fused kernel each where the input has no other consumer, tfjs\'s ops where it has; the same weights bit for bit', async () => {
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  // conv → BN (sole consumer: fused) and a DenseNet-style concatenation that feeds both a BN and the next concatenation (not fused).
+  const build = () => {
+    const input = tf.input({ shape: [10, 10, 3] });
+    const conv = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: init(21) }).apply(input) as tf.SymbolicTensor;
+    const a = tf.layers.activation({ activation: 'relu' }).apply(tf.layers.batchNormalization({ name: 'sole_bn' }).apply(conv)) as tf.SymbolicTensor;
+    const cat = tf.layers.concatenate().apply([a, input]) as tf.SymbolicTensor;
+    const b = tf.layers.batchNormalization({ name: 'shared_bn' }).apply(cat) as tf.SymbolicTensor;
+    const next = tf.layers.concatenate().apply([b, cat]) as tf.SymbolicTensor;
+    const pooled = tf.layers.globalAveragePooling2d({}).apply(next) as tf.SymbolicTensor;
+    return tf.model({ inputs: input, outputs: tf.layers.dense({ units: 4, activation: 'softmax', kernelInitializer: init(22) }).apply(pooled) as tf.SymbolicTensor });
+  };
+  const xs = tf.randomUniform([6, 10, 10, 3], -1, 1, 'float32', 23);
+  const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1], 'int32'), 4);
+  const results: tf.Tensor[][] = [];
+  const fusedCalls: number[] = [];
+  try {
+    for (const fused of [false, true]) {
+      setFusedGradients(fused);
+      const model = build();
+      model.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' });
+      const profile = await tf.profile(async () => { await model.trainOnBatch(xs, ys); });
+      fusedCalls.push(profile.kernels.filter((k) => k.name === 'LeukopipeBatchNormTraining').length);
+      for (let i = 0; i < 2; i++) await model.trainOnBatch(xs, ys);
+      results.push(model.getWeights().map((w) => w.clone()));
+      model.dispose();
+    }
+  } finally {
+    setFusedGradients(true);
+  }
+  assert.equal(fusedCalls, [0, 1], 'fused batch-norm kernels run in a step (tfjs path, leukopipe path)');
+  sameBits('weights after 3 steps (moving statistics included)', results[0]!, results[1]!);
+});
+
 test.run();

@@ -108,6 +108,8 @@ test('Conv2DBackpropFilter SIMD tiles: channel counts off the 4 × 8 tile, row b
   const cases: Array<[number[], number, number, number]> = [
     [[3, 6, 7, 1], 1, 3, 1], [[2, 5, 5, 5], 9, 3, 2], [[2, 6, 4, 7], 17, 3, 1], [[1, 4, 70, 4], 8, 3, 1],
     [[2, 9, 9, 12], 16, 1, 1], [[1, 13, 11, 3], 24, 5, 2],
+    // Two or three channels left over (the 3 × 8 / 2 × 8 tile), with and without leftover outputs.
+    [[2, 7, 6, 6], 10, 3, 1], [[1, 5, 5, 3], 13, 3, 1], [[2, 8, 8, 3], 32, 3, 1],
   ];
   for (const [xShape, out, k, stride] of cases) {
     const filterShape = [k, k, xShape[3]!, out];

@@ -255,6 +255,10 @@ void depthwise_filter_grad(const f32 *x, const f32 *dy, f64 *out64, f32 *part,
   }
 }
 
+// a0 += v · g0, a1 += v · g1 (float32 multiply, then add: no fused multiply-add, as XNNPACK).
+#define MUL_ADD_PAIR(a0, a1, v) \
+  do { a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(v, g0)); a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(v, g1)); } while (0)
+
 // One tap of the conv filter gradient over a block of output rows. rows[2r], rows[2r + 1]: float
 // offsets into x and dy of the first valid pixel of row r; each row has `pix` valid pixels, x
 // pixels step by xPix floats (stride · in channels), dy pixels by co. dW[c, o] += Σ x[·, c] · dy[·, o]
@@ -277,14 +281,10 @@ static void conv_tap(const f32 *x, const f32 *g, const int32_t *rowTable, int ro
           v128_t g0 = wasm_v128_load(gp), g1 = wasm_v128_load(gp + 4);
           v128_t x0 = wasm_v128_load32_splat(xp), x1 = wasm_v128_load32_splat(xp + 1);
           v128_t x2 = wasm_v128_load32_splat(xp + 2), x3 = wasm_v128_load32_splat(xp + 3);
-          a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(x0, g0));
-          a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(x0, g1));
-          a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(x1, g0));
-          a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(x1, g1));
-          a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(x2, g0));
-          a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(x2, g1));
-          a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(x3, g0));
-          a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(x3, g1));
+          MUL_ADD_PAIR(a00, a01, x0);
+          MUL_ADD_PAIR(a10, a11, x1);
+          MUL_ADD_PAIR(a20, a21, x2);
+          MUL_ADD_PAIR(a30, a31, x3);
         }
       }
       wasm_v128_store(p, a00); wasm_v128_store(p + 4, a01);
@@ -306,8 +306,42 @@ static void conv_tap(const f32 *x, const f32 *g, const int32_t *rowTable, int ro
       p[0] = a0; p[co] = a1; p[2 * co] = a2; p[3 * co] = a3;
     }
   }
-  for (; c < ci; c++) {
+  // Two or three channels left (an RGB stem): one tile over all of them, so that 4–6 sums run side by
+  // side instead of a chain of 2 waiting on each add's latency. Each sum still adds its products in
+  // the same order, so the bits are those of the one-channel loop below.
+  int oFrom = 0;
+  if (ci - c >= 2) {
+    int three = ci - c == 3;
     int o = 0;
+    for (; o + 8 <= co; o += 8) {
+      f32 *p = pt + c * co + o;
+      f32 *p2 = three ? p + 2 * co : p;
+      v128_t a00 = wasm_v128_load(p), a01 = wasm_v128_load(p + 4);
+      v128_t a10 = wasm_v128_load(p + co), a11 = wasm_v128_load(p + co + 4);
+      v128_t a20 = wasm_v128_load(p2), a21 = wasm_v128_load(p2 + 4);
+      for (int r = 0; r < rows; r++) {
+        const f32 *xp = x + rowTable[2 * r] + c;
+        const f32 *gp = g + rowTable[2 * r + 1] + o;
+        // The third channel's lane reads channel c + 1 again when only two are left; its sums are
+        // then not stored.
+        const int x2 = three ? 2 : 1;
+        for (int i = 0; i < pix; i++, xp += xPix, gp += co) {
+          v128_t g0 = wasm_v128_load(gp), g1 = wasm_v128_load(gp + 4);
+          v128_t v0 = wasm_v128_load32_splat(xp), v1 = wasm_v128_load32_splat(xp + 1);
+          v128_t v2 = wasm_v128_load32_splat(xp + x2);
+          MUL_ADD_PAIR(a00, a01, v0);
+          MUL_ADD_PAIR(a10, a11, v1);
+          MUL_ADD_PAIR(a20, a21, v2);
+        }
+      }
+      wasm_v128_store(p, a00); wasm_v128_store(p + 4, a01);
+      wasm_v128_store(p + co, a10); wasm_v128_store(p + co + 4, a11);
+      if (three) { wasm_v128_store(p2, a20); wasm_v128_store(p2 + 4, a21); }
+    }
+    oFrom = o; // leftover output channels: one channel at a time, below
+  }
+  for (; c < ci; c++) {
+    int o = oFrom;
     for (; o + 8 <= co; o += 8) {
       f32 *p = pt + c * co + o;
       v128_t a0 = wasm_v128_load(p), a1 = wasm_v128_load(p + 4);
@@ -880,5 +914,81 @@ void batch_norm_grad(const f32 *x, const f32 *dy, const f32 *mean, const f32 *r,
     dVar[c] = (f32)(aV[c] / 1.0);
     dScale[c] = (f32)(aS[c] / 1.0);
     dOffset[c] = (f32)(aO[c] / 1.0);
+  }
+}
+
+/**
+ * Batch variance: out[c] = (Σ_r (x[r·cols + c] − mean[c])²) / divisor — tfjs's
+ * Mean(Square(Sub(x, mean))) with Mean's order of sums (sum_rows: float32 blocks of 64 rows added
+ * into float64), without the two tensors in between. part: cols f32, acc: cols f64 scratch.
+ */
+EXPORT(sum_sq_dev_rows)
+void sum_sq_dev_rows(const f32 *x, const f32 *mean, int rows, int cols, f32 *out, f32 *part, f64 *acc, f64 divisor) {
+  zero_f64(acc, cols);
+  for (int r0 = 0; r0 < rows; r0 += 64) {
+    int r1 = r0 + 64 < rows ? r0 + 64 : rows;
+    zero_f32(part, cols);
+    for (int r = r0; r < r1; r++) {
+      const f32 *row = x + (long)r * cols;
+      int c = 0;
+      for (; c + 4 <= cols; c += 4) {
+        v128_t d = wasm_f32x4_sub(wasm_v128_load(row + c), wasm_v128_load(mean + c));
+        wasm_v128_store(part + c, wasm_f32x4_add(wasm_v128_load(part + c), wasm_f32x4_mul(d, d)));
+      }
+      for (; c < cols; c++) {
+        f32 d = row[c] - mean[c];
+        part[c] += d * d;
+      }
+    }
+    acc_add_f64(acc, part, cols);
+  }
+  for (int c = 0; c < cols; c++) out[c] = (f32)(acc[c] / divisor);
+}
+
+/**
+ * What tf.moments' ops add to batch normalisation's x gradient, after FusedBatchNorm's own
+ * (batch_norm_grad), computed as tfjs's tape computes it, operation for operation:
+ *   variance = Mean(Square(x − mean)):  q = (dVar[c] / n) · ((x − mean[c]) · 2)   (Tile, SquareGrad)
+ *   mean = Mean(x), also in x − mean:    dm[c] = dMean[c] + −Σ_r q                (Sum, Neg, Add)
+ *   x's gradients added in tape order:   dx = (dx + q) + dm[c] / n                 (Add, Tile, Add)
+ * with Σ_r in Sum's order (sum_rows). dx: FusedBatchNorm's x gradient; out: the whole one.
+ * part, dvn, dmn: cols f32 scratch each; acc: cols f64.
+ */
+EXPORT(moments_grad)
+void moments_grad(const f32 *x, const f32 *mean, const f32 *dMean, const f32 *dVar, f32 n, int rows, int cols,
+                  const f32 *dx, f32 *dxOut, f32 *part, f64 *acc, f32 *dvn, f32 *dmn) {
+  const v128_t two = wasm_f32x4_splat(2.f);
+  for (int c = 0; c < cols; c++) dvn[c] = dVar[c] / n;
+  zero_f64(acc, cols);
+  for (int r0 = 0; r0 < rows; r0 += 64) {
+    int r1 = r0 + 64 < rows ? r0 + 64 : rows;
+    zero_f32(part, cols);
+    for (int r = r0; r < r1; r++) {
+      const f32 *row = x + (long)r * cols;
+      int c = 0;
+      for (; c + 4 <= cols; c += 4) {
+        v128_t d = wasm_f32x4_sub(wasm_v128_load(row + c), wasm_v128_load(mean + c));
+        v128_t q = wasm_f32x4_mul(wasm_v128_load(dvn + c), wasm_f32x4_mul(d, two));
+        wasm_v128_store(part + c, wasm_f32x4_add(wasm_v128_load(part + c), q));
+      }
+      for (; c < cols; c++) part[c] += dvn[c] * ((row[c] - mean[c]) * 2.f);
+    }
+    acc_add_f64(acc, part, cols);
+  }
+  for (int c = 0; c < cols; c++) {
+    f32 sum = (f32)(acc[c] / 1.0);
+    f32 dm = dMean[c] + -sum;
+    dmn[c] = dm / n;
+  }
+  for (int r = 0; r < rows; r++) {
+    const f32 *row = x + (long)r * cols, *in = dx + (long)r * cols;
+    f32 *out = dxOut + (long)r * cols;
+    int c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      v128_t d = wasm_f32x4_sub(wasm_v128_load(row + c), wasm_v128_load(mean + c));
+      v128_t q = wasm_f32x4_mul(wasm_v128_load(dvn + c), wasm_f32x4_mul(d, two));
+      wasm_v128_store(out + c, wasm_f32x4_add(wasm_f32x4_add(wasm_v128_load(in + c), q), wasm_v128_load(dmn + c)));
+    }
+    for (; c < cols; c++) out[c] = (in[c] + dvn[c] * ((row[c] - mean[c]) * 2.f)) + dmn[c];
   }
 }
