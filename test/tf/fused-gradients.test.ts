@@ -196,7 +196,7 @@ test('Cast to the same dtype shares the buffer and outlives its input; other cas
 });
 
 
-test('batch normalisation layers in training: one fused kernel each where the input has no other consumer, tfjs\'s ops where it has; the same weights bit for bit', async () => {
+test('batch normalisation layers in training (rank 4 and 2): one fused kernel each where the input has no other consumer, tfjs\'s ops where it has; the same weights bit for bit', async () => {
   const init = (seed: number) => tf.initializers.glorotUniform({ seed });
   // conv → BN (sole consumer: fused) and a DenseNet-style concatenation that feeds both a BN and the next concatenation (not fused).
   const build = () => {
@@ -207,7 +207,10 @@ test('batch normalisation layers in training: one fused kernel each where the in
     const b = tf.layers.batchNormalization({ name: 'shared_bn' }).apply(cat) as tf.SymbolicTensor;
     const next = tf.layers.concatenate().apply([b, cat]) as tf.SymbolicTensor;
     const pooled = tf.layers.globalAveragePooling2d({}).apply(next) as tf.SymbolicTensor;
-    return tf.model({ inputs: input, outputs: tf.layers.dense({ units: 4, activation: 'softmax', kernelInitializer: init(22) }).apply(pooled) as tf.SymbolicTensor });
+    // A rank-2 batch norm, as in the heads on cached features (sole consumer: fused).
+    const hidden = tf.layers.dense({ units: 6, kernelInitializer: init(24) }).apply(pooled) as tf.SymbolicTensor;
+    const normed = tf.layers.batchNormalization({ name: 'head_bn' }).apply(hidden) as tf.SymbolicTensor;
+    return tf.model({ inputs: input, outputs: tf.layers.dense({ units: 4, activation: 'softmax', kernelInitializer: init(22) }).apply(normed) as tf.SymbolicTensor });
   };
   const xs = tf.randomUniform([6, 10, 10, 3], -1, 1, 'float32', 23);
   const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 0, 1], 'int32'), 4);
@@ -227,7 +230,7 @@ test('batch normalisation layers in training: one fused kernel each where the in
   } finally {
     setFusedGradients(true);
   }
-  assert.equal(fusedCalls, [0, 1], 'fused batch-norm kernels run in a step (tfjs path, leukopipe path)');
+  assert.equal(fusedCalls, [0, 2], 'fused batch-norm kernels run in a step (tfjs path, leukopipe path)');
   sameBits('weights after 3 steps (moving statistics included)', results[0]!, results[1]!);
 });
 

@@ -40,8 +40,11 @@ function batchNormTraining(args: Args): TensorInfo[] {
     k.sum_rows(ptr(backend, x), rows, cols, ptr(backend, mean), part!, acc!, rows);
     k.sum_sq_dev_rows(ptr(backend, x), ptr(backend, mean), rows, cols, ptr(backend, variance), part!, acc!, rows);
   });
-  const y = fusedBatchNormConfig.kernelFunc({ inputs: { x, mean, variance, offset, scale }, backend, attrs: args.attrs ?? {} } as never) as TensorInfo;
-  return [y, mean, variance];
+  // tf.batchNorm hands FusedBatchNorm a 4-D x (rank 2 as [1, 1, N, C]), and the kernel's 4-D path (an
+  // XNNPACK 1×1 depthwise conv, float32 multiply then add) differs from its other-rank loop in the last bit.
+  const x4 = x.shape.length === 4 ? x : { ...x, shape: [1, 1, rows, cols] };
+  const y = fusedBatchNormConfig.kernelFunc({ inputs: { x: x4, mean, variance, offset, scale }, backend, attrs: args.attrs ?? {} } as never) as TensorInfo;
+  return [{ ...y, shape: [...x.shape] }, mean, variance];
 }
 
 /** Inputs x, mean, dx (FusedBatchNorm's x gradient), dMean, dVar (its mean and variance gradients) → x's whole gradient. */
