@@ -17,8 +17,8 @@ interface BatchNormalizationLayer {
   axis: number;
   momentum: number;
   epsilon: number;
-  gamma: LayerVariable | null;
-  beta: LayerVariable | null;
+  gamma?: LayerVariable | null;
+  beta?: LayerVariable | null;
   movingMean: LayerVariable;
   movingVariance: LayerVariable;
   inboundNodes: GraphNode[];
@@ -49,7 +49,7 @@ function fusedCall(original: CallFn): CallFn {
     const training = kwargs?.['training'] === true;
     const rank = input?.rank ?? 0;
     const covered = training && fusedGradientsActive() && input !== undefined && input.dtype === 'float32' && rank >= 2
-      && (this.axis === -1 || this.axis === rank - 1) && this.gamma !== null && this.beta !== null && input.size > 0
+      && (this.axis === -1 || this.axis === rank - 1) && this.gamma != null && this.beta != null && input.size > 0
       && (Array.isArray(inputs) ? inputs.length === 1 : true) && soleConsumer(this);
     if (!covered) return original.call(this, inputs, kwargs);
     return tf.tidy(() => {
