@@ -2,6 +2,7 @@
 // split and features of the last `pipe run`, once per method variant given as JSON param overrides, and
 // prints each variant's per-lab held-out figures — the table in bench/results/labs.md.
 //   node --import tsx bench/cross-lab-methods.ts '{}' '{"standardizeFeatures":false}'
+// FEATURES_DIR=DIR reads the vectors from DIR instead (bench/cross-lab-feature-variants.ts writes such a one).
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,7 +21,7 @@ const declaredDeps: Record<string, DeclaredDep> = {
 // Keyed by instance id, as the runner hands them.
 const deps: Record<string, DepOutput> = {
   split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: path.join(ws, 'artifacts/stages/split'), name: 'split', key: 'bench-key', created: null, seconds: null },
-  [`features[arch=${arch}]`]: { instanceId: `features[arch=${arch}]`, stageId: 'features', matrix: { arch }, dir: path.join(ws, `artifacts/stages/features[arch=${arch}]`), name: 'features', key: 'bench-key', created: null, seconds: null },
+  [`features[arch=${arch}]`]: { instanceId: `features[arch=${arch}]`, stageId: 'features', matrix: { arch }, dir: process.env.FEATURES_DIR ?? path.join(ws, `artifacts/stages/features[arch=${arch}]`), name: 'features', key: 'bench-key', created: null, seconds: null },
 };
 const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
 for (const variant of process.argv.slice(2).length ? process.argv.slice(2) : ['{}']) {

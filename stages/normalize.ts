@@ -47,10 +47,11 @@ export default definePerItemStage<NormalizeParams>({
       method: params.method,
       reference: resolveReference(params.reference),
       whiteThreshold: params.whiteThreshold ?? DEFAULT_WHITE_THRESHOLD,
+      ...(params.blurSigma ? { blurSigma: params.blurSigma } : {}),
     };
     await writeFile(path.join(ctx.outDir, 'normalize.json'), JSON.stringify(used, null, 2) + '\n');
     const cells = items.reduce((n, it) => n + it.files.length, 0);
-    ctx.log(`normalize: ${cells} cells, method ${params.method}`);
+    ctx.log(`normalize: ${cells} cells, method ${params.method}${params.blurSigma ? `, blur σ ${params.blurSigma} px` : ''}`);
   },
 });
 

@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import type { DepOutput, InputFile, StageContext } from '../../pipeline/stage-api.js';
 import { decodeRgb, encodePng } from '../../stages/lib/image/decode.js';
 import { cellMask } from '../../stages/lib/stain/cell-mask.js';
+import { normalizeCell } from '../../stages/lib/stain/normalize-cell.js';
 import normalizeStage from '../../stages/normalize.js';
 import shiftedStage, { type ShiftedParams } from '../../stages/shifted.js';
 import { cellOnWhite, isWhite, smearCrop } from './synthetic-cells.js';
@@ -52,6 +53,30 @@ test('normalize writes each cell at the same relative path with a white backgrou
     assert.is(used.method, 'reinhard');
     assert.is(used.whiteThreshold, 245);
     assert.is(used.reference.lab.mean.length, 3);
+  } finally {
+    await rm(ws, { recursive: true, force: true });
+  }
+});
+
+test('normalize with blurSigma records it in normalize.json, and the recorded params give predict the same bytes', async () => {
+  const ws = await mkdtemp(path.join(tmpdir(), 'norm-blur-'));
+  try {
+    const src = path.join(ws, 'segment', 'cells', 'pbc', 'LYMPHOCYTE', 'LY_1.png');
+    await mkdir(path.dirname(src), { recursive: true });
+    const cell = cellOnWhite(40, [80, 80, 170]);
+    await writeFile(src, await encodePng(cell));
+    const input: InputFile = { path: src, rel: 'cells/pbc/LYMPHOCYTE/LY_1.png', hash: 'x' };
+    const ctx = context(ws, path.join(ws, 'out'), { method: 'reinhard' as const, blurSigma: 2 });
+    await normalizeStage.processItems(ctx, [{ input, outDir: path.join(ws, 'item') }]);
+    const written = await decodeRgb(await readFile(path.join(ws, 'item', 'cells', 'pbc', 'LYMPHOCYTE', 'LY_1.png')));
+    const sharp = normalizeCell(cell.data, 40, 40, { method: 'reinhard' });
+    assert.not.equal([...written.data], [...sharp], 'the low-pass changed the cell');
+    await mkdir(ctx.outDir, { recursive: true });
+    await normalizeStage.finalize!(ctx, [{ input, files: ['cells/pbc/LYMPHOCYTE/LY_1.png'] }]);
+    const used = JSON.parse(await readFile(path.join(ctx.outDir, 'normalize.json'), 'utf8'));
+    assert.is(used.blurSigma, 2);
+    // evaluate and `pipe predict` apply the recorded params to a foreign cell: the same bytes as the stage.
+    assert.equal([...normalizeCell(cell.data, 40, 40, used)], [...written.data]);
   } finally {
     await rm(ws, { recursive: true, force: true });
   }

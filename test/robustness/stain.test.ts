@@ -5,6 +5,7 @@ import { fromOd } from '../../stages/lib/stain/color-spaces.js';
 import { greyWorldNormalize, rgbMeans } from '../../stages/lib/stain/grey-world.js';
 import { estimateStainBasis, symmetricEigen3, type StainBasis, type Vec3 } from '../../stages/lib/stain/macenko.js';
 import { normalizeCell } from '../../stages/lib/stain/normalize-cell.js';
+import { gaussianBlurRgb, gaussianKernel } from '../../stages/lib/image/gaussian-blur.js';
 import { DEFAULT_REFERENCE } from '../../stages/lib/stain/reference.js';
 import { labStats } from '../../stages/lib/stain/reinhard.js';
 import { cellOnWhite, isWhite } from './synthetic-cells.js';
@@ -131,3 +132,44 @@ test('bad input gives errors naming the problem', () => {
 });
 
 test.run();
+
+test('gaussian blur: weights sum to 1, a flat image stays flat, a step edge spreads over about 3σ', () => {
+  const kernel = gaussianKernel(1.5);
+  close(kernel.reduce((a, b) => a + b, 0), 1, 1e-12, 'kernel sum');
+  assert.is(kernel.length, 2 * Math.ceil(4.5) + 1);
+  const flat = new Uint8Array(16 * 16 * 3).fill(137);
+  assert.equal([...gaussianBlurRgb(flat, 16, 16, 2)], [...flat]);
+  // Left half black, right half white: the blurred row rises monotonically and is 50 % gray at the edge.
+  const step = new Uint8Array(32 * 4 * 3);
+  for (let y = 0; y < 4; y++) for (let x = 16; x < 32; x++) step.fill(255, (y * 32 + x) * 3, (y * 32 + x) * 3 + 3);
+  const out = gaussianBlurRgb(step, 32, 4, 2);
+  const row = Array.from({ length: 32 }, (_, x) => out[(1 * 32 + x) * 3]!);
+  for (let x = 1; x < 32; x++) assert.ok(row[x]! >= row[x - 1]!, `not monotonic at ${x}: ${row.join(',')}`);
+  assert.is(row[0], 0);
+  assert.is(row[31], 255);
+  close((row[15]! + row[16]!) / 2, 127.5, 1, 'edge midpoint');
+  assert.ok(row[12]! > 0 && row[19]! < 255, `the edge spreads: ${row.slice(10, 22).join(',')}`);
+  assert.throws(() => gaussianKernel(0), /positive/);
+});
+
+test('blurSigma: a sharp cell and a soft-focus copy of it come out closer than without the low-pass', () => {
+  // A textured cell (high-frequency granules) and the same cell as a soft-focus microscope gives it.
+  const sharp = cellOnWhite(48, [90, 60, 160], [210, 170, 190]);
+  for (let i = 0; i < sharp.data.length; i += 3) {
+    const p = i / 3;
+    if (sharp.data[i]! < 245 && ((p % 48) + Math.floor(p / 48)) % 2 === 0) sharp.data[i] = sharp.data[i + 1] = sharp.data[i + 2] = 40;
+  }
+  const soft = gaussianBlurRgb(sharp.data, 48, 48, 1.5);
+  const distance = (params: Parameters<typeof normalizeCell>[3]) => {
+    const a = normalizeCell(sharp.data, 48, 48, params);
+    const b = normalizeCell(soft, 48, 48, params);
+    let d = 0;
+    for (let i = 0; i < a.length; i++) d += Math.abs(a[i]! - b[i]!);
+    return d / a.length;
+  };
+  const without = distance({ method: 'none' });
+  const withBlur = distance({ method: 'none', blurSigma: 2 });
+  assert.ok(withBlur < without / 2, `mean abs difference ${withBlur.toFixed(2)} with blur vs ${without.toFixed(2)} without`);
+  // 0 means no low-pass: the same bytes as leaving the field out.
+  assert.equal([...normalizeCell(sharp.data, 48, 48, { method: 'reinhard', blurSigma: 0 })], [...normalizeCell(sharp.data, 48, 48, { method: 'reinhard' })]);
+});

@@ -5,6 +5,7 @@ import { greyWorldNormalize } from './grey-world.js';
 import { macenkoNormalize, type StainBasis } from './macenko.js';
 import { DEFAULT_REFERENCE, type StainReference } from './reference.js';
 import { reinhardNormalize } from './reinhard.js';
+import { gaussianBlurRgb } from '../image/gaussian-blur.js';
 
 export const NORMALIZE_METHODS = ['reinhard', 'macenko', 'grey-world', 'none'] as const;
 export type NormalizeMethod = (typeof NORMALIZE_METHODS)[number];
@@ -15,6 +16,11 @@ export interface NormalizeParams {
   reference?: Partial<StainReference>;
   /** A pixel whose darkest channel is at least this bright is background (default 245). */
   whiteThreshold?: number;
+  /**
+   * Gaussian σ, in pixels of the canonical cell, of a low-pass after the colour normalisation (0 or
+   * absent: none): every lab's cells at one optical resolution (BENCHMARKS.md, Labs).
+   */
+  blurSigma?: number;
 }
 
 /** JSON Schema of NormalizeParams, for the stage's paramsSchema and for predict's validation. */
@@ -23,6 +29,7 @@ export const normalizeParamsSchema = {
   properties: {
     method: { enum: [...NORMALIZE_METHODS] },
     whiteThreshold: { type: 'number', minimum: 1, maximum: 255 },
+    blurSigma: { type: 'number', minimum: 0, maximum: 32 },
     reference: {
       type: 'object',
       properties: {
@@ -62,7 +69,8 @@ export function resolveReference(reference?: Partial<StainReference>): StainRefe
 
 /**
  * Normalises the cell pixels of `rgb` (interleaved RGB, width×height×3) to the reference; pixels that
- * are near-white stay, and come back as, pure white. Returns a new buffer; the input is not modified.
+ * are near-white stay, and come back as, pure white (with `blurSigma`, the low-pass then softens the
+ * cell's edge into it). Returns a new buffer; the input is not modified.
  */
 export function normalizeCell(
   rgb: Uint8Array,
@@ -74,6 +82,12 @@ export function normalizeCell(
   if (!(NORMALIZE_METHODS as readonly string[]).includes(params.method)) {
     throw new Error(`normalize method must be one of ${NORMALIZE_METHODS.join(', ')}, got ${JSON.stringify(params.method)}`);
   }
+  const coloured = normalizeColour(rgb, width, height, params);
+  const sigma = params.blurSigma ?? 0;
+  return sigma > 0 ? gaussianBlurRgb(coloured, width, height, sigma) : coloured;
+}
+
+function normalizeColour(rgb: Uint8Array, width: number, height: number, params: NormalizeParams): Uint8Array {
   const mask = cellMask(rgb, width, height, params.whiteThreshold ?? DEFAULT_WHITE_THRESHOLD);
   const ref = resolveReference(params.reference);
   switch (params.method) {
