@@ -32,6 +32,11 @@ export interface CrossLabParams extends HeadSettings {
   curve: number[];
   /** Which figure is the headline: the held-out model as trained, or with AdaBN on the held-out lab. */
   adapt: 'none' | 'adabn';
+  /**
+   * Rounds of class-balanced re-estimation after AdaBN (0: plain AdaBN): the held-out lab's statistics
+   * with every class weighted equally by the head's predictions (class-balanced-moments.ts).
+   */
+  balancedAdaptation?: number;
   bootstrap: number;
   backend: string;
 }
@@ -51,6 +56,7 @@ const paramsSchema = {
     maxStepsPerEpoch: { type: ['integer', 'null'] },
     curve: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 },
     adapt: { enum: ['none', 'adabn'] },
+    balancedAdaptation: { type: 'integer', minimum: 0 },
     bootstrap: { type: 'integer', minimum: 1 },
     backend: { type: 'string' },
   },
@@ -197,7 +203,7 @@ export default defineStage<CrossLabParams>({
             probabilities,
           }));
         const asTrained = sourceMetrics(lab, predict(), options);
-        const restore = adaptStandardization(model, x, dim);
+        const restore = adaptStandardization(model, x, dim, { classBalanced: p.balancedAdaptation ?? 0 });
         const adapted = restore ? sourceMetrics(lab, predict(), options) : null;
         restore?.();
         model.dispose();

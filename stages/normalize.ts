@@ -48,6 +48,7 @@ export default definePerItemStage<NormalizeParams>({
       reference: resolveReference(params.reference),
       whiteThreshold: params.whiteThreshold ?? DEFAULT_WHITE_THRESHOLD,
       ...(params.blurSigma ? { blurSigma: params.blurSigma } : {}),
+      ...(params.maxGain !== undefined ? { maxGain: params.maxGain } : {}),
     };
     await writeFile(path.join(ctx.outDir, 'normalize.json'), JSON.stringify(used, null, 2) + '\n');
     const cells = items.reduce((n, it) => n + it.files.length, 0);

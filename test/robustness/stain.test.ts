@@ -131,7 +131,6 @@ test('bad input gives errors naming the problem', () => {
   assert.throws(() => normalizeCell(new Uint8Array(12), 2, 2, { method: 'fancy' as never }), /one of reinhard, macenko, grey-world, none/);
 });
 
-test.run();
 
 test('gaussian blur: weights sum to 1, a flat image stays flat, a step edge spreads over about 3σ', () => {
   const kernel = gaussianKernel(1.5);
@@ -173,3 +172,20 @@ test('blurSigma: a sharp cell and a soft-focus copy of it come out closer than w
   // 0 means no low-pass: the same bytes as leaving the field out.
   assert.equal([...normalizeCell(sharp.data, 48, 48, { method: 'reinhard', blurSigma: 0 })], [...normalizeCell(sharp.data, 48, 48, { method: 'reinhard' })]);
 });
+
+test('Reinhard maxGain: a pale cell\'s spread is stretched at most that much; without it, further', () => {
+  // A pale, low-contrast cell (a faint stain on a bright field): small LAB spread.
+  const pale = cellOnWhite(64, [200, 185, 215], [225, 215, 232]);
+  const before = labStats(pale.data, cellMask(pale.data, 64, 64))!;
+  const reference = DEFAULT_REFERENCE.lab;
+  const free = labStats(normalizeCell(pale.data, 64, 64, { method: 'reinhard' }), cellMask(pale.data, 64, 64))!;
+  const capped = labStats(normalizeCell(pale.data, 64, 64, { method: 'reinhard', maxGain: 1.5 }), cellMask(pale.data, 64, 64))!;
+  for (let c = 0; c < 3; c++) {
+    assert.ok(reference.std[c]! / before.std[c]! > 1.5, `channel ${c} needs a gain above the cap for the test to mean anything`);
+    assert.ok(free.std[c]! > capped.std[c]! + 1, `uncapped std ${c} ${free.std[c]!.toFixed(2)} is the wider`);
+    assert.ok(capped.std[c]! <= before.std[c]! * 1.5 + 0.5, `capped std ${c}: ${capped.std[c]!.toFixed(2)} vs ${before.std[c]!.toFixed(2)} × 1.5`);
+    close(capped.mean[c]!, reference.mean[c]!, 1.0, `capped mean ${c} still the reference's`);
+  }
+});
+
+test.run();

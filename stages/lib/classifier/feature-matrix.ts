@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFeatureVector, seededPermutation, type BatchSource } from './batch-source.js';
 import { featureFile } from './feature-head.js';
+import { classBalancedMoments, type Moments } from './class-balanced-moments.js';
 
 /** Reads the vectors of `files` into one [n, dim] matrix. */
 export async function readFeatureMatrix(featuresDir: string, files: readonly string[], dim: number): Promise<Float32Array> {
@@ -27,10 +28,12 @@ export function predictFeatureMatrix(model: tf.LayersModel, x: Float32Array, dim
 
 /**
  * AdaBN for a head on features: the head's feature standardisation (its first BatchNormalization) takes
- * the mean and variance of one lab's unlabelled vectors instead of the training labs'. Returns the
- * previous statistics so the caller can put them back.
+ * the mean and variance of one lab's unlabelled vectors instead of the training labs'. With
+ * `classBalanced` > 0, that many rounds follow in which the statistics are re-estimated with every class
+ * weighted equally by the head's own predictions (class-balanced-moments.ts), so a lab of mostly one class
+ * is not standardised by that class's mean. Returns the previous statistics so the caller can put them back.
  */
-export function adaptStandardization(model: tf.LayersModel, x: Float32Array, dim: number): (() => void) | null {
+export function adaptStandardization(model: tf.LayersModel, x: Float32Array, dim: number, options: { classBalanced?: number } = {}): (() => void) | null {
   const bn = model.layers.find((l) => l.getClassName() === 'BatchNormalization');
   if (!bn) return null;
   const before = bn.getWeights().map((w) => w.clone());
@@ -40,10 +43,15 @@ export function adaptStandardization(model: tf.LayersModel, x: Float32Array, dim
   const variance = new Float32Array(dim);
   for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d]! += x[i * dim + d]! / n;
   for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) variance[d]! += (x[i * dim + d]! - mean[d]!) ** 2 / n;
-  // [gamma, beta, movingMean, movingVariance] (Keras order; scale/center may be absent).
-  const weights = bn.getWeights();
-  const k = weights.length;
-  bn.setWeights([...weights.slice(0, k - 2), tf.tensor1d(mean), tf.tensor1d(variance)]);
+  const set = (m: Moments) => {
+    // [gamma, beta, movingMean, movingVariance] (Keras order; scale/center may be absent).
+    const weights = bn.getWeights();
+    const created = [tf.tensor1d(m.mean), tf.tensor1d(m.variance)];
+    bn.setWeights([...weights.slice(0, weights.length - 2), ...created]);
+    tf.dispose(created);
+  };
+  set({ mean, variance });
+  for (let round = 0; round < (options.classBalanced ?? 0); round++) set(classBalancedMoments(x, dim, predictFeatureMatrix(model, x, dim)));
   return () => {
     bn.setWeights(before);
     before.forEach((w) => w.dispose());

@@ -21,6 +21,8 @@ export interface NormalizeParams {
    * absent: none): every lab's cells at one optical resolution (BENCHMARKS.md, Labs).
    */
   blurSigma?: number;
+  /** Reinhard only: the most a LAB channel's spread may be stretched towards the reference's (absent: no cap). */
+  maxGain?: number;
 }
 
 /** JSON Schema of NormalizeParams, for the stage's paramsSchema and for predict's validation. */
@@ -30,6 +32,7 @@ export const normalizeParamsSchema = {
     method: { enum: [...NORMALIZE_METHODS] },
     whiteThreshold: { type: 'number', minimum: 1, maximum: 255 },
     blurSigma: { type: 'number', minimum: 0, maximum: 32 },
+    maxGain: { type: 'number', exclusiveMinimum: 0 },
     reference: {
       type: 'object',
       properties: {
@@ -92,7 +95,7 @@ function normalizeColour(rgb: Uint8Array, width: number, height: number, params:
   const ref = resolveReference(params.reference);
   switch (params.method) {
     case 'reinhard':
-      return reinhardNormalize(rgb, mask, ref.lab);
+      return reinhardNormalize(rgb, mask, ref.lab, params.maxGain ?? Infinity);
     case 'macenko':
       return macenkoNormalize(rgb, mask, ref.stains as StainBasis);
     case 'grey-world':

@@ -30,13 +30,17 @@ export function labStats(rgb: Uint8Array, mask: Uint8Array): LabStats | null {
   return { mean, std };
 }
 
-/** Maps the cell pixels' LAB statistics onto `reference`; background pixels become pure white. */
-export function reinhardNormalize(rgb: Uint8Array, mask: Uint8Array, reference: LabStats): Uint8Array {
+/**
+ * Maps the cell pixels' LAB statistics onto `reference`; background pixels become pure white. `maxGain`
+ * caps how far a channel's spread is stretched: a pale smear's colour channels have a small spread, and
+ * stretching it to the reference's turns its noise and its lens's colour fringes into stain.
+ */
+export function reinhardNormalize(rgb: Uint8Array, mask: Uint8Array, reference: LabStats, maxGain = Infinity): Uint8Array {
   const out = new Uint8Array(rgb.length).fill(255);
   const stats = labStats(rgb, mask);
   if (!stats) return out;
   // A flat channel (std≈0) keeps its spread instead of being blown up.
-  const gain = stats.std.map((s, c) => (s > 1e-6 ? reference.std[c]! / s : 1));
+  const gain = stats.std.map((s, c) => (s > 1e-6 ? Math.min(maxGain, reference.std[c]! / s) : 1));
   const lab = new Float64Array(3);
   for (let i = 0, p = 0; i < mask.length; i++, p += 3) {
     if (!mask[i]) continue;
