@@ -2,8 +2,9 @@
 // Classifies raw images (any size; with the smear around the cell or already cut out on white) with a
 // trained model, preparing each one exactly as the training data was prepared: canonical cell
 // (segment's function) → stain normalisation (normalize's) → the model's input size and preprocessing.
-// Without --model it takes the model with the best test accuracy among the current evaluate outputs
-// (ties: the best mean accuracy over the other sources).
+// Without --model it takes, among the current evaluate outputs, the model whose backbone did best on labs it
+// never saw (the cross-lab stage's headline), then the best test accuracy, then the best mean accuracy over
+// the other sources: a folder to classify most often comes from a lab the model was not trained on.
 // Writes predictions.csv and predictions.json (class probabilities per image) and prints a summary.
 // Images smaller than segment accepts are error rows, not classified; an image in which no cell was
 // found is classified on its unsegmented centre and flagged as unreliable, in the line and the files.
@@ -166,8 +167,10 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
     }
     return { label: instance, ...locate(ctx.outputDir(instance)) };
   }
+  // Rank: the backbone's leave-one-lab-out figure first (what a folder from an unseen lab needs; models the
+  // study did not hold out a lab for come after), then the test split, then the other sources.
   let best: ChosenModel | null = null;
-  let bestOther = -1;
+  let bestRank: number[] = [];
   for (const id of ctx.instances('evaluate')) {
     const metrics = readJson<{
       status?: string;
@@ -181,31 +184,49 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
     // Ties on the test split (one image is 0.6 points) go to the model that does best on the other sources.
     const others = Object.entries(metrics.sources ?? {}).filter(([source, m]) => source !== metrics.primarySource && typeof m.accuracy === 'number');
     const other = others.length ? others.reduce((sum, [, m]) => sum + m.accuracy!, 0) / others.length : -1;
-    const bestTest: number = best?.testAccuracy ?? -1;
-    if (best && (bestTest > metrics.test.accuracy || (bestTest === metrics.test.accuracy && bestOther >= other))) continue;
+    const heldOut = crossLabRecordFor(ctx, metrics.arch);
+    const rank = [heldOut ? crossLabHeadline(heldOut) ?? -1 : -1, metrics.test.accuracy, other];
+    if (best && !rankAbove(rank, bestRank)) continue;
     const trainId = trainInstanceFor(ctx, metrics.arch, metrics.mode);
     best = { label: trainId, testAccuracy: metrics.test.accuracy, ...locate(ctx.outputDir(trainId)) };
-    bestOther = other;
+    bestRank = rank;
   }
   if (!best) throw new StageError('no evaluated model yet; run `npx pipe run` first, or pass --model <folder or instance>', 'pipe predict');
   return best;
 }
 
-/**
- * What the leave-one-lab-out study says about a folder from a lab the model never saw, in one line:
- * its mean held-out figures as trained and with AdaBN (which predict applies to a folder by default).
- */
-function crossLabVerdict(ctx: CommandContext): string | null {
+/** True when `a` ranks above `b`: the first entry that differs decides; equal ranks keep the earlier model. */
+function rankAbove(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! > (b[i] ?? -Infinity);
+  return false;
+}
+
+/** The leave-one-lab-out record of backbone `arch`, when the study held labs out for it. */
+function crossLabRecordFor(ctx: CommandContext, arch: string): CrossLabRecord | null {
   for (const id of ctx.instances('cross-lab')) {
     const r = readJson<CrossLabRecord>(join(ctx.outputDir(id), 'cross-lab.json'));
-    if (!r || r.status !== 'evaluated') continue;
-    const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
-    return (
-      `on labs it never saw (leave-one-lab-out, ${r.arch}, ${r.labs.join('/')}): mean accuracy ${pct(r.mean.asTrained.accuracy)}, balanced ${pct(r.mean.asTrained.balancedAccuracy)} as trained; ` +
-      `with AdaBN ${pct(r.mean.adapted?.accuracy)}, balanced ${pct(r.mean.adapted?.balancedAccuracy)}${r.adapt === 'adabn' ? ' (kept)' : ' (not kept)'}`
-    );
+    if (r?.status === 'evaluated' && r.arch === arch) return r;
   }
   return null;
+}
+
+/** The study's headline for a backbone: mean held-out balanced accuracy, with AdaBN where the study kept it. */
+function crossLabHeadline(r: CrossLabRecord): number | null {
+  return (r.adapt === 'adabn' && r.mean.adapted ? r.mean.adapted : r.mean.asTrained).balancedAccuracy;
+}
+
+/**
+ * What the leave-one-lab-out study says about a folder from a lab the model never saw, in one line: its
+ * backbone's mean held-out figures as trained and with AdaBN (which predict applies to a folder by default).
+ */
+function crossLabVerdict(ctx: CommandContext, arch: string): string | null {
+  const r = crossLabRecordFor(ctx, arch);
+  if (!r) return `no leave-one-lab-out figure for ${arch}: the study held no lab out for this backbone`;
+  const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
+  return (
+    `on labs it never saw (leave-one-lab-out, ${r.arch}, ${r.labs.join('/')}): mean accuracy ${pct(r.mean.asTrained.accuracy)}, balanced ${pct(r.mean.asTrained.balancedAccuracy)} as trained; ` +
+    `with AdaBN ${pct(r.mean.adapted?.accuracy)}, balanced ${pct(r.mean.adapted?.balancedAccuracy)}${r.adapt === 'adabn' ? ' (kept)' : ' (not kept)'}`
+  );
 }
 
 export interface FolderAdaptation {
@@ -236,7 +257,7 @@ export async function adaptToFolder(
     applied: 'adabn',
     images: images.length,
     layers,
-    summary: `AdaBN: ${layers.length} feature standardisation layer(s) re-estimated on these ${images.length} images, taken as one lab's cells (--adapt none turns it off; a folder mixing labs should be run per lab)`,
+    summary: `AdaBN: ${layers.length} feature standardisation layer(s) re-estimated on these ${images.length} images, taken as one lab's cells (--adapt none turns it off; run one lab's cells of every class per folder: a folder mixing labs, or of one class, misleads it)`,
   };
 }
 
@@ -283,7 +304,7 @@ export default defineCommand({
         `) on ${files.length} image(s)`,
     );
     const trainedOn = record.sources ?? [];
-    const crossLab = args.model ? null : crossLabVerdict(ctx);
+    const crossLab = args.model ? null : crossLabVerdict(ctx, record.arch);
     ctx.log(`trained on ${trainedOn.length} lab(s): ${trainedOn.join(', ') || 'unknown'}${crossLab ? `; ${crossLab}` : ''}`);
 
     const status = new Map<string, { cell: string | null; reason: string | null; error: string | null }>();

@@ -501,4 +501,35 @@ test('predict without --model takes the evaluated model with the best test accur
   assert.is(tieJson.model.id, 'ensemble[arch=mobilenet_v1_0.25,mode=ensemble]');
 });
 
+test('predict without --model prefers the backbone the leave-one-lab-out study measured, over a better test split', async () => {
+  const evalDir = async (accuracy: number, arch: string, mode: string) => {
+    const dir = join(root, `eval-held-out-${mode}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'metrics.json'), JSON.stringify({ status: 'evaluated', arch, mode, primarySource: 'tiny', test: { accuracy }, sources: { tiny: { accuracy } } }));
+    return dir;
+  };
+  const crossLab = join(root, 'cross-lab-mobilenet');
+  await mkdir(crossLab, { recursive: true });
+  const figures = (balanced: number) => ({ accuracy: balanced, balancedAccuracy: balanced, macroF1: balanced });
+  await writeFile(
+    join(crossLab, 'cross-lab.json'),
+    JSON.stringify({ arch: 'mobilenet_v1_0.25', status: 'evaluated', adapt: 'adabn', labs: ['a', 'b'], classes: TINY_CLASSES, heldOut: [], curve: [], mean: { asTrained: figures(0.6), adapted: figures(0.7) } }),
+  );
+  const outputs = {
+    'train[arch=mobilenet_v1_0.25,mode=transfer]': trained.transfer!,
+    'train[arch=small_cnn,mode=scratch]': trained.scratch!,
+    'evaluate[arch=mobilenet_v1_0.25,mode=transfer]': await evalDir(0.5, 'mobilenet_v1_0.25', 'transfer'),
+    'evaluate[arch=small_cnn,mode=scratch]': await evalDir(0.75, 'small_cnn', 'scratch'),
+    'cross-lab[arch=mobilenet_v1_0.25]': crossLab,
+  };
+  const image = join(root, 'one.png');
+  const out = join(root, 'predict-held-out');
+  const ctx = commandContext(['--out', out, image], outputs);
+  assert.is(await predict.run(ctx), 0);
+  const json = JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8'));
+  assert.is(json.model.id, 'train[arch=mobilenet_v1_0.25,mode=transfer]', 'the measured backbone, though its test split is lower (0.5 vs 0.75)');
+  assert.match(json.testTimeAdaptation.crossLab, /leave-one-lab-out, mobilenet_v1_0\.25.*with AdaBN 70\.0%, balanced 70\.0% \(kept\)/);
+  assert.ok(ctx.logs.some((l) => /with AdaBN 70\.0%/.test(l)), ctx.logs.join('\n'));
+});
+
 test.run();
