@@ -20,7 +20,7 @@ import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { adaptFeatureStandardizations, featureStandardizations } from './lib/classifier/folder-adaptation.js';
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
 import { MIN_SIDE } from './lib/cell/cell-representation.js';
-import type { CrossLabRecord } from './lib/records/cross-lab-record.js';
+import { headlineMean, type CrossLabRecord } from './lib/records/cross-lab-record.js';
 import { csvField } from './lib/io/csv.js';
 import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
@@ -169,6 +169,7 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
   }
   // Rank: the backbone's leave-one-lab-out figure first (what a folder from an unseen lab needs; models the
   // study did not hold out a lab for come after), then the test split, then the other sources.
+  const heldOut = crossLabRecords(ctx);
   let best: ChosenModel | null = null;
   let bestRank: number[] = [];
   for (const id of ctx.instances('evaluate')) {
@@ -184,8 +185,8 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
     // Ties on the test split (one image is 0.6 points) go to the model that does best on the other sources.
     const others = Object.entries(metrics.sources ?? {}).filter(([source, m]) => source !== metrics.primarySource && typeof m.accuracy === 'number');
     const other = others.length ? others.reduce((sum, [, m]) => sum + m.accuracy!, 0) / others.length : -1;
-    const heldOut = crossLabRecordFor(ctx, metrics.arch);
-    const rank = [heldOut ? crossLabHeadline(heldOut) ?? -1 : -1, metrics.test.accuracy, other];
+    const record = heldOut.get(metrics.arch);
+    const rank = [record ? headlineMean(record).balancedAccuracy ?? -1 : -1, metrics.test.accuracy, other];
     if (best && !rankAbove(rank, bestRank)) continue;
     const trainId = trainInstanceFor(ctx, metrics.arch, metrics.mode);
     best = { label: trainId, testAccuracy: metrics.test.accuracy, ...locate(ctx.outputDir(trainId)) };
@@ -201,18 +202,14 @@ function rankAbove(a: readonly number[], b: readonly number[]): boolean {
   return false;
 }
 
-/** The leave-one-lab-out record of backbone `arch`, when the study held labs out for it. */
-function crossLabRecordFor(ctx: CommandContext, arch: string): CrossLabRecord | null {
+/** The evaluated leave-one-lab-out records, by backbone: the archs the study held labs out for. */
+function crossLabRecords(ctx: CommandContext): Map<string, CrossLabRecord> {
+  const byArch = new Map<string, CrossLabRecord>();
   for (const id of ctx.instances('cross-lab')) {
     const r = readJson<CrossLabRecord>(join(ctx.outputDir(id), 'cross-lab.json'));
-    if (r?.status === 'evaluated' && r.arch === arch) return r;
+    if (r?.status === 'evaluated' && !byArch.has(r.arch)) byArch.set(r.arch, r);
   }
-  return null;
-}
-
-/** The study's headline for a backbone: mean held-out balanced accuracy, with AdaBN where the study kept it. */
-function crossLabHeadline(r: CrossLabRecord): number | null {
-  return (r.adapt === 'adabn' && r.mean.adapted ? r.mean.adapted : r.mean.asTrained).balancedAccuracy;
+  return byArch;
 }
 
 /**
@@ -220,7 +217,7 @@ function crossLabHeadline(r: CrossLabRecord): number | null {
  * backbone's mean held-out figures as trained and with AdaBN (which predict applies to a folder by default).
  */
 function crossLabVerdict(ctx: CommandContext, arch: string): string | null {
-  const r = crossLabRecordFor(ctx, arch);
+  const r = crossLabRecords(ctx).get(arch);
   if (!r) return `no leave-one-lab-out figure for ${arch}: the study held no lab out for this backbone`;
   const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
   return (

@@ -11,7 +11,9 @@ import { markdownToHtml } from '../../stages/lib/report/markdown-to-html.js';
 import { renderVegaLite } from '../../stages/lib/report/vega-svg.js';
 import { loadDag, loadReportData } from '../../stages/lib/report/load-inputs.js';
 import { duration, pct, interval } from '../../stages/lib/report/format.js';
-import type { DagNode } from '../../stages/lib/report/types.js';
+import type { DagNode, ModelResult } from '../../stages/lib/report/types.js';
+import { cellPreparation, labsMarkdown } from '../../stages/lib/report/labs-section.js';
+import type { CrossLabRecord } from '../../stages/lib/records/cross-lab-record.js';
 import type { RunState } from '../../pipeline/stage-api.js';
 import { depsRecord, fakeDep } from '../fake-stage-context.js';
 
@@ -136,6 +138,19 @@ test('a malformed metrics.json is an error naming the file', async () => {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('the leave-one-lab-out section says how the cells were low-passed and that it was chosen on held-out labs', () => {
+  const model = (blurSigma: number | null): ModelResult => ({
+    label: 'mobilenet_v1_0.25 · transfer', arch: 'mobilenet_v1_0.25', mode: 'transfer', evaluateInstance: null, trainInstance: null, metrics: null, history: [], misclassified: [], misclassifiedTotal: 0,
+    train: { status: 'trained', reason: null, epochsPlanned: 1, epochsCompleted: 1, bestEpoch: 1, stoppedEarly: false, wallSeconds: 1, trainingSeconds: 1, backend: null, trainImages: 4, normalization: { method: 'reinhard', blurSigma } },
+  });
+  const figures = { accuracy: 0.7, balancedAccuracy: 0.7, macroF1: 0.7 };
+  const record: CrossLabRecord = { status: 'evaluated', arch: 'mobilenet_v1_0.25', features: 'f', classes: ['A', 'B'], labs: ['x', 'y'], adapt: 'adabn', protocol: 'p', heldOut: [], mean: { asTrained: figures, adapted: figures }, curve: [] };
+  const blurred = labsMarkdown({ labs: [], crossLab: [record] }, [model(2)]).join('\n');
+  assert.match(blurred, /low-passed \(Gaussian σ 2 px, normalize\.blurSigma\).*mean balanced accuracy over the held-out labs, never chosen on one lab/);
+  assert.is(cellPreparation([model(null)], 'mobilenet_v1_0.25'), null);
+  assert.is(cellPreparation([model(2)], 'resnet50'), null, 'only the backbone\'s own models say how its cells were prepared');
 });
 
 test('a skipped model\'s reason shows as its first clause, without the repeated "skipped:"', () => {

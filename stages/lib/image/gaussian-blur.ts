@@ -19,42 +19,37 @@ export function gaussianKernel(sigma: number): Float64Array {
  */
 export function gaussianBlurRgb(rgb: Uint8Array, width: number, height: number, sigma: number): Uint8Array {
   const kernel = gaussianKernel(sigma);
-  const radius = (kernel.length - 1) / 2;
-  const tmp = new Float64Array(rgb.length);
+  const rows = new Float64Array(rgb.length);
+  convolve(new Float64Array(rgb), rows, kernel, height, width, width, 1);
+  const both = new Float64Array(rgb.length);
+  convolve(rows, both, kernel, width, height, 1, width);
   const out = new Uint8Array(rgb.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let r = 0, g = 0, b = 0;
-      for (let k = -radius; k <= radius; k++) {
-        const p = (y * width + clamp(x + k, width - 1)) * 3;
-        const w = kernel[k + radius]!;
-        r += w * rgb[p]!;
-        g += w * rgb[p + 1]!;
-        b += w * rgb[p + 2]!;
-      }
-      const q = (y * width + x) * 3;
-      tmp[q] = r;
-      tmp[q + 1] = g;
-      tmp[q + 2] = b;
-    }
-  }
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let r = 0, g = 0, b = 0;
-      for (let k = -radius; k <= radius; k++) {
-        const p = (clamp(y + k, height - 1) * width + x) * 3;
-        const w = kernel[k + radius]!;
-        r += w * tmp[p]!;
-        g += w * tmp[p + 1]!;
-        b += w * tmp[p + 2]!;
-      }
-      const q = (y * width + x) * 3;
-      out[q] = Math.round(r);
-      out[q + 1] = Math.round(g);
-      out[q + 2] = Math.round(b);
-    }
-  }
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(both[i]!);
   return out;
+}
+
+/**
+ * One 1-D pass of `kernel` per channel along `lines` lines of `length` pixels, edges replicated: pixel i of
+ * line l is at l·lineStep + i·pixelStep (rows: step 1 along a line of width; columns: step width).
+ */
+function convolve(src: Float64Array, out: Float64Array, kernel: Float64Array, lines: number, length: number, lineStep: number, pixelStep: number): void {
+  const radius = (kernel.length - 1) / 2;
+  for (let l = 0; l < lines; l++) {
+    for (let i = 0; i < length; i++) {
+      let r = 0, g = 0, b = 0;
+      for (let k = -radius; k <= radius; k++) {
+        const p = (l * lineStep + clamp(i + k, length - 1) * pixelStep) * 3;
+        const w = kernel[k + radius]!;
+        r += w * src[p]!;
+        g += w * src[p + 1]!;
+        b += w * src[p + 2]!;
+      }
+      const q = (l * lineStep + i * pixelStep) * 3;
+      out[q] = r;
+      out[q + 1] = g;
+      out[q + 2] = b;
+    }
+  }
 }
 
 function clamp(v: number, hi: number): number {

@@ -44,6 +44,11 @@ export interface CrossLabRecord {
   curve: CurvePoint[];
 }
 
+/** The mean figures a record's headline gives: with AdaBN where the stage kept it (`adapt: adabn`), else as trained. */
+export function headlineMean(r: CrossLabRecord): MeanFigures {
+  return r.adapt === 'adabn' && r.mean.adapted ? r.mean.adapted : r.mean.asTrained;
+}
+
 export interface MeanFigures {
   accuracy: number | null;
   balancedAccuracy: number | null;

@@ -120,6 +120,7 @@ function trainSummary(raw: Record<string, unknown>, lastPhaseOffset: number): Tr
           ? { name: raw.backend, package: null, device: null, gpu: false }
           : null,
     trainImages: numOr(obj(raw.data).train),
+    normalization: typeof obj(raw.normalization).method === 'string' ? { method: obj(raw.normalization).method as string, blurSigma: numOr(obj(raw.normalization).blurSigma) } : null,
   };
 }
 

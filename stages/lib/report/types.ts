@@ -25,6 +25,8 @@ export interface TrainSummary {
   trainingSeconds: number | null;
   backend: { name: string; package: string | null; device: string | null; gpu: boolean } | null;
   trainImages: number | null;
+  /** How the model's cells were coloured and low-passed (normalize.json as train recorded it), when recorded. */
+  normalization?: { method: string; blurSigma: number | null } | null;
 }
 
 export interface HistoryEntry {
