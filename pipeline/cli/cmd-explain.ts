@@ -29,7 +29,7 @@ export async function cmdExplain(workspace: string, p: Parsed, argv: string[], o
     return 0;
   }
   out.write(`  key now:      ${r.key}\n`);
-  out.write(`  last run:     ${entry ? `${entry.key}${last ? ` (${last.createdAt}, took ${(last.durationMs / 1000).toFixed(2)} s)` : ''}` : 'never ran'}\n`);
+  out.write(`  last run:     ${entry ? `${entry.key}${last ? ` (${last.createdAt}, took ${(last.durationMs / 1000).toFixed(2)} s${last.cpuMs !== undefined ? `, cpu ${(last.cpuMs / 1000).toFixed(2)} s` : ''}${last.maxRssMb !== undefined ? `, peak ${last.maxRssMb} MB` : ''})` : ''}` : 'never ran'}\n`);
   out.write(`  status:       ${r.outcome}${r.detail ? ` (${r.detail})` : ''}\n`);
   if (!last) return 0;
   if (last.key === r.key) {

@@ -10,6 +10,7 @@ import type { EventSink } from '../log/events.js';
 import { tmpSuffix, writeFileAtomic } from '../store/fs-atomic.js';
 import type { HostProcess } from '../host/host-process.js';
 import type { FromHost, Job, ToHost } from '../host/ipc.js';
+import type { ProcessUsage } from '../host/process-usage.js';
 import { packageRoot, type WorkspacePaths } from '../store/paths.js';
 import type { Instance } from '../config/plan.js';
 import type { JobEvent } from './slurm-job.js';
@@ -204,6 +205,7 @@ export class SlurmStageProcess implements HostProcess {
   quietProgress = false;
   lastDescribe: Extract<FromHost, { type: 'described' }> | undefined;
   lastSkipReason: string | null = null;
+  usage: ProcessUsage | undefined;
   jobId: string | undefined;
   ended = false;
   private readonly dir: string;
@@ -316,6 +318,7 @@ export class SlurmStageProcess implements HostProcess {
     } else if (m.type === 'described') this.lastDescribe = m;
     else if (m.type === 'skip-check') this.lastSkipReason = m.reason;
     else if (m.type === 'done') {
+      if (m.usage) this.usage = m.usage;
       const p = this.pending;
       this.pending = undefined;
       p?.resolve();

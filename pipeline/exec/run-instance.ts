@@ -17,6 +17,7 @@ import { StageProcess, StageFailure } from '../host/stage-process.js';
 import type { HostProcess } from '../host/host-process.js';
 import { jobSpecOf } from './executor-slurm.js';
 import type { FileEntry, ItemRecord } from '../store/store.js';
+import { sumUsage, type ProcessUsage } from '../host/process-usage.js';
 
 export interface Cancellable {
   cancelled: boolean;
@@ -25,6 +26,8 @@ export interface Cancellable {
 
 export interface RanInfo {
   items?: { ran: number; cached: number; removed: number };
+  /** CPU and peak memory of the instance's stage processes (the runner's own work not included). */
+  usage?: ProcessUsage;
 }
 
 function contextData(rc: RunContext, inst: Instance, rk: ResolvedKey, outDir: string, gpus: string[], cpu: number): ContextData {
@@ -88,6 +91,7 @@ export async function runWhole(rc: RunContext, inst: Instance, rk: ResolvedKey, 
   mkdirSync(outDir, { recursive: true });
   const ctx = contextData(rc, inst, rk, outDir, grant.gpus, grant.cpu);
   const proc = spawnHost(rc, inst, grant.gpus, c);
+  let usage: ProcessUsage | undefined;
   try {
     let job: Job;
     if (inst.stage.module) job = { kind: 'whole', bundle: rk.bundle!, ctx };
@@ -98,16 +102,17 @@ export async function runWhole(rc: RunContext, inst: Instance, rk: ResolvedKey, 
       job = { kind: 'shell', command: interpolateString(inst.stage.command!, { params: inst.params, matrix: inst.matrixRaw }, quote), ctx, inputsFile };
     }
     await proc.run(job);
+    usage = proc.usage;
   } finally {
     proc.close();
     c.processes.delete(proc);
   }
   if (c.cancelled) throw new StageFailure('cancelled');
   const files = storeFolder(rc, inst, outDir);
-  publishInstance(rc, inst, rk.key, rk.fields, files, started);
+  publishInstance(rc, inst, rk.key, rk.fields, files, started, undefined, usage);
   removeQuietly(ctx.stateDir);
   removeQuietly(tmp);
-  return {};
+  return usage ? { usage } : {};
 }
 
 export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey, grant: Grant, c: Cancellable): Promise<RanInfo> {
@@ -254,10 +259,11 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
       files = storeFolder(rc, inst, outDir, known, 'finalize produced');
     }
     const items: ItemRecord[] = kept.map((f, i) => ({ from: f.fromInstance ?? '', rel: f.rel, key: itemKeys[i]! }));
-    publishInstance(rc, inst, rk.key, rk.fields, files, started, items);
+    const usage = sumUsage(procs.map((p) => p.usage));
+    publishInstance(rc, inst, rk.key, rk.fields, files, started, items, usage);
     removeQuietly(ctxBase.stateDir);
     removeQuietly(tmp);
-    return { items: { ran: todo.length, cached: kept.length - todo.length, removed } };
+    return { items: { ran: todo.length, cached: kept.length - todo.length, removed }, ...(usage ? { usage } : {}) };
   } finally {
     releaseExtras();
     for (const p of procs) {

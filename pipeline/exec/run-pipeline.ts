@@ -166,6 +166,7 @@ async function executeLocked(
   const forced = (inst: Instance) => force.has(inst.id) || force.has(inst.stage.id);
   let failed = false;
   const tasks = new Map<string, Promise<InstanceResult>>();
+  let stageCpuMs = 0;
 
   const finishedOf = (id: string): FinishedInstance => {
     const f = finished.get(id);
@@ -181,6 +182,7 @@ async function executeLocked(
     let started = Date.now();
     const done = (r: InstanceResult, extra: Partial<Extract<PipeEvent, { type: 'instance-done' }>> = {}): InstanceResult => {
       results.set(inst.id, r);
+      if (extra.cpuMs !== undefined) stageCpuMs += extra.cpuMs;
       if (r.outcome !== 'would-run' && r.outcome !== 'would-restore') {
         emit({ type: 'instance-done', id: inst.id, outcome: r.outcome, ms: Date.now() - started, ...(r.detail ? { detail: r.detail } : {}), ...extra });
       }
@@ -203,7 +205,7 @@ async function executeLocked(
       return done({ outcome: 'failed', detail: (e as Error).message });
     }
     for (const message of rk.rejected) emit({ type: 'warn', message });
-    const accept = (r: InstanceResult, extra = {}) => {
+    const accept = (r: InstanceResult, extra: Partial<Extract<PipeEvent, { type: 'instance-done' }>> = {}) => {
       const e = rc.current.get(inst.id);
       if (e && e.key === rk.key) finished.set(inst.id, { key: rk.key, hashes: e.hashes });
       return done(r, extra);
@@ -251,7 +253,7 @@ async function executeLocked(
       emit({ type: 'instance-start', id: inst.id, reason });
       const info = inst.stage.perItem ? await runPerItem(rc, inst, rk, grant, c) : await runWhole(rc, inst, rk, grant, c);
       rc.remote?.queueUpload(rc.ws, rc.store, rk.key);
-      return accept({ outcome: 'ran', key: rk.key, detail: reason }, info.items ? { items: info.items } : {});
+      return accept({ outcome: 'ran', key: rk.key, detail: reason }, { ...(info.items ? { items: info.items } : {}), ...(info.usage ? { cpuMs: Math.round(info.usage.cpuMs), maxRssMb: Math.round(info.usage.maxRssKb / 1024) } : {}) });
     } catch (e) {
       if (c.cancelled) return done({ outcome: 'cancelled', key: rk.key });
       failed = true;
@@ -308,6 +310,6 @@ async function executeLocked(
   const counts = { 'up-to-date': 0, restored: 0, ran: 0, failed: 0, skipped: 0, cancelled: 0 } as Record<Outcome, number>;
   for (const r of results.values()) if (r.outcome in counts) counts[r.outcome as Outcome]++;
   const ok = counts.failed === 0 && counts.skipped === 0 && counts.cancelled === 0 && !saveFailed;
-  emit({ type: 'run-done', ok, ms: Date.now() - t0, counts });
+  emit({ type: 'run-done', ok, ms: Date.now() - t0, counts, ...(stageCpuMs > 0 ? { cpuMs: stageCpuMs } : {}) });
   return { ok, plan, results };
 }

@@ -1,5 +1,6 @@
 // Messages between the runner and a stage host process (child_process IPC, JSON).
 import type { ItemOutputs, StageContext, WorkItem } from '../stage-api.js';
+import type { ProcessUsage } from './process-usage.js';
 
 /** The serialisable part of a StageContext (what the host turns back into one). */
 export type ContextData = Omit<StageContext, 'signal' | 'log' | 'warn' | 'progress' | 'dep' | 'depList' | 'optionalDep'>;
@@ -21,5 +22,6 @@ export type FromHost =
   | { type: 'progress'; done: number; total: number; label?: string }
   | { type: 'described'; kind: 'whole' | 'per-item'; hasFinalize: boolean; hasSkipCheck: boolean; paramsSchema: object | null }
   | { type: 'skip-check'; reason: string | null }
-  | { type: 'done' }
+  /** `usage`: what the host process has used so far (cumulative, not per job). */
+  | { type: 'done'; usage?: ProcessUsage }
   | { type: 'error'; message: string; clean: boolean; exitCode?: number };

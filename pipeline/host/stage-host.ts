@@ -5,6 +5,7 @@
 import type { ContextData, FromHost, Job, ToHost } from './ipc.js';
 import { paramsErrorLines } from '../config/params-errors.js';
 import { spawnShellGroup } from './shell-group.js';
+import { processUsage } from './process-usage.js';
 import { depLookup, type StageContext, type StageModule } from '../stage-api.js';
 
 // Bundles carry inline source maps: with them on, a stage's stack trace names stages/<file>.ts:line,
@@ -151,7 +152,7 @@ process.on('message', (m: ToHost) => {
   }
   abort = new AbortController();
   runJob(m.job).then(
-    () => send({ type: 'done' }),
+    () => send({ type: 'done', usage: processUsage() }),
     (e: unknown) => {
       const err = e as Error & { exitCode?: number };
       const clean = err instanceof CleanError || err?.name === 'StageError';

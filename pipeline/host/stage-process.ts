@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { FromHost, Job, ToHost } from './ipc.js';
 import { stageHostPath } from '../store/paths.js';
+import type { ProcessUsage } from './process-usage.js';
 
 export class StageFailure extends Error {
   constructor(message: string, readonly exitCode?: number) {
@@ -24,6 +25,7 @@ export class StageProcess {
   lastDescribe: Extract<FromHost, { type: 'described' }> | undefined;
   /** The answer of the last skip-check job: why the stage processes no item this time, or null. */
   lastSkipReason: string | null = null;
+  usage: ProcessUsage | undefined;
 
   constructor(env: Record<string, string>, cwd: string, private readonly cb: HostCallbacks) {
     this.child = spawn(process.execPath, [stageHostPath()], { cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
@@ -56,7 +58,10 @@ export class StageProcess {
       else if (m.type === 'done' || m.type === 'error') {
         const p = this.pending;
         this.pending = undefined;
-        if (m.type === 'done') p?.resolve(m);
+        if (m.type === 'done') {
+          if (m.usage) this.usage = m.usage;
+          p?.resolve(m);
+        }
         else p?.reject(new StageFailure(m.clean ? m.message : `${m.message}${this.tail()}`, m.exitCode));
       }
     });

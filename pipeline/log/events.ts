@@ -17,7 +17,11 @@ export type PipeEvent =
       /** Why it ran / was restored; for failures, the message, exit code and stderr tail. */
       detail?: string;
       items?: { ran: number; cached: number; removed: number };
+      /** Ran: CPU time of its stage processes (all of them, user + system) and the peak memory of the largest. */
+      cpuMs?: number;
+      maxRssMb?: number;
     }
-  | { type: 'run-done'; ok: boolean; ms: number; counts: Record<Outcome, number> };
+  /** `cpuMs`: the CPU time of every stage process that ran (not the runner's own). */
+  | { type: 'run-done'; ok: boolean; ms: number; counts: Record<Outcome, number>; cpuMs?: number };
 
 export type EventSink = (event: PipeEvent) => void;

@@ -6,7 +6,8 @@ import { OUTCOME_LABEL, pad, seconds } from './format.js';
 export function instanceLine(e: Extract<PipeEvent, { type: 'instance-done' }>): string {
   const items = e.items ? `  (items: ${e.items.ran} ran, ${e.items.cached} cached${e.items.removed ? `, ${e.items.removed} removed` : ''})` : '';
   const why = e.detail && e.outcome !== 'failed' && e.outcome !== 'up-to-date' ? `  [${e.detail}]` : '';
-  let line = `${pad(OUTCOME_LABEL[e.outcome] ?? e.outcome, 11)} ${e.id}  ${seconds(e.ms)}${items}${why}`;
+  const usage = e.cpuMs !== undefined ? `  (cpu ${seconds(e.cpuMs)}${e.maxRssMb !== undefined ? `, peak ${e.maxRssMb} MB` : ''})` : '';
+  let line = `${pad(OUTCOME_LABEL[e.outcome] ?? e.outcome, 11)} ${e.id}  ${seconds(e.ms)}${usage}${items}${why}`;
   if (e.outcome === 'failed' && e.detail) line += `\n${e.detail.split('\n').map((l) => `    ${l}`).join('\n')}`;
   return line;
 }
@@ -15,7 +16,7 @@ export function summaryLine(e: Extract<PipeEvent, { type: 'run-done' }>): string
   const parts = Object.entries(e.counts)
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${n} ${OUTCOME_LABEL[k] ?? k}`);
-  return `${e.ok ? 'done' : 'FAILED'}: ${parts.join(', ') || 'nothing to do'} in ${seconds(e.ms)}`;
+  return `${e.ok ? 'done' : 'FAILED'}: ${parts.join(', ') || 'nothing to do'} in ${seconds(e.ms)}${e.cpuMs !== undefined ? ` (stage cpu ${seconds(e.cpuMs)})` : ''}`;
 }
 
 export function createPlainLogger(out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr) {

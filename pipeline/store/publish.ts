@@ -9,6 +9,7 @@ import type { KeyFields } from '../keys/keys.js';
 import { listFiles, type RunContext } from '../exec/run-context.js';
 import type { Instance } from '../config/plan.js';
 import type { FileEntry, ItemRecord, Manifest } from './store.js';
+import type { ProcessUsage } from '../host/process-usage.js';
 
 /** Hashes and stores every file of `dir`; `known` lists files whose hash is known while unchanged. */
 export function storeFolder(
@@ -46,6 +47,7 @@ export function publishInstance(
   files: Record<string, FileEntry>,
   startedAt: number,
   items?: ItemRecord[],
+  usage?: ProcessUsage,
 ): Manifest {
   const manifest: Manifest = {
     version: 1,
@@ -53,6 +55,7 @@ export function publishInstance(
     instanceId: inst.id,
     createdAt: new Date().toISOString(),
     durationMs: Date.now() - startedAt,
+    ...(usage ? { cpuMs: Math.round(usage.cpuMs), maxRssMb: Math.round(usage.maxRssKb / 1024) } : {}),
     fields,
     files,
     ...(items ? { items } : {}),

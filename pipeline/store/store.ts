@@ -26,6 +26,10 @@ export interface Manifest {
   instanceId: string;
   createdAt: string;
   durationMs: number;
+  /** CPU time of the stage processes that built it (user + system, all its processes), where they said. */
+  cpuMs?: number;
+  /** Peak resident memory of its largest stage process. */
+  maxRssMb?: number;
   fields: KeyFields;
   files: Record<string, FileEntry>;
   /** Per-item stages: the item keys this instance is made of. */
