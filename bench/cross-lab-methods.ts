@@ -34,6 +34,7 @@ for (const variant of process.argv.slice(2).length ? process.argv.slice(2) : ['{
     signal: new AbortController().signal, log: () => {}, warn: (m) => console.error(m), progress: () => {},
   });
   const r = JSON.parse(readFileSync(path.join(outDir, 'cross-lab.json'), 'utf8')) as CrossLabRecord;
+  if (process.env.KEEP_PREDICTIONS) console.error(`predictions in ${outDir}`);
   console.log(`\n### ${variant} (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
   console.log('| held-out lab | n | accuracy | 95 % CI | balanced | macro-F1 | AdaBN accuracy | AdaBN balanced | AdaBN macro-F1 |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const h of r.heldOut) {

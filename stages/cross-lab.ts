@@ -6,7 +6,9 @@
 // never sit on both sides. Each held-out model is measured as trained and with test-time adaptation
 // (AdaBN: the head's feature standardisation re-estimated on L's unlabelled cells); which one a figure
 // shows is said next to it. Nothing here is tuned on any lab: settings are the train stage's.
-// Output: cross-lab.json.
+// Output: cross-lab.json; held-out-predictions.csv and held-out-predictions-adabn.csv (k = 0: every cell of
+// each held-out lab, as trained and with AdaBN, in evaluate's predictions.csv format) for per-cell checks and
+// for combining backbones.
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -23,9 +25,10 @@ import { fit } from './lib/classifier/training-loop.js';
 import { argMax } from './lib/classifier/inference.js';
 import { unitHash } from './lib/random.js';
 import { json } from './lib/io/item-files.js';
+import { predictionsToCsv } from './lib/metrics/predictions-csv.js';
 import { sourceMetrics, type Prediction, type SourceMetrics } from './lib/metrics/evaluation-metrics.js';
 import type { FeaturesRecord } from './lib/records/features-record.js';
-import { CROSS_LAB_JSON, type CrossLabRecord, type CurvePoint, type HeldOutResult, type MeanFigures } from './lib/records/cross-lab-record.js';
+import { CROSS_LAB_JSON, HELD_OUT_PREDICTIONS, type CrossLabRecord, type CurvePoint, type HeldOutResult, type MeanFigures } from './lib/records/cross-lab-record.js';
 
 export interface CrossLabParams extends HeadSettings {
   /** Labelled cells of the held-out lab per class that join training, for the labelling curve. */
@@ -155,6 +158,7 @@ export default defineStage<CrossLabParams>({
     const source = (rows: readonly LabelledFile[], batchSize: number) => memoryFeatureSource(gather(rows), rows.map((r) => r.label), { batchSize, classes: classes.length, dim });
     const heldOut: HeldOutResult[] = [];
     const curve: CurvePoint[] = [];
+    const heldOutPredictions: { asTrained: Prediction[]; adapted: Prediction[] } = { asTrained: [], adapted: [] };
     const options = { classes, resamples: p.bootstrap, seed: p.seed };
     const curveKs = [...new Set(p.curve)].sort((a, b) => a - b);
     const total = labs.length * curveKs.length;
@@ -202,9 +206,15 @@ export default defineStage<CrossLabParams>({
             predictedClass: classes[argMax(probabilities)]!,
             probabilities,
           }));
-        const asTrained = sourceMetrics(lab, predict(), options);
+        const trainedPredictions = predict();
+        const asTrained = sourceMetrics(lab, trainedPredictions, options);
         const restore = adaptStandardization(model, x, dim, { classBalanced: p.balancedAdaptation ?? 0 });
-        const adapted = restore ? sourceMetrics(lab, predict(), options) : null;
+        const adaptedPredictions = restore ? predict() : null;
+        const adapted = adaptedPredictions ? sourceMetrics(lab, adaptedPredictions, options) : null;
+        if (k === 0) {
+          heldOutPredictions.asTrained.push(...trainedPredictions);
+          heldOutPredictions.adapted.push(...(adaptedPredictions ?? []));
+        }
         restore?.();
         model.dispose();
         tf.disposeVariables();
@@ -235,6 +245,8 @@ export default defineStage<CrossLabParams>({
     const adaptedAll = heldOut.every((h) => h.adapted) ? heldOut.map((h) => h.adapted!) : null;
     const mean = { asTrained: meanFigures(heldOut.map((h) => h.asTrained)), adapted: adaptedAll ? meanFigures(adaptedAll) : null };
     await write({ ...base, status: 'evaluated', heldOut, mean, curve });
+    await writeFile(join(ctx.outDir, HELD_OUT_PREDICTIONS.asTrained), predictionsToCsv(heldOutPredictions.asTrained, classes));
+    if (heldOutPredictions.adapted.length) await writeFile(join(ctx.outDir, HELD_OUT_PREDICTIONS.adapted), predictionsToCsv(heldOutPredictions.adapted, classes));
     ctx.log(`mean over held-out labs: balanced accuracy ${fmt(mean.asTrained.balancedAccuracy)} as trained, ${fmt(mean.adapted?.balancedAccuracy ?? null)} with AdaBN`);
   },
 });

@@ -7,7 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import crossLab from '../../stages/cross-lab.js';
-import type { CrossLabRecord } from '../../stages/lib/records/cross-lab-record.js';
+import { HELD_OUT_PREDICTIONS, type CrossLabRecord } from '../../stages/lib/records/cross-lab-record.js';
+import { parsePredictionsCsv } from '../../stages/lib/metrics/predictions-csv.js';
 import { stageContext } from './context.js';
 import { tempDir } from '../data/context.js';
 
@@ -70,6 +71,19 @@ test('cross-lab: every lab held out in turn; a curve point with no test cell lef
   assert.not.ok(existsSync(join(ctx.stateDir, 'beta-k1')), 'no head is fitted for an empty test set');
   assert.ok(existsSync(join(ctx.stateDir, 'beta-k0')));
   assert.ok(ctx.logs.some((l) => l.startsWith('held out beta, k=1: no test cells left')), ctx.logs.join('\n'));
+  // Per-cell predictions of the k = 0 heads, as trained and with AdaBN: every cell of each held-out lab once,
+  // labelled with that lab, and scoring to the record's figures.
+  for (const [file, figures] of [[HELD_OUT_PREDICTIONS.asTrained, 'asTrained'], [HELD_OUT_PREDICTIONS.adapted, 'adapted']] as const) {
+    const { classes, predictions } = parsePredictionsCsv(readFileSync(join(ctx.outDir, file), 'utf8'), file);
+    assert.equal(classes, ['A', 'B']);
+    assert.equal(predictions.map((p) => p.source).sort(), [...Array(12).fill('alpha'), ...Array(6).fill('beta')]);
+    assert.is(new Set(predictions.map((p) => p.path)).size, 18);
+    for (const h of record.heldOut) {
+      const mine = predictions.filter((p) => p.source === h.lab);
+      assert.is(mine.filter((p) => p.predictedClass === p.trueClass).length / mine.length, h[figures]!.accuracy, `${file} ${h.lab}`);
+      for (const p of mine) assert.ok(Math.abs(p.probabilities!.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+    }
+  }
 });
 
 test.run();

@@ -56,4 +56,6 @@ export interface MeanFigures {
 }
 
 export const CROSS_LAB_JSON = 'cross-lab.json';
+/** Per-cell predictions of the k = 0 held-out models (predictions.csv format; source = the held-out lab). */
+export const HELD_OUT_PREDICTIONS = { asTrained: 'held-out-predictions.csv', adapted: 'held-out-predictions-adabn.csv' } as const;
 
