@@ -168,7 +168,9 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
     return { label: instance, ...locate(ctx.outputDir(instance)) };
   }
   // Rank: the backbone's leave-one-lab-out figure first (what a folder from an unseen lab needs; models the
-  // study did not hold out a lab for come after), then the test split, then the other sources.
+  // study did not hold out a lab for come after); then, of that backbone's models, the transfer head, the one
+  // recipe that figure measured (a head on the frozen features; a fine-tuned base was never held out, and
+  // its better same-lab test split says nothing about other labs); then the test split, then the other sources.
   const heldOut = crossLabRecords(ctx);
   let best: ChosenModel | null = null;
   let bestRank: number[] = [];
@@ -186,7 +188,7 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
     const others = Object.entries(metrics.sources ?? {}).filter(([source, m]) => source !== metrics.primarySource && typeof m.accuracy === 'number');
     const other = others.length ? others.reduce((sum, [, m]) => sum + m.accuracy!, 0) / others.length : -1;
     const record = heldOut.get(metrics.arch);
-    const rank = [record ? headlineMean(record).balancedAccuracy ?? -1 : -1, metrics.test.accuracy, other];
+    const rank = [record ? headlineMean(record).balancedAccuracy ?? -1 : -1, record && metrics.mode === 'transfer' ? 1 : 0, metrics.test.accuracy, other];
     if (best && !rankAbove(rank, bestRank)) continue;
     const trainId = trainInstanceFor(ctx, metrics.arch, metrics.mode);
     best = { label: trainId, testAccuracy: metrics.test.accuracy, ...locate(ctx.outputDir(trainId)) };

@@ -501,7 +501,7 @@ test('predict without --model takes the evaluated model with the best test accur
   assert.is(tieJson.model.id, 'ensemble[arch=mobilenet_v1_0.25,mode=ensemble]');
 });
 
-test('predict without --model prefers the backbone the leave-one-lab-out study measured, over a better test split', async () => {
+test('predict without --model prefers the backbone the leave-one-lab-out study measured, and of its models the transfer head the study held labs out for, over a better test split', async () => {
   const evalDir = async (accuracy: number, arch: string, mode: string) => {
     const dir = join(root, `eval-held-out-${mode}`);
     await mkdir(dir, { recursive: true });
@@ -517,8 +517,10 @@ test('predict without --model prefers the backbone the leave-one-lab-out study m
   );
   const outputs = {
     'train[arch=mobilenet_v1_0.25,mode=transfer]': trained.transfer!,
+    'train[arch=mobilenet_v1_0.25,mode=finetune]': trained.finetune!,
     'train[arch=small_cnn,mode=scratch]': trained.scratch!,
     'evaluate[arch=mobilenet_v1_0.25,mode=transfer]': await evalDir(0.5, 'mobilenet_v1_0.25', 'transfer'),
+    'evaluate[arch=mobilenet_v1_0.25,mode=finetune]': await evalDir(0.6, 'mobilenet_v1_0.25', 'finetune'),
     'evaluate[arch=small_cnn,mode=scratch]': await evalDir(0.75, 'small_cnn', 'scratch'),
     'cross-lab[arch=mobilenet_v1_0.25]': crossLab,
   };
@@ -527,7 +529,7 @@ test('predict without --model prefers the backbone the leave-one-lab-out study m
   const ctx = commandContext(['--out', out, image], outputs);
   assert.is(await predict.run(ctx), 0);
   const json = JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8'));
-  assert.is(json.model.id, 'train[arch=mobilenet_v1_0.25,mode=transfer]', 'the measured backbone, though its test split is lower (0.5 vs 0.75)');
+  assert.is(json.model.id, 'train[arch=mobilenet_v1_0.25,mode=transfer]', 'the measured backbone and recipe, though its test split is lower (0.5 vs 0.6 finetuned, 0.75 scratch)');
   assert.match(json.testTimeAdaptation.crossLab, /leave-one-lab-out, mobilenet_v1_0\.25.*with AdaBN 70\.0%, balanced 70\.0% \(kept\)/);
   assert.ok(ctx.logs.some((l) => /with AdaBN 70\.0%/.test(l)), ctx.logs.join('\n'));
 });
