@@ -6,6 +6,7 @@ import { PipelineError } from '../config/errors.js';
 import { packageRoot } from '../store/paths.js';
 import { runFlags } from './cmd-run.js';
 import { watchFlags } from './cmd-watch.js';
+import { mapBundleStack } from '../host/bundle-stack.js';
 
 const common: FlagSpec[] = [
   { name: 'cwd', alias: 'C', type: 'string', value: 'dir', help: 'workspace folder (default: nearest folder upwards holding pipeline.json)' },
@@ -182,7 +183,8 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`pipe: ${e.message}\n`);
       process.exitCode = e.exitCode;
     } else {
-      process.stderr.write(`pipe: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+      // A command's stack names its .ts sources (the bundle's inline map), as a stage's does.
+      process.stderr.write(`pipe: internal error: ${(e as Error)?.stack ? mapBundleStack((e as Error).stack!) : String(e)}\n`);
       process.exitCode = 70;
     }
   },

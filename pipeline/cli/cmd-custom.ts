@@ -18,8 +18,6 @@ export async function cmdCustom(loaded: LoadedConfig, name: string, argv: string
   const b = await bundler.bundle(spec.module, `command "${name}"`);
   bundler.save();
   hashes.save();
-  // As in the stage host: a command's stack trace names its .ts sources (the bundle's inline map).
-  process.setSourceMapsEnabled(true);
   const mod = (await import(pathToFileURL(b.bundle).href)) as { default?: CommandModule };
   const cmd = mod.default;
   if (!cmd || cmd.kind !== 'command') throw new PipelineError(`command "${name}": ${spec.module} must \`export default defineCommand({...})\` (pipeline/stage-api.ts)`);

@@ -6,11 +6,9 @@ import type { ContextData, FromHost, Job, ToHost } from './ipc.js';
 import { paramsErrorLines } from '../config/params-errors.js';
 import { spawnShellGroup } from './shell-group.js';
 import { processUsage } from './process-usage.js';
+import { mapBundleStack } from './bundle-stack.js';
 import { depLookup, type StageContext, type StageModule } from '../stage-api.js';
 
-// Bundles carry inline source maps: with them on, a stage's stack trace names stages/<file>.ts:line,
-// not .pipe/bundles/<file>.mjs. Stacks are mapped only when one is read, so this costs nothing else.
-process.setSourceMapsEnabled(true);
 
 const send = (m: FromHost) => {
   if (process.connected) process.send!(m);
@@ -18,6 +16,16 @@ const send = (m: FromHost) => {
 
 let abort = new AbortController();
 let killShell: (() => void) | undefined;
+
+// What Node would print for an error no job caught, with the stack pointed at the stage's .ts sources.
+const crash = (e: unknown) => {
+  const err = e as Error;
+  process.stderr.write(`${err?.stack ? mapBundleStack(err.stack) : String(e)}\n`);
+  killShell?.();
+  process.exit(1);
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
 
 process.on('disconnect', () => {
   killShell?.();
@@ -156,7 +164,8 @@ process.on('message', (m: ToHost) => {
     (e: unknown) => {
       const err = e as Error & { exitCode?: number };
       const clean = err instanceof CleanError || err?.name === 'StageError';
-      const message = clean ? err.message : (err?.stack ?? String(e));
+      // A stage's stack names stages/<file>.ts:line (the bundle's inline map), not .pipe/bundles/<file>.mjs.
+      const message = clean ? err.message : err?.stack ? mapBundleStack(err.stack) : String(e);
       send({ type: 'error', message, clean, ...(err?.exitCode !== undefined ? { exitCode: err.exitCode } : {}) });
     },
   );
