@@ -151,6 +151,14 @@ export interface PerItemStage<P> {
    */
   skipAllItems?(ctx: StageContext<P>): Promise<string | null>;
   /**
+   * Optional: which inputs this instance processes at all, decided from the params and the input's name
+   * alone (features of only the first few augmented variants). The others never reach `processItems`:
+   * no worker handles them, they produce no files and keep no item record (asked again on the next run
+   * of the instance), and `finalize` sees them with no outputs. Cheaper than filtering inside
+   * `processItems`, where the runner still ships, stores and records every item.
+   */
+  wantsItem?(ctx: StageContext<P>): (input: InputFile) => boolean;
+  /**
    * Optional aggregation over every item's outputs (new and cached), which the runner has already laid
    * out in `ctx.outDir` as read-only links into the store. Write summary files (records.jsonl, contact
    * sheets) into `ctx.outDir` under new names; writing to an item's output fails the instance.

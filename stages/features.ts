@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { definePerItemStage, StageError, type StageContext, type WorkItem } from '../pipeline/stage-api.js';
+import { definePerItemStage, StageError, type InputFile, type StageContext, type WorkItem } from '../pipeline/stage-api.js';
 import { getArchitecture } from './models/registry.js';
 import { initBackend } from './tf/backend.js';
 import { buildPooledBase, missingWeightsReason, type BaseWeights } from './lib/classifier/base-model.js';
@@ -53,6 +53,12 @@ export interface FeaturesParams {
 function variantLimit(p: FeaturesParams): number | null {
   const v = p.variants ?? null;
   return v !== null && typeof v === 'object' ? (v[p.arch] ?? null) : v;
+}
+
+/** The cells, and of their augmented variants the first `variants` (all where it is null). */
+function wantedInputs(p: FeaturesParams): (input: InputFile) => boolean {
+  const limit = variantLimit(p);
+  return (input) => limit === null || (variantIndexOf(input.rel) ?? -1) < limit;
 }
 
 const paramsSchema = {
@@ -127,12 +133,17 @@ export default definePerItemStage<FeaturesParams>({
     return (await resolveSettings(ctx)).missing;
   },
 
+  // Only the cells and the first `variants` variants get a vector: the runner then never ships, stores or
+  // records the other variants (ResNet50: 8,952 of 11,190 inputs in the default run).
+  wantsItem(ctx) {
+    return wantedInputs(ctx.params);
+  },
+
   async processItems(ctx, items: WorkItem[]) {
     const settings = await resolveSettings(ctx);
     if (settings.missing) return;
-    const limit = variantLimit(ctx.params);
-    const wanted = (it: WorkItem) => limit === null || (variantIndexOf(it.input.rel) ?? -1) < limit;
-    items = items.filter(wanted);
+    const wanted = wantedInputs(ctx.params);
+    items = items.filter((it) => wanted(it.input));
     if (items.length === 0) return;
     await initBackend({ prefer: ctx.params.backend ?? 'auto', quiet: true });
     const base = await pooledBaseFor(settings, weightsDir(ctx));

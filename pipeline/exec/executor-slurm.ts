@@ -205,6 +205,7 @@ export class SlurmStageProcess implements HostProcess {
   quietProgress = false;
   lastDescribe: Extract<FromHost, { type: 'described' }> | undefined;
   lastSkipReason: string | null = null;
+  lastUnwanted: number[] = [];
   usage: ProcessUsage | undefined;
   jobId: string | undefined;
   ended = false;
@@ -316,7 +317,10 @@ export class SlurmStageProcess implements HostProcess {
     } else if (m.type === 'progress') {
       if (!this.quietProgress) this.cb.progress(m.done, m.total, m.label);
     } else if (m.type === 'described') this.lastDescribe = m;
-    else if (m.type === 'skip-check') this.lastSkipReason = m.reason;
+    else if (m.type === 'skip-check') {
+      this.lastSkipReason = m.reason;
+      this.lastUnwanted = m.unwanted ?? [];
+    }
     else if (m.type === 'done') {
       if (m.usage) this.usage = m.usage;
       const p = this.pending;

@@ -25,7 +25,7 @@ export interface Cancellable {
 }
 
 export interface RanInfo {
-  items?: { ran: number; cached: number; removed: number };
+  items?: { ran: number; cached: number; removed: number; unwanted?: number };
   /** CPU and peak memory of the instance's stage processes (the runner's own work not included). */
   usage?: ProcessUsage;
 }
@@ -152,6 +152,13 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
       rc.emit({ type: 'instance-log', id: inst.id, level: 'log', message: `no items processed: ${skipReason}` });
       todo.length = 0;
     }
+    // Inputs the stage turned down (wantsItem): no worker sees them, no files, no item record.
+    const unwanted = new Set(skipReason === null && described.hasSkipCheck ? procs[0]!.lastUnwanted : []);
+    if (unwanted.size > 0) {
+      for (const i of unwanted) itemFiles[i] = {};
+      todo.splice(0, todo.length, ...todo.filter(({ i }) => !unwanted.has(i)));
+      rc.emit({ type: 'instance-log', id: inst.id, level: 'log', message: `${unwanted.size} of ${rk.inputs.length} inputs not wanted by the stage (wantsItem): not processed` });
+    }
     rc.emit({ type: 'instance-progress', id: inst.id, done: 0, total: todo.length, label: 'items' });
 
     // Worker processes: one per granted slot, more as slots free up (grow), never more than chunks left.
@@ -258,12 +265,13 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
       }
       files = storeFolder(rc, inst, outDir, known, 'finalize produced');
     }
-    const items: ItemRecord[] = kept.map((f, i) => ({ from: f.fromInstance ?? '', rel: f.rel, key: itemKeys[i]! }));
+    const items: ItemRecord[] = kept.flatMap((f, i) => (unwanted.has(i) ? [] : [{ from: f.fromInstance ?? '', rel: f.rel, key: itemKeys[i]! }]));
     const usage = sumUsage(procs.map((p) => p.usage));
     publishInstance(rc, inst, rk.key, rk.fields, files, started, items, usage);
     removeQuietly(ctxBase.stateDir);
     removeQuietly(tmp);
-    return { items: { ran: todo.length, cached: kept.length - todo.length, removed }, ...(usage ? { usage } : {}) };
+    const skippedItems = kept.length ? unwanted.size : 0;
+    return { items: { ran: todo.length, cached: kept.length - todo.length - skippedItems, removed, ...(skippedItems ? { unwanted: skippedItems } : {}) }, ...(usage ? { usage } : {}) };
   } finally {
     releaseExtras();
     for (const p of procs) {

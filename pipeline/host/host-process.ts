@@ -8,6 +8,8 @@ export interface HostProcess {
   quietProgress: boolean;
   lastDescribe: Extract<FromHost, { type: 'described' }> | undefined;
   lastSkipReason: string | null;
+  /** The inputs (indices) the last skip-check said the stage does not process at all. */
+  lastUnwanted: number[];
   /** The process's usage as of its last finished job (undefined before one, or where the host does not say). */
   usage: ProcessUsage | undefined;
   run(job: Job): Promise<void>;

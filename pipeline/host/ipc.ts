@@ -21,7 +21,8 @@ export type FromHost =
   | { type: 'log'; level: 'log' | 'warn'; message: string }
   | { type: 'progress'; done: number; total: number; label?: string }
   | { type: 'described'; kind: 'whole' | 'per-item'; hasFinalize: boolean; hasSkipCheck: boolean; paramsSchema: object | null }
-  | { type: 'skip-check'; reason: string | null }
+  /** `unwanted`: indices into the context's inputs that the stage's `wantsItem` turned down. */
+  | { type: 'skip-check'; reason: string | null; unwanted?: number[] }
   /** `usage`: what the host process has used so far (cumulative, not per job). */
   | { type: 'done'; usage?: ProcessUsage }
   | { type: 'error'; message: string; clean: boolean; exitCode?: number };

@@ -87,7 +87,7 @@ async function runJob(job: Job): Promise<void> {
   const stage = await load(job.bundle);
   if (job.kind === 'describe') {
     const perItem = stage.kind === 'per-item';
-    send({ type: 'described', kind: stage.kind, hasFinalize: perItem && typeof stage.finalize === 'function', hasSkipCheck: perItem && typeof stage.skipAllItems === 'function', paramsSchema: stage.paramsSchema ?? null });
+    send({ type: 'described', kind: stage.kind, hasFinalize: perItem && typeof stage.finalize === 'function', hasSkipCheck: perItem && (typeof stage.skipAllItems === 'function' || typeof stage.wantsItem === 'function'), paramsSchema: stage.paramsSchema ?? null });
     return;
   }
   const data = job.ctx === 'same' ? lastContext : job.ctx;
@@ -101,7 +101,12 @@ async function runJob(job: Job): Promise<void> {
   } else {
     if (stage.kind !== 'per-item') throw new CleanError('pipeline.json sets "perItem": true but the module exports defineStage (use definePerItemStage)');
     if (job.kind === 'items') await stage.processItems(ctx, job.items);
-    else if (job.kind === 'skip-check') send({ type: 'skip-check', reason: (await stage.skipAllItems?.(ctx)) ?? null });
+    else if (job.kind === 'skip-check') {
+      const reason = (await stage.skipAllItems?.(ctx)) ?? null;
+      const wants = reason === null ? stage.wantsItem?.(ctx) : undefined;
+      const unwanted = wants ? ctx.inputs.flatMap((input, i) => (wants(input) ? [] : [i])) : [];
+      send({ type: 'skip-check', reason, ...(unwanted.length ? { unwanted } : {}) });
+    }
     else await stage.finalize?.(ctx, job.items);
   }
 }

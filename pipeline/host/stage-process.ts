@@ -25,6 +25,7 @@ export class StageProcess {
   lastDescribe: Extract<FromHost, { type: 'described' }> | undefined;
   /** The answer of the last skip-check job: why the stage processes no item this time, or null. */
   lastSkipReason: string | null = null;
+  lastUnwanted: number[] = [];
   usage: ProcessUsage | undefined;
 
   constructor(env: Record<string, string>, cwd: string, private readonly cb: HostCallbacks) {
@@ -54,7 +55,10 @@ export class StageProcess {
         if (!this.quietProgress) this.cb.progress(m.done, m.total, m.label);
       }
       else if (m.type === 'described') this.lastDescribe = m;
-      else if (m.type === 'skip-check') this.lastSkipReason = m.reason;
+      else if (m.type === 'skip-check') {
+        this.lastSkipReason = m.reason;
+        this.lastUnwanted = m.unwanted ?? [];
+      }
       else if (m.type === 'done' || m.type === 'error') {
         const p = this.pending;
         this.pending = undefined;

@@ -16,7 +16,8 @@ export type PipeEvent =
       ms: number;
       /** Why it ran / was restored; for failures, the message, exit code and stderr tail. */
       detail?: string;
-      items?: { ran: number; cached: number; removed: number };
+      /** `unwanted`: inputs the stage said it does not process (wantsItem). */
+      items?: { ran: number; cached: number; removed: number; unwanted?: number };
       /** Ran: CPU time of its stage processes (all of them, user + system) and the peak memory of the largest. */
       cpuMs?: number;
       maxRssMb?: number;

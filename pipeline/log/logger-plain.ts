@@ -4,7 +4,7 @@ import type { PipeEvent } from './events.js';
 import { OUTCOME_LABEL, pad, seconds } from './format.js';
 
 export function instanceLine(e: Extract<PipeEvent, { type: 'instance-done' }>): string {
-  const items = e.items ? `  (items: ${e.items.ran} ran, ${e.items.cached} cached${e.items.removed ? `, ${e.items.removed} removed` : ''})` : '';
+  const items = e.items ? `  (items: ${e.items.ran} ran, ${e.items.cached} cached${e.items.removed ? `, ${e.items.removed} removed` : ''}${e.items.unwanted ? `, ${e.items.unwanted} not wanted` : ''})` : '';
   const why = e.detail && e.outcome !== 'failed' && e.outcome !== 'up-to-date' ? `  [${e.detail}]` : '';
   const usage = e.cpuMs !== undefined ? `  (cpu ${seconds(e.cpuMs)}${e.maxRssMb !== undefined ? `, peak ${e.maxRssMb} MB` : ''})` : '';
   let line = `${pad(OUTCOME_LABEL[e.outcome] ?? e.outcome, 11)} ${e.id}  ${seconds(e.ms)}${usage}${items}${why}`;
