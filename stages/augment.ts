@@ -4,7 +4,8 @@
 // share of variants can lose part of their cytoplasm (lib/shift/cytoplasm-loss.ts), as cells segmented on
 // another lab's paler smears do.
 // Same source bytes + params + seed → byte-identical variants, whatever order items run in.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { definePerItemStage, StageError, type InputFile } from '../pipeline/stage-api.js';
 import { augmentMatrix, warpAffine, type AugmentDraw } from './lib/image/affine.js';
 import { decodeRgb, encodePng } from './lib/image/decode.js';
@@ -13,7 +14,7 @@ import { cellKey, json, writeAllOrNothing } from './lib/io/item-files.js';
 import { cytoplasmLossParamsSchema, withCytoplasmLoss, type CytoplasmLossParams } from './lib/shift/cytoplasm-loss.js';
 import { applyPhotometric, photometricEnabled, photometricParamsSchema, type PhotometricParams } from './lib/shift/photometric.js';
 import { variantFileName } from './lib/records/augment-variant-name.js';
-import type { AugmentRecord, VariantRecord } from './lib/records/augment-record.js';
+import { AUGMENT_JSON, type AugmentRecord, type AugmentSettings, type VariantRecord } from './lib/records/augment-record.js';
 
 export interface AugmentParams {
   variants: number;
@@ -117,6 +118,11 @@ export default definePerItemStage<AugmentParams>({
       await writeAllOrNothing(item.outDir, await augmentOne(item.input, ctx.params));
       ctx.progress(++done, items.length, item.input.rel);
     }
+  },
+  async finalize(ctx) {
+    const p = ctx.params;
+    const used: AugmentSettings = { variants: p.variants, seed: p.seed, photometric: p.photometric ?? null, cytoplasmLoss: p.cytoplasmLoss ?? null };
+    await writeFile(path.join(ctx.outDir, AUGMENT_JSON), json(used));
   },
 });
 

@@ -3,8 +3,9 @@
 // trained model, preparing each one exactly as the training data was prepared: canonical cell
 // (segment's function) → stain normalisation (normalize's) → the model's input size and preprocessing.
 // Without --model it takes, among the current evaluate outputs, the model whose backbone did best on labs it
-// never saw (the cross-lab stage's headline), then the best test accuracy, then the best mean accuracy over
-// the other sources: a folder to classify most often comes from a lab the model was not trained on.
+// never saw (the cross-lab stage's headline), of that backbone's models the transfer head (the recipe that
+// figure measured), then the best test accuracy, then the best mean accuracy over the other sources: a
+// folder to classify most often comes from a lab the model was not trained on.
 // Writes predictions.csv and predictions.json (class probabilities per image) and prints a summary.
 // Images smaller than segment accepts are error rows, not classified; an image in which no cell was
 // found is classified on its unsegmented centre and flagged as unreliable, in the line and the files.

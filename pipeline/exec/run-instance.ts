@@ -270,8 +270,7 @@ export async function runPerItem(rc: RunContext, inst: Instance, rk: ResolvedKey
     publishInstance(rc, inst, rk.key, rk.fields, files, started, items, usage);
     removeQuietly(ctxBase.stateDir);
     removeQuietly(tmp);
-    const skippedItems = kept.length ? unwanted.size : 0;
-    return { items: { ran: todo.length, cached: kept.length - todo.length - skippedItems, removed, ...(skippedItems ? { unwanted: skippedItems } : {}) }, ...(usage ? { usage } : {}) };
+    return { items: { ran: todo.length, cached: kept.length - todo.length - unwanted.size, removed, ...(unwanted.size ? { unwanted: unwanted.size } : {}) }, ...(usage ? { usage } : {}) };
   } finally {
     releaseExtras();
     for (const p of procs) {

@@ -23,6 +23,7 @@ import { StageFailure } from '../host/stage-process.js';
 import { acquireLock, pidAlive, type LockHandle } from '../store/workspace-lock.js';
 import { remoteCacheFor } from '../store/remote-cache-setup.js';
 import { slurmExecutorFor } from './executor-setup.js';
+import { usageFigures } from '../host/process-usage.js';
 
 export interface RunOptions {
   /** Folder holding pipeline.json. */
@@ -253,7 +254,7 @@ async function executeLocked(
       emit({ type: 'instance-start', id: inst.id, reason });
       const info = inst.stage.perItem ? await runPerItem(rc, inst, rk, grant, c) : await runWhole(rc, inst, rk, grant, c);
       rc.remote?.queueUpload(rc.ws, rc.store, rk.key);
-      return accept({ outcome: 'ran', key: rk.key, detail: reason }, { ...(info.items ? { items: info.items } : {}), ...(info.usage ? { cpuMs: Math.round(info.usage.cpuMs), maxRssMb: Math.round(info.usage.maxRssKb / 1024) } : {}) });
+      return accept({ outcome: 'ran', key: rk.key, detail: reason }, { ...(info.items ? { items: info.items } : {}), ...(info.usage ? usageFigures(info.usage) : {}) });
     } catch (e) {
       if (c.cancelled) return done({ outcome: 'cancelled', key: rk.key });
       failed = true;

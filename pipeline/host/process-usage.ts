@@ -40,3 +40,8 @@ export function sumUsage(reports: readonly (ProcessUsage | undefined)[]): Proces
   if (known.length === 0) return undefined;
   return { cpuMs: known.reduce((s, u) => s + u.cpuMs, 0), maxRssKb: Math.max(...known.map((u) => u.maxRssKb)) };
 }
+
+/** The figures a manifest and the run's log keep: whole milliseconds of CPU, peak memory in MB. */
+export function usageFigures(u: ProcessUsage): { cpuMs: number; maxRssMb: number } {
+  return { cpuMs: Math.round(u.cpuMs), maxRssMb: Math.round(u.maxRssKb / 1024) };
+}

@@ -9,7 +9,7 @@ import type { KeyFields } from '../keys/keys.js';
 import { listFiles, type RunContext } from '../exec/run-context.js';
 import type { Instance } from '../config/plan.js';
 import type { FileEntry, ItemRecord, Manifest } from './store.js';
-import type { ProcessUsage } from '../host/process-usage.js';
+import { usageFigures, type ProcessUsage } from '../host/process-usage.js';
 
 /** Hashes and stores every file of `dir`; `known` lists files whose hash is known while unchanged. */
 export function storeFolder(
@@ -55,7 +55,7 @@ export function publishInstance(
     instanceId: inst.id,
     createdAt: new Date().toISOString(),
     durationMs: Date.now() - startedAt,
-    ...(usage ? { cpuMs: Math.round(usage.cpuMs), maxRssMb: Math.round(usage.maxRssKb / 1024) } : {}),
+    ...(usage ? usageFigures(usage) : {}),
     fields,
     files,
     ...(items ? { items } : {}),

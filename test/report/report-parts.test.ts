@@ -12,7 +12,7 @@ import { renderVegaLite } from '../../stages/lib/report/vega-svg.js';
 import { loadDag, loadReportData } from '../../stages/lib/report/load-inputs.js';
 import { duration, pct, interval } from '../../stages/lib/report/format.js';
 import type { DagNode, ModelResult } from '../../stages/lib/report/types.js';
-import { cellPreparation, labsMarkdown } from '../../stages/lib/report/labs-section.js';
+import { cellPreparation, labsMarkdown, trainingVariants } from '../../stages/lib/report/labs-section.js';
 import type { CrossLabRecord } from '../../stages/lib/records/cross-lab-record.js';
 import type { RunState } from '../../pipeline/stage-api.js';
 import { depsRecord, fakeDep } from '../fake-stage-context.js';
@@ -151,6 +151,16 @@ test('the leave-one-lab-out section says how the cells were low-passed and that 
   assert.match(blurred, /low-passed \(Gaussian σ 2 px, normalize\.blurSigma\).*mean balanced accuracy over the held-out labs, never chosen on one lab/);
   assert.is(cellPreparation([model(null)], 'mobilenet_v1_0.25'), null);
   assert.is(cellPreparation([model(2)], 'resnet50'), null, 'only the backbone\'s own models say how its cells were prepared');
+});
+
+test('the labs section says what the training variants were made with and that it was chosen on held-out labs', () => {
+  const figures = { accuracy: 0.7, balancedAccuracy: 0.7, macroF1: 0.7 };
+  const record: CrossLabRecord = { status: 'evaluated', arch: 'mobilenet_v1_0.25', features: 'f', classes: ['A', 'B'], labs: ['x', 'y'], adapt: 'adabn', protocol: 'p', heldOut: [], mean: { asTrained: figures, adapted: figures }, curve: [] };
+  const augmentation = { variants: 4, seed: 1, photometric: { stain: { sigma: 0.05, bias: 0.05 }, gamma: { range: [0.7, 1.4] as [number, number], p: 0.5 } }, cytoplasmLoss: null };
+  const md = labsMarkdown({ labs: [], crossLab: [record], augmentation }, []).join('\n');
+  assert.match(md, /variants \(4 per cell\), they were re-stained in HED space \(scale 1 ± 0\.05, bias ± 0\.05\) and given a random gamma of 0\.7–1\.4 on 50 % of them; .*mean balanced accuracy over the held-out labs, never chosen on one lab/);
+  assert.is(trainingVariants({ ...augmentation, photometric: null }), null);
+  assert.not.match(labsMarkdown({ labs: [], crossLab: [], augmentation }, []).join('\n'), /variants/, 'no held-out figures, nothing to say it beside');
 });
 
 test('a skipped model\'s reason shows as its first clause, without the repeated "skipped:"', () => {

@@ -6,6 +6,7 @@ import { headlineMean, type CrossLabRecord, type HeldOutResult } from '../record
 import type { SourceMetrics } from '../metrics/evaluation-metrics.js';
 import { escapeHtml as h, escapeMdCell as e, interval, NA, num, pct, titleCase } from './format.js';
 import type { LabsData, ModelResult } from './types.js';
+import type { AugmentSettings } from '../records/augment-record.js';
 
 /** The same-lab test figure of `lab` from the all-labs model trained like the held-out heads (same arch, transfer). */
 export function sameLabMetrics(models: readonly ModelResult[], arch: string, lab: string): { model: string; metrics: SourceMetrics } | null {
@@ -22,6 +23,24 @@ export function cellPreparation(models: readonly ModelResult[], arch: string): s
   const n = models.find((x) => x.arch === arch && x.train?.normalization)?.train?.normalization;
   if (!n?.blurSigma) return null;
   return `Every cell, in every lab and for every model, is colour-normalised (${n.method}) and then low-passed (Gaussian σ ${n.blurSigma} px, normalize.blurSigma) to one optical resolution; kept because it raised the mean balanced accuracy over the held-out labs, never chosen on one lab (BENCHMARKS.md, Labs).`;
+}
+
+/**
+ * What the training variants' photometric ops were, said beside the held-out figures with how they were
+ * chosen (the mean over held-out labs); null when augment.json did not reach the report or none is on.
+ */
+export function trainingVariants(a: AugmentSettings | null | undefined): string | null {
+  const ph = a?.photometric;
+  if (!a || !ph) return null;
+  const share = (p: number | undefined) => (p !== undefined && p < 1 ? ` on ${Math.round(p * 100)} % of them` : '');
+  const ops = Object.entries(ph).flatMap(([op, v]): string[] => {
+    if (op === 'whiteThreshold' || !v) return [];
+    if (op === 'stain' && ph.stain) return [`re-stained in HED space (scale 1 ± ${ph.stain.sigma}, bias ± ${ph.stain.bias})${share(ph.stain.p)}`];
+    if (op === 'gamma' && ph.gamma) return [`given a random gamma of ${ph.gamma.range[0]}–${ph.gamma.range[1]}${share(ph.gamma.p)}`];
+    return [`given the ${op} op (augment.photometric.${op})`];
+  });
+  if (ops.length === 0) return null;
+  return `Where a model trains on augmented variants (${a.variants} per cell), they were ${ops.join(' and ')}; each of these settings was kept because it raised the mean balanced accuracy over the held-out labs, never chosen on one lab (BENCHMARKS.md, Labs).`;
 }
 
 function headline(r: CrossLabRecord, h0: HeldOutResult): SourceMetrics {
@@ -50,6 +69,8 @@ export function labsHtml(data: LabsData, models: readonly ModelResult[], curveSv
       )
       .join('')}</tbody></table>`);
   }
+  const variants = data.crossLab.some((r) => r.status === 'evaluated') ? trainingVariants(data.augmentation) : null;
+  if (variants) parts.push(`<p class="lead" id="training-variants">${h(variants)}</p>`);
   for (const r of data.crossLab) {
     if (r.status !== 'evaluated') {
       parts.push(`<p class="na">Leave-one-lab-out (${h(r.arch)}): ${h(r.reason ?? 'not evaluated')}</p>`);
@@ -113,6 +134,8 @@ export function labsMarkdown(data: LabsData, models: readonly ModelResult[]): st
     for (const l of data.labs) out.push(`| ${e(l.name)} | ${l.images} | ${e(l.labelledBy)} | ${e(l.licence)} |`);
     out.push('');
   }
+  const variants = data.crossLab.some((r) => r.status === 'evaluated') ? trainingVariants(data.augmentation) : null;
+  if (variants) out.push(variants, '');
   for (const r of data.crossLab) {
     if (r.status !== 'evaluated') {
       out.push(`Leave-one-lab-out (${r.arch}): ${r.reason ?? 'not evaluated'}`, '');

@@ -16,6 +16,7 @@ import { CROSS_LAB_JSON, type CrossLabRecord } from '../records/cross-lab-record
 import { LABS_JSON, type LabsManifest } from '../records/labs-manifest.js';
 import originalStudyJson from './original-study.json' with { type: 'json' };
 import type { ContactSheet, Dag, DagNode, Environment, GalleryImage, HistoryEntry, LabsData, ModelResult, OriginalStudy, ReportData, SplitCounts, TrainSummary } from './types.js';
+import { AUGMENT_JSON, type AugmentSettings } from '../records/augment-record.js';
 
 export interface LoadOptions {
   deps: Record<string, DepOutput>;
@@ -376,5 +377,7 @@ async function loadLabs(deps: Record<string, DepOutput>): Promise<LabsData> {
     const r = await readJsonIfPresent<CrossLabRecord>(path.join(dep.dir, CROSS_LAB_JSON));
     if (r) crossLab.push(r);
   }
-  return { labs: manifest?.labs ?? [], crossLab };
+  const augmentDep = byStage(deps, 'augment')[0];
+  const augmentation = augmentDep ? await readJsonIfPresent<AugmentSettings>(path.join(augmentDep.dir, AUGMENT_JSON)) : null;
+  return { labs: manifest?.labs ?? [], crossLab, augmentation };
 }

@@ -2,11 +2,14 @@
 import type { CrossLabRecord } from '../records/cross-lab-record.js';
 import type { LabSummary } from '../records/labs-manifest.js';
 import type { EvaluationMetrics, MisclassifiedImage } from '../metrics/evaluation-metrics.js';
+import type { AugmentSettings } from '../records/augment-record.js';
 
 /** The labs section's inputs: each lab's summary and the cross-lab records. */
 export interface LabsData {
   labs: LabSummary[];
   crossLab: CrossLabRecord[];
+  /** augment.json: what the training variants were made with, when the report had it. */
+  augmentation?: AugmentSettings | null;
 }
 
 /**
