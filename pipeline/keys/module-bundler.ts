@@ -8,6 +8,7 @@ import type { FileHashCache } from './file-hashes.js';
 import { writeFileAtomic } from '../store/fs-atomic.js';
 import { PipelineError } from '../config/errors.js';
 import { hashJson } from './hash.js';
+import { BUNDLE_REQUIRE_BANNER, commonJsPackages, NAMESPACE as COMMONJS_NAMESPACE } from './commonjs-packages.js';
 import type { WorkspacePaths } from '../store/paths.js';
 
 export interface BundledModule {
@@ -20,7 +21,11 @@ export interface BundledModule {
   paramsSchema?: object | null;
 }
 
+/** Bumped when the bundles' shape changes (build options, plugins): older ones are rebuilt once. */
+const BUNDLE_FORMAT = 2;
+
 interface IndexEntry {
+  format?: number;
   bundle: string;
   codeHash: string;
   files: Record<string, string>;
@@ -54,7 +59,7 @@ export class ModuleBundler {
   }
 
   private fresh(entry: IndexEntry | undefined): boolean {
-    if (!entry || !existsSync(entry.bundle)) return false;
+    if (!entry || entry.format !== BUNDLE_FORMAT || !existsSync(entry.bundle)) return false;
     for (const [rel, [size, mtime, ino]] of Object.entries(entry.stats)) {
       try {
         const st = statSync(join(this.ws.root, rel));
@@ -87,6 +92,8 @@ export class ModuleBundler {
         sourcemap: 'inline',
         metafile: true,
         logLevel: 'silent',
+        banner: { js: BUNDLE_REQUIRE_BANNER },
+        plugins: [commonJsPackages()],
         // Written aside and renamed, so a concurrent `pipe status` never exposes a half-written bundle.
         write: false,
       });
@@ -99,14 +106,14 @@ export class ModuleBundler {
     const files: Record<string, string> = {};
     const stats: IndexEntry['stats'] = {};
     for (const input of Object.keys(result.metafile.inputs).sort()) {
-      if (input.includes('node_modules/') || input.startsWith('<')) continue;
+      if (input.includes('node_modules/') || input.startsWith('<') || input.startsWith(`${COMMONJS_NAMESPACE}:`)) continue;
       const abs = join(this.ws.root, input);
       const st = statSync(abs);
       const rel = relative(this.ws.root, abs);
       files[rel] = this.hashes.hash(abs, st);
       stats[rel] = [st.size, st.mtimeMs, st.ino];
     }
-    const out: IndexEntry = { bundle: outfile, codeHash: hashJson(files), files, stats };
+    const out: IndexEntry = { format: BUNDLE_FORMAT, bundle: outfile, codeHash: hashJson(files), files, stats };
     this.index[modulePath] = out;
     this.dirty = true;
     return out;
