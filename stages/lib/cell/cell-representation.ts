@@ -21,7 +21,7 @@ import { fillHoles, labelComponents, selectComponents } from '../image/component
 import { decodeRgb, encodeMaskPng, encodePng, rgbSharp } from '../image/decode.js';
 import { boxBlur } from '../image/filter.js';
 import { close, dilate, distanceTo, erode, open } from '../image/morphology.js';
-import { createMask, maskAnd, maskArea, maskBBox, maskOr, type BBox, type Mask, type RgbImage } from '../image/raster.js';
+import { createMask, cropMask, cropPlane, grownBox, maskAnd, maskArea, maskBBox, maskOr, pasteMask, type BBox, type Mask, type RgbImage } from '../image/raster.js';
 import { histogram, otsu, otsu3 } from '../image/threshold.js';
 
 export interface CanonicalCellOptions {
@@ -277,10 +277,15 @@ export function findCell(image: RgbImage): CellFound | { ok: false; reason: stri
   const ring3 = otsu3(ringValues);
   const cuts = [...new Set([otsu(ringValues).threshold, ring3.low, ring3.high])].filter((t) => t < nucleusCut.threshold);
   const nucleusRegionArea = maskArea(nucleusRegion);
+  // Growing touches nothing beyond the reach and its closing radius, so it runs on that window: the
+  // same masks (a window with a background ring of two pixels around every mask gives the whole
+  // image's distances and holes; morphology.ts), on a third to a half of the pixels.
+  const win = grownBox(maskBBox(reach)!, Math.ceil(Math.max(1, 0.1 * rNucleus)) + 3, w, h);
+  const [coarseWin, smoothWin, reachWin, nucleusWin] = [cropPlane(coarse, w, win), cropPlane(smooth, w, win), cropMask(reach, win), cropMask(nucleusRegion, win)];
   const grown = cuts.map((cut) => {
-    const mask = growCell(coarse, smooth, cut, reach, nucleusRegion, rNucleus);
-    const area = maskArea(mask);
-    return { mask, area, compactness: (4 * Math.PI * area) / Math.max(1, perimeter(mask)) ** 2 };
+    const part = growCell(coarseWin, smoothWin, cut, reachWin, nucleusWin, rNucleus);
+    const area = maskArea(part);
+    return { mask: pasteMask(part, win, w, h), area, compactness: (4 * Math.PI * area) / Math.max(1, perimeter(part)) ** 2 };
   });
   // A cell is round and larger than its nucleus; a nucleus alone or a cell with red cells attached is
   // not. Among outlines nearly as round as the roundest, take the largest: pale cytoplasm counts.

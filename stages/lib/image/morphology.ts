@@ -1,6 +1,6 @@
 // Morphology with disk-shaped structuring elements of any radius in O(pixels), by thresholding a
 // Euclidean-like distance transform instead of sliding a kernel.
-import { createMask, maskBBox, type Mask } from './raster.js';
+import { createMask, cropMask, grownBox, maskBBox, pasteMask, type Mask } from './raster.js';
 
 /**
  * Chamfer (5-7-11) distance, in pixels, from every pixel to the nearest pixel where `target` is 1.
@@ -91,16 +91,9 @@ function windowed(mask: Mask, margin: number, op: (part: Mask) => Mask): Mask {
   const { width: w, height: h } = mask;
   const box = maskBBox(mask);
   if (!box) return op(mask);
-  const x0 = Math.max(0, box.x - margin), y0 = Math.max(0, box.y - margin);
-  const x1 = Math.min(w, box.x + box.width + margin), y1 = Math.min(h, box.y + box.height + margin);
-  const ww = x1 - x0, wh = y1 - y0;
-  if (ww * wh > 0.8 * w * h) return op(mask);
-  const part = createMask(ww, wh);
-  for (let y = 0; y < wh; y++) part.data.set(mask.data.subarray((y0 + y) * w + x0, (y0 + y) * w + x1), y * ww);
-  const done = op(part);
-  const out = createMask(w, h);
-  for (let y = 0; y < wh; y++) out.data.set(done.data.subarray(y * ww, (y + 1) * ww), (y0 + y) * w + x0);
-  return out;
+  const win = grownBox(box, margin, w, h);
+  if (win.width * win.height > 0.8 * w * h) return op(mask);
+  return pasteMask(op(cropMask(mask, win)), win, w, h);
 }
 
 /** Removes parts thinner than a disk of `radius` (e.g. bridges to touching red cells). */

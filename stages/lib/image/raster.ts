@@ -25,6 +25,34 @@ export function createMask(width: number, height: number): Mask {
   return { width, height, data: new Uint8Array(width * height) };
 }
 
+/** `box` grown by `margin` on every side, clipped to a width×height image. */
+export function grownBox(box: BBox, margin: number, width: number, height: number): BBox {
+  const x0 = Math.max(0, box.x - margin), y0 = Math.max(0, box.y - margin);
+  const x1 = Math.min(width, box.x + box.width + margin), y1 = Math.min(height, box.y + box.height + margin);
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+/** The part of a one-byte-per-pixel plane of the given width that lies in `box`. */
+export function cropPlane(data: Uint8Array, width: number, box: BBox): Uint8Array {
+  const out = new Uint8Array(box.width * box.height);
+  for (let y = 0; y < box.height; y++) {
+    const from = (box.y + y) * width + box.x;
+    out.set(data.subarray(from, from + box.width), y * box.width);
+  }
+  return out;
+}
+
+export function cropMask(mask: Mask, box: BBox): Mask {
+  return { width: box.width, height: box.height, data: cropPlane(mask.data, mask.width, box) };
+}
+
+/** `part` (of `box`'s size) placed at `box` in an otherwise empty width×height mask. */
+export function pasteMask(part: Mask, box: BBox, width: number, height: number): Mask {
+  const out = createMask(width, height);
+  for (let y = 0; y < box.height; y++) out.data.set(part.data.subarray(y * box.width, (y + 1) * box.width), (box.y + y) * width + box.x);
+  return out;
+}
+
 export function maskArea(mask: Mask): number {
   let n = 0;
   for (let i = 0; i < mask.data.length; i++) n += mask.data[i]!;
