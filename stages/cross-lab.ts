@@ -17,7 +17,8 @@ import { defineStage, StageError } from '../pipeline/stage-api.js';
 import { initBackend } from './tf/backend.js';
 import type { LabelledFile } from './lib/classifier/split-table.js';
 import { readSplitCsv, splitCsvPath } from './lib/records/split-csv.js';
-import { rowsWithFeatures, type HeadSettings } from './lib/classifier/feature-head.js';
+import { lossTargetSchema, rowsWithFeatures, type HeadSettings } from './lib/classifier/feature-head.js';
+import { targetShaping } from './lib/classifier/loss-targets.js';
 import { adaptStandardization, memoryFeatureSource, predictFeatureMatrix, readFeatureMatrix } from './lib/classifier/feature-matrix.js';
 import { createHeadLayers, headModel } from './lib/classifier/graph-surgery.js';
 import { createOptimizer } from './lib/classifier/optimizer.js';
@@ -55,6 +56,7 @@ const paramsSchema = {
     seed: { type: 'integer' },
     standardizeFeatures: { type: 'boolean' },
     headNormalization: { enum: ['batch', 'layer'] },
+    ...lossTargetSchema,
     recalibrateBatchNorm: { type: ['integer', 'null'] },
     maxStepsPerEpoch: { type: ['integer', 'null'] },
     curve: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 },
@@ -183,10 +185,12 @@ export default defineStage<CrossLabParams>({
         }
         const model = headModel(dim, createHeadLayers(classes.length, p.seed, { standardize: p.standardizeFeatures ?? true, normalization: p.headNormalization ?? 'batch' }));
         const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
+        const trainRows = [...others.train, ...added];
         const result = await fit({
           model,
           optimizer,
-          train: source([...others.train, ...added], p.batchSize),
+          train: source(trainRows, p.batchSize),
+          targets: targetShaping(p, trainRows.map((r) => r.label), classes.length),
           val: others.val.length ? source(others.val, 256) : null,
           recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
           epochs: p.epochs,

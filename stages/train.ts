@@ -20,7 +20,7 @@ import { declaredDep } from './lib/deps/declared-dep.js';
 import { normalizeParamsSchema, type NormalizeParams } from './lib/stain/normalize-cell.js';
 import { imageBatchSource } from './lib/classifier/batch-source.js';
 import { BottomOutputCache, frozenBottomSource } from './lib/classifier/frozen-bottom-source.js';
-import { fitFeatureHead, rowsWithFeatures } from './lib/classifier/feature-head.js';
+import { fitFeatureHead, lossTargetSchema, rowsWithFeatures } from './lib/classifier/feature-head.js';
 import { buildPooledBase, missingWeightsReason } from './lib/classifier/base-model.js';
 import { seededReinitialize } from './lib/classifier/seeded-init.js';
 import { layerBefore, splitModel, stackModel, applyLayers } from './lib/classifier/graph-surgery.js';
@@ -64,6 +64,9 @@ export interface TrainParams {
   recalibrateBatchNorm?: number | null;
   /** transfer/finetune: a BatchNormalization of the features before the study's head (graph-surgery.ts). */
   standardizeFeatures?: boolean;
+  /** transfer: class weights and label smoothing of the head's loss (loss-targets.ts). */
+  classWeights?: 'none' | 'balanced';
+  labelSmoothing?: number;
   backend: string;
 }
 
@@ -120,6 +123,7 @@ const paramsSchema = {
     },
     standardizeFeatures: { type: 'boolean' },
     headNormalization: { enum: ['batch', 'layer'] },
+    ...lossTargetSchema,
     recalibrateBatchNorm: { type: ['integer', 'null'], minimum: 0 },
     backend: { type: 'string' },
     // How predict cuts a foreign image to a cell when segment's summary gives no options (cellOptions below).

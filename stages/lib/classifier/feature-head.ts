@@ -7,6 +7,7 @@ import { featureBatchSource } from './batch-source.js';
 import { createHeadLayers, headModel } from './graph-surgery.js';
 import { createOptimizer, type OptimizerParams } from './optimizer.js';
 import { fit, type EarlyStopping, type FitResult } from './training-loop.js';
+import { targetShaping } from './loss-targets.js';
 import { featureVectorPath } from '../records/features-record.js';
 
 export interface HeadSettings {
@@ -20,7 +21,17 @@ export interface HeadSettings {
   headNormalization?: 'batch' | 'layer';
   recalibrateBatchNorm?: number | null;
   maxStepsPerEpoch?: number | null;
+  /** 'balanced': each class's cells weigh n / (classes · nᶜ) in the loss (loss-targets.ts); default 'none'. */
+  classWeights?: 'none' | 'balanced';
+  /** ε of label smoothing (0–0.5); default 0. */
+  labelSmoothing?: number;
 }
+
+/** The JSON Schema properties of HeadSettings' optional loss settings, for the stages that take them. */
+export const lossTargetSchema = {
+  classWeights: { enum: ['none', 'balanced'] },
+  labelSmoothing: { type: 'number', minimum: 0, maximum: 0.5 },
+};
 
 export interface FeatureRow {
   /** `<stageId>/<rel>` of the image, as split CSVs name it. */
@@ -68,6 +79,7 @@ export async function fitFeatureHead(options: {
     stateDir: options.stateDir,
     learningRate: schedule,
     maxStepsPerEpoch: p.maxStepsPerEpoch ?? null,
+    targets: targetShaping(p, options.train.map((r) => r.label), classes),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.log ? { log: options.log } : {}),
     ...(options.progress ? { progress: options.progress } : {}),

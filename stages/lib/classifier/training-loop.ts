@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { BatchSource } from './batch-source.js';
 import { epochSeed } from './batch-source.js';
 import { recalibrateBatchNorm } from './batch-norm-recalibration.js';
+import { shapeTargets, type TargetShaping } from './loss-targets.js';
 import { mulberry32 } from '../random.js';
 import {
   hasCheckpoint,
@@ -53,6 +54,8 @@ export interface FitOptions {
   recalibrateBatchNorm?: number | null;
   /** Stop after at most this many steps per epoch (smoke runs). */
   maxStepsPerEpoch?: number | null;
+  /** Class weights and label smoothing of the training loss (validation stays on the plain labels). */
+  targets?: TargetShaping | null;
   signal?: AbortSignal;
   log?: (message: string) => void;
   progress?: (done: number, total: number, label?: string) => void;
@@ -164,11 +167,12 @@ export async function fit(options: FitOptions): Promise<FitResult> {
           continue;
         }
         if (options.learningRate) setLearningRate(options.learningRate(state.steps));
-        const out = (await model.trainOnBatch(batch.x, batch.y)) as number[];
+        const y = options.targets ? shapeTargets(batch.y, options.targets) : batch.y;
+        const out = (await model.trainOnBatch(batch.x, y)) as number[];
         lossSum += out[0]! * batch.size;
         accSum += (out[1] ?? 0) * batch.size;
         seen += batch.size;
-        tf.dispose([batch.x, batch.y]);
+        tf.dispose([batch.x, batch.y, y]);
         step += 1;
         state.steps += 1;
         options.progress?.((epoch - 1) * Math.min(stepsPerEpoch, limit) + step, epochs * Math.min(stepsPerEpoch, limit), `epoch ${epoch}/${epochs}`);
