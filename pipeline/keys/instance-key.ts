@@ -25,6 +25,16 @@ export function envValueHash(value: string): string {
   return `sha256:${sha256(value)}`;
 }
 
+/**
+ * What a dependent's key records of a dep: the digest of the files it published (path → content hash),
+ * not its key. A dep that reran — new code, new params — and wrote the same files leaves its dependents
+ * up to date (early cutoff, as Bazel and Shake do). A dep that publishes nothing is recorded by its key,
+ * since only its key can tell that it changed.
+ */
+export function depOutputsDigest(dep: FinishedInstance): string {
+  return Object.keys(dep.hashes).length === 0 ? dep.key : `outputs:${hashJson(dep.hashes)}`;
+}
+
 export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: string) => FinishedInstance): Promise<ResolvedKey> {
   let code: KeyFields['code'];
   let bundle: string | undefined;
@@ -38,8 +48,9 @@ export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: 
   const deps: Record<string, string> = {};
   const depKeys: Record<string, string> = {};
   for (const d of inst.deps) {
-    depKeys[d] = finished(d).key;
-    if (!itemSources.has(d)) deps[d] = depKeys[d];
+    const dep = finished(d);
+    depKeys[d] = dep.key;
+    if (!itemSources.has(d)) deps[d] = depOutputsDigest(dep);
   }
   // A declared variable may hold a secret (a token): the key and the manifest get its hash, never the value.
   const env: Record<string, string | null> = {};

@@ -12,7 +12,7 @@ export interface KeyFields {
   params: unknown;
   /** Whole stages: input path (`rel` or `instance:rel`) → content hash. Per-item: item path → item key. */
   inputs: Record<string, string>;
-  /** Dep instance → its key (per-item stages: only deps that do not provide the items). */
+  /** Dep instance → the digest of its published files (its key if it publishes none); per-item stages: only deps that do not provide the items. */
   deps: Record<string, string>;
   runtime: { node: string; lockfile: string | null };
   /** Declared env variables → `sha256:<hex>` of their value (null when unset); never the value itself. */
