@@ -32,7 +32,7 @@ export function envValueHash(value: string): string {
  * since only its key can tell that it changed.
  */
 export function depOutputsDigest(dep: FinishedInstance): string {
-  return Object.keys(dep.hashes).length === 0 ? dep.key : `outputs:${hashJson(dep.hashes)}`;
+  return Object.keys(dep.hashes).length === 0 ? dep.key : hashJson(dep.hashes);
 }
 
 export async function resolveKey(rc: RunContext, inst: Instance, finished: (id: string) => FinishedInstance): Promise<ResolvedKey> {
