@@ -7,7 +7,8 @@ import { UsageError } from './args.js';
 import { CurrentState } from '../store/current-state.js';
 import { WorkspacePaths } from '../store/paths.js';
 import { Store } from '../store/store.js';
-import { acquireLock } from '../store/workspace-lock.js';
+import { acquireLock, pidAlive } from '../store/workspace-lock.js';
+import { removeStaleTemporaries } from '../store/fs-atomic.js';
 
 function walk(dir: string): string[] {
   try {
@@ -102,6 +103,11 @@ export async function cmdGc(workspace: string, p: Parsed): Promise<number> {
     onWait: (h) => process.stderr.write(`waiting for pipe run (pid ${h.pid}) to finish…\n`),
   });
   try {
+    if (!dry) {
+      // What killed writers left anywhere in the store, item records included (pipe run skips those unless it takes over a dead run's lock).
+      const ws = new WorkspacePaths(workspace);
+      for (const dir of [ws.pipeDir, ws.manifestsDir, ws.itemsDir, ws.runsDir]) removeStaleTemporaries(dir, pidAlive);
+    }
     const r = await collectGarbage(workspace, keepRuns, dry);
     process.stdout.write(
       `${dry ? 'would free' : 'freed'} ${humanBytes(r.bytes)} (${r.bytes} bytes): ${r.objects} objects, ${r.manifests} manifests, ${r.items} item records, ${r.checkpoints} checkpoint folders; kept what current outputs and the last ${keepRuns} runs use\n`,

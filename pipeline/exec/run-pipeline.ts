@@ -110,16 +110,23 @@ async function execute(options: RunOptions, emitTo: EventSink, cancels: Map<stri
 
   let lock: LockHandle | undefined;
   if (!dry) {
+    let tookOver = false;
     lock = await acquireLock(ws.lockFile, {
       wait: options.wait !== false,
       command: options.commandLine ?? 'pipe run',
       signal: lockSignal,
       onWait: (h) => emit({ type: 'info', message: `waiting for another pipe run (pid ${h.pid}, since ${h.since}) to finish… (if no such run is left, remove ${ws.lockFile})` }),
-      onTakeover: (h) => emit({ type: 'warn', message: `took over the lock of pipe run pid ${h.pid}, which is gone (killed?); its unfinished instances will rerun` }),
+      onTakeover: (h) => {
+        tookOver = true;
+        emit({ type: 'warn', message: `took over the lock of pipe run pid ${h.pid}, which is gone (killed?); its unfinished instances will rerun` });
+      },
     });
     removeQuietly(ws.tmpDir);
-    // Temporary files a killed run, or one that hit a full disk, left beside the files it was replacing.
-    for (const dir of [ws.pipeDir, ws.manifestsDir, ws.itemsDir, ws.runsDir]) removeStaleTemporaries(dir, pidAlive);
+    // Temporary files a killed writer left beside the files it was replacing. The item records (one file
+    // per item ever run: listing 100,000 of them was a second of every no-op run) are written by the
+    // runner alone, under this lock, so only a run that took over a dead run's lock can find any there
+    // (a write that fails removes its own); `pipe gc` sweeps them too.
+    for (const dir of [ws.pipeDir, ws.manifestsDir, ws.runsDir, ...(tookOver ? [ws.itemsDir] : [])]) removeStaleTemporaries(dir, pidAlive);
     mkdirSync(ws.tmpDir, { recursive: true });
   }
   try {

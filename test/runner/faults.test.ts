@@ -149,6 +149,20 @@ test('a full disk: the failing instance and the file are named, the run ends wit
     ws.write('artifacts/manifests/ab/cd.json.tmp-2147483646-0badf00d', '{');
     await ws.pipe(['run', 'a']);
     assert.equal(temporaries(), []);
+    // Item records are written under the lock only: the next run sweeps them when it takes over a dead
+    // run's lock, and pipe gc at any time; a run after a clean exit does not list them at all.
+    const itemTemp = 'artifacts/items/ab/cd.json.tmp-2147483646-0badf00d';
+    ws.write(itemTemp, '{');
+    await ws.pipe(['run', 'a']);
+    assert.equal(temporaries(), [itemTemp]);
+    ws.write('.pipe/lock', { pid: 2147483646, host: hostname(), since: '2020-01-01T00:00:00.000Z', command: 'pipe run' });
+    const r2 = await ws.pipe(['run', 'a']);
+    assert.match(r2.stderr, /took over the lock of pipe run pid 2147483646/);
+    assert.equal(temporaries(), []);
+    ws.write(itemTemp, '{');
+    const gc = await ws.pipe(['gc']);
+    assert.is(gc.code, 0, gc.stdout + gc.stderr);
+    assert.equal(temporaries(), []);
   } finally {
     spawnSync('umount', [disk]);
     rmSync(disk, { recursive: true, force: true });
