@@ -3,12 +3,16 @@
 // prints each variant's per-lab held-out figures — the table in bench/results/labs.md.
 //   node --import tsx bench/cross-lab-methods.ts '{}' '{"standardizeFeatures":false}'
 // FEATURES_DIR=DIR reads the vectors from DIR instead (bench/cross-lab-feature-variants.ts writes such a one).
+// HEAD_FIT=tfjs fits the heads through tfjs layers instead of natively (fit-head.ts), for A/B runs.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import crossLab, { type CrossLabParams } from '../stages/cross-lab.js';
 import type { CrossLabRecord } from '../stages/lib/records/cross-lab-record.js';
 import { depLookup, type DeclaredDep, type DepOutput } from '../pipeline/stage-api.js';
+import { setNativeHeadFit } from '../stages/lib/classifier/fit-head.js';
+
+if (process.env.HEAD_FIT === 'tfjs') setNativeHeadFit(false);
 
 const ws = process.cwd();
 const config = JSON.parse(readFileSync(path.join(ws, 'pipeline.json'), 'utf8'));

@@ -19,10 +19,10 @@ import type { LabelledFile } from './lib/classifier/split-table.js';
 import { readSplitCsv, splitCsvPath } from './lib/records/split-csv.js';
 import { lossTargetSchema, rowsWithFeatures, type HeadSettings } from './lib/classifier/feature-head.js';
 import { targetShaping } from './lib/classifier/loss-targets.js';
-import { adaptStandardization, memoryFeatureSource, predictFeatureMatrix, readFeatureMatrix } from './lib/classifier/feature-matrix.js';
+import { adaptStandardization, predictFeatureMatrix, readFeatureMatrix } from './lib/classifier/feature-matrix.js';
 import { createHeadLayers, headModel } from './lib/classifier/graph-surgery.js';
 import { createOptimizer } from './lib/classifier/optimizer.js';
-import { fit } from './lib/classifier/training-loop.js';
+import { fitHeadOnMatrix } from './lib/classifier/fit-head.js';
 import { argMax } from './lib/classifier/inference.js';
 import { unitHash } from './lib/random.js';
 import { json } from './lib/io/item-files.js';
@@ -157,7 +157,7 @@ export default defineStage<CrossLabParams>({
       rows.forEach((r, i) => out.set(matrix.subarray(rowIndex.get(r.file)! * dim, (rowIndex.get(r.file)! + 1) * dim), i * dim));
       return out;
     };
-    const source = (rows: readonly LabelledFile[], batchSize: number) => memoryFeatureSource(gather(rows), rows.map((r) => r.label), { batchSize, classes: classes.length, dim });
+    const matrixOf = (rows: readonly LabelledFile[]) => ({ x: gather(rows), labels: rows.map((r) => r.label) });
     const heldOut: HeldOutResult[] = [];
     const curve: CurvePoint[] = [];
     const heldOutPredictions: { asTrained: Prediction[]; adapted: Prediction[] } = { asTrained: [], adapted: [] };
@@ -186,12 +186,15 @@ export default defineStage<CrossLabParams>({
         const model = headModel(dim, createHeadLayers(classes.length, p.seed, { standardize: p.standardizeFeatures ?? true, normalization: p.headNormalization ?? 'batch' }));
         const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
         const trainRows = [...others.train, ...added];
-        const result = await fit({
+        const result = await fitHeadOnMatrix({
           model,
           optimizer,
-          train: source(trainRows, p.batchSize),
+          classes: classes.length,
+          dim,
+          train: matrixOf(trainRows),
+          batchSize: p.batchSize,
           targets: targetShaping(p, trainRows.map((r) => r.label), classes.length),
-          val: others.val.length ? source(others.val, 256) : null,
+          val: others.val.length ? matrixOf(others.val) : null,
           recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
           epochs: p.epochs,
           seed: p.seed,

@@ -17,6 +17,15 @@ type NamedTensors = Extract<VariableGradients, unknown[]>;
 type TensorMap = Exclude<VariableGradients, unknown[]>;
 
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
+  /** Adam's constants and current learning rate (protected in tfjs), for a caller that applies the same update itself. */
+  hyperparameters(): { beta1: number; beta2: number; epsilon: number; learningRate: number } {
+    return { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, learningRate: this.learningRate };
+  }
+
+  setLearningRate(learningRate: number): void {
+    this.learningRate = learningRate;
+  }
+
   override applyGradients(variableGradients: VariableGradients): void {
     if (!tf.getKernel(ADAM_UPDATE, tf.getBackend())) {
       super.applyGradients(variableGradients);

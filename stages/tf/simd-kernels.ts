@@ -37,6 +37,12 @@ export interface SimdKernels {
   sum_sq_dev_rows(x: Ptr, mean: Ptr, rows: number, cols: number, out: Ptr, part: Ptr, acc: Ptr, divisor: number): void;
   moments_grad(x: Ptr, mean: Ptr, dMean: Ptr, dVar: Ptr, n: number, rows: number, cols: number, dx: Ptr, dxOut: Ptr,
     part: Ptr, acc: Ptr, dvn: Ptr, dmn: Ptr): void;
+  head_standardize(x: Ptr, rows: Ptr, n: number, d: number, gamma: Ptr, beta: Ptr, eps: number, mean: Ptr, variance: Ptr, scale: Ptr,
+    training: number, xn: Ptr, xhat: Ptr): void;
+  head_norm_grads(dx: Ptr, xn: Ptr, n: number, d: number, dgamma: Ptr, dbeta: Ptr): void;
+  head_dropout(h: Ptr, u: Ptr, out: Ptr, count: number, keep: number, multiplier: number): void;
+  head_dropout_grad(dy: Ptr, out: Ptr, dx: Ptr, count: number, multiplier: number): void;
+  head_kernel_grads(g: Ptr, w: Ptr, gamma: Ptr, beta: Ptr, dbias: Ptr, d: number, h: number, dw: Ptr, dgamma: Ptr, dbeta: Ptr): void;
 }
 
 export const BINARY_OP = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
@@ -93,4 +99,38 @@ export function withScratch<T>(backend: BackendWasm, bytes: number[], run: (...p
   } finally {
     for (const p of ptrs) if (p) wasm._free(p);
   }
+}
+
+/**
+ * Float32 buffers of the given lengths on the tfjs heap, kept across many kernel calls (a whole training
+ * run) and freed by `free`. `view(i)` is a Float32Array over buffer i, taken again after the heap grew.
+ */
+export interface HeapBuffers {
+  readonly ptrs: readonly Ptr[];
+  view(i: number): Float32Array;
+  free(): void;
+}
+
+export function heapBuffers(backend: BackendWasm, lengths: readonly number[]): HeapBuffers {
+  const wasm = wasmModuleOf(backend);
+  const memory = wasm.asm.memory as { buffer: ArrayBuffer };
+  const ptrs = lengths.map((n) => wasm._malloc(Math.max(16, n * 4)) >>> 0);
+  const free = () => ptrs.forEach((p) => p && wasm._free(p));
+  if (ptrs.some((p) => p === 0)) {
+    free();
+    throw new Error('wasm heap exhausted (buffers for a leukopipe kernel)');
+  }
+  let buffer: ArrayBuffer | null = null;
+  let views: Float32Array[] = [];
+  return {
+    ptrs,
+    view(i) {
+      if (memory.buffer !== buffer) {
+        buffer = memory.buffer;
+        views = ptrs.map((p, k) => new Float32Array(buffer!, p, lengths[k]!));
+      }
+      return views[i]!;
+    },
+    free,
+  };
 }

@@ -3,11 +3,12 @@
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { featureBatchSource } from './batch-source.js';
 import { createHeadLayers, headModel } from './graph-surgery.js';
 import { createOptimizer, type OptimizerParams } from './optimizer.js';
-import { fit, type EarlyStopping, type FitResult } from './training-loop.js';
+import type { EarlyStopping, FitResult } from './training-loop.js';
 import { targetShaping } from './loss-targets.js';
+import { fitHeadOnMatrix, type HeadMatrix } from './fit-head.js';
+import { readFeatureMatrix } from './feature-matrix.js';
 import { featureVectorPath } from '../records/features-record.js';
 
 export interface HeadSettings {
@@ -63,15 +64,19 @@ export async function fitFeatureHead(options: {
   progress?: (done: number, total: number, label?: string) => void;
 }): Promise<{ head: tf.layers.Layer[]; model: tf.LayersModel; result: FitResult }> {
   const { classes, dim, featuresDir, settings: p } = options;
-  const toItem = (row: FeatureRow) => ({ path: featureFile(featuresDir, row.file), label: row.label });
   const head = createHeadLayers(classes, p.seed, { standardize: p.standardizeFeatures ?? true, normalization: p.headNormalization ?? 'batch' });
   const model = headModel(dim, head);
   const { optimizer, schedule } = createOptimizer(p.optimizer, `${options.subject} optimizer`);
-  const result = await fit({
+  // Every vector in memory once (a few tens of MB): epochs then cost no file reads.
+  const matrix = async (rows: readonly FeatureRow[]): Promise<HeadMatrix> => ({ x: await readFeatureMatrix(featuresDir, rows.map((r) => r.file), dim), labels: rows.map((r) => r.label) });
+  const result = await fitHeadOnMatrix({
     model,
     optimizer,
-    train: featureBatchSource(options.train.map(toItem), { batchSize: p.batchSize, classes, dim }),
-    val: options.val.length ? featureBatchSource(options.val.map(toItem), { batchSize: 256, classes, dim }) : null,
+    classes,
+    dim,
+    train: await matrix(options.train),
+    val: options.val.length ? await matrix(options.val) : null,
+    batchSize: p.batchSize,
     recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
     epochs: p.epochs,
     seed: p.seed,

@@ -104,7 +104,53 @@ export async function evaluateSource(
   return n === 0 ? { loss: NaN, accuracy: NaN } : { loss: lossSum / n, accuracy: correct / n };
 }
 
-function freshState(): LoopState {
+/** Drops the history lines after the last checkpoint (a kill between the two writes leaves one behind). */
+export async function trimHistory(historyPath: string, epochsDone: number): Promise<void> {
+  const kept = (await readHistory(historyPath)).filter((r) => r.epoch <= epochsDone);
+  await writeFile(historyPath, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+}
+
+/**
+ * Early stopping's bookkeeping after epoch `epoch`'s validation loss: true when it improved on the best so
+ * far by more than `minDelta` (the caller keeps these weights); after `patience` epochs without, it stops.
+ */
+export function improvedOnValidation(state: LoopState, epoch: number, valLoss: number, minDelta: number, patience: number): boolean {
+  if (!Number.isFinite(valLoss)) return false;
+  if (state.bestValLoss === null || valLoss < state.bestValLoss - minDelta) {
+    state.bestValLoss = valLoss;
+    state.bestEpoch = epoch;
+    state.epochsWithoutImprovement = 0;
+    return true;
+  }
+  state.epochsWithoutImprovement += 1;
+  if (state.epochsWithoutImprovement >= patience) state.stoppedEarly = true;
+  return false;
+}
+
+/** An epoch's history line from the sums over its batches. */
+export function epochRecord(epoch: number, sums: { lossSum: number; accSum: number; seen: number }, val: { loss: number; accuracy: number } | null, seconds: number, learningRate: number): EpochRecord {
+  return {
+    epoch,
+    loss: sums.lossSum / sums.seen,
+    accuracy: sums.accSum / sums.seen,
+    val_loss: val ? val.loss : null,
+    val_accuracy: val ? val.accuracy : null,
+    seconds: Math.round(seconds * 1000) / 1000,
+    learning_rate: learningRate,
+  };
+}
+
+/** The log line of a finished epoch. */
+export function epochLine(record: EpochRecord, epochs: number, state: LoopState): string {
+  return (
+    `epoch ${record.epoch}/${epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)}` +
+    (record.val_loss !== null && record.val_accuracy !== null ? ` val_loss ${record.val_loss.toFixed(4)} val_acc ${record.val_accuracy.toFixed(4)}` : '') +
+    ` (${record.seconds.toFixed(1)} s)` +
+    (state.stoppedEarly ? ` — early stop, no val_loss improvement for ${state.epochsWithoutImprovement} epochs` : '')
+  );
+}
+
+export function freshState(): LoopState {
   return { epochsDone: 0, steps: 0, bestValLoss: null, bestEpoch: null, epochsWithoutImprovement: 0, stoppedEarly: false, seconds: 0 };
 }
 
@@ -127,9 +173,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   if (hasCheckpoint(checkpointDir)) {
     state = await loadCheckpoint(checkpointDir, model, optimizer);
     resumedFromEpoch = state.epochsDone;
-    // Lines written after the checkpoint (a kill between the two writes) are dropped.
-    const kept = (await readHistory(historyPath)).filter((r) => r.epoch <= state.epochsDone);
-    await writeFile(historyPath, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+    await trimHistory(historyPath, state.epochsDone);
     log(`resuming after epoch ${state.epochsDone} from ${checkpointDir}`);
   } else {
     await writeFile(historyPath, '');
@@ -183,37 +227,14 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       }
       const valMetrics = val && val.count > 0 ? await evaluateSource(model, val) : null;
       const seconds = (performance.now() - started) / 1000;
-      const record: EpochRecord = {
-        epoch,
-        loss: lossSum / seen,
-        accuracy: accSum / seen,
-        val_loss: valMetrics ? valMetrics.loss : null,
-        val_accuracy: valMetrics ? valMetrics.accuracy : null,
-        seconds: Math.round(seconds * 1000) / 1000,
-        learning_rate: currentLearningRate(),
-      };
+      const record = epochRecord(epoch, { lossSum, accSum, seen }, valMetrics, seconds, currentLearningRate());
       state.epochsDone = epoch;
       state.seconds += seconds;
-      if (valMetrics && Number.isFinite(valMetrics.loss)) {
-        if (state.bestValLoss === null || valMetrics.loss < state.bestValLoss - minDelta) {
-          state.bestValLoss = valMetrics.loss;
-          state.bestEpoch = epoch;
-          state.epochsWithoutImprovement = 0;
-          await saveWeightsSnapshot(bestDir, model);
-        } else {
-          state.epochsWithoutImprovement += 1;
-          if (state.epochsWithoutImprovement >= patience) state.stoppedEarly = true;
-        }
-      }
+      if (valMetrics && improvedOnValidation(state, epoch, valMetrics.loss, minDelta, patience)) await saveWeightsSnapshot(bestDir, model);
       // History first: after a kill between the two writes, resume drops the line of the lost epoch.
       await appendFile(historyPath, JSON.stringify(record) + '\n');
       await saveCheckpoint(checkpointDir, model, optimizer, state);
-      log(
-        `epoch ${epoch}/${epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)}` +
-          (valMetrics ? ` val_loss ${valMetrics.loss.toFixed(4)} val_acc ${valMetrics.accuracy.toFixed(4)}` : '') +
-          ` (${seconds.toFixed(1)} s)` +
-          (state.stoppedEarly ? ` — early stop, no val_loss improvement for ${state.epochsWithoutImprovement} epochs` : ''),
-      );
+      log(epochLine(record, epochs, state));
     }
 
   } finally {

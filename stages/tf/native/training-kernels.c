@@ -992,3 +992,123 @@ void moments_grad(const f32 *x, const f32 *mean, const f32 *dMean, const f32 *dV
     for (; c < cols; c++) out[c] = (in[c] + dvn[c] * ((row[c] - mean[c]) * 2.f)) + dmn[c];
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The study head fitted by hand (lib/classifier/native-head-fit.ts): the element-wise passes around its
+// gemm_f32 products. Each is one pass in float32, in a fixed order, so a fit is reproducible bit for bit.
+
+/**
+ * BatchNormalization of rows `rows` of x (d values each): with `training`, the batch's mean and (biased)
+ * variance are computed into mean/var first; else mean/var hold the moving statistics. scale = 1/√(var+ε),
+ * xn = (x − mean)·scale (kept for gamma's gradient), xhat = xn·gamma + beta. The rows are gathered here.
+ */
+EXPORT(head_standardize)
+void head_standardize(const f32 *x, const int32_t *rows, int n, int d, const f32 *gamma, const f32 *beta, f32 eps,
+                      f32 *mean, f32 *var, f32 *scale, int training, f32 *xn, f32 *xhat) {
+  if (training) {
+    zero_f32(mean, d);
+    zero_f32(var, d);
+    for (int b = 0; b < n; b++) {
+      const f32 *row = x + (int64_t)rows[b] * d;
+      int c = 0;
+      for (; c + 4 <= d; c += 4) wasm_v128_store(mean + c, wasm_f32x4_add(wasm_v128_load(mean + c), wasm_v128_load(row + c)));
+      for (; c < d; c++) mean[c] += row[c];
+    }
+    const f32 inv = 1.f / (f32)n;
+    for (int c = 0; c < d; c++) mean[c] = mean[c] * inv;
+    for (int b = 0; b < n; b++) {
+      const f32 *row = x + (int64_t)rows[b] * d;
+      int c = 0;
+      for (; c + 4 <= d; c += 4) {
+        v128_t e = wasm_f32x4_sub(wasm_v128_load(row + c), wasm_v128_load(mean + c));
+        wasm_v128_store(var + c, wasm_f32x4_add(wasm_v128_load(var + c), wasm_f32x4_mul(e, e)));
+      }
+      for (; c < d; c++) {
+        f32 e = row[c] - mean[c];
+        var[c] += e * e;
+      }
+    }
+    for (int c = 0; c < d; c++) var[c] = var[c] * inv;
+  }
+  for (int c = 0; c < d; c++) scale[c] = 1.f / __builtin_sqrtf(var[c] + eps);
+  for (int b = 0; b < n; b++) {
+    const f32 *row = x + (int64_t)rows[b] * d;
+    f32 *on = xn + (int64_t)b * d, *oh = xhat + (int64_t)b * d;
+    int c = 0;
+    for (; c + 4 <= d; c += 4) {
+      v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(row + c), wasm_v128_load(mean + c)), wasm_v128_load(scale + c));
+      wasm_v128_store(on + c, v);
+      wasm_v128_store(oh + c, wasm_f32x4_add(wasm_f32x4_mul(v, wasm_v128_load(gamma + c)), wasm_v128_load(beta + c)));
+    }
+    for (; c < d; c++) {
+      f32 v = (row[c] - mean[c]) * scale[c];
+      on[c] = v;
+      oh[c] = v * gamma[c] + beta[c];
+    }
+  }
+}
+
+/** BatchNormalization's weight gradients from the gradient dx of its output: dgamma = Σ_b dx·xn, dbeta = Σ_b dx. */
+EXPORT(head_norm_grads)
+void head_norm_grads(const f32 *dx, const f32 *xn, int n, int d, f32 *dgamma, f32 *dbeta) {
+  zero_f32(dgamma, d);
+  zero_f32(dbeta, d);
+  for (int b = 0; b < n; b++) {
+    const f32 *g = dx + (int64_t)b * d, *v = xn + (int64_t)b * d;
+    int c = 0;
+    for (; c + 4 <= d; c += 4) {
+      v128_t gi = wasm_v128_load(g + c);
+      wasm_v128_store(dgamma + c, wasm_f32x4_add(wasm_v128_load(dgamma + c), wasm_f32x4_mul(gi, wasm_v128_load(v + c))));
+      wasm_v128_store(dbeta + c, wasm_f32x4_add(wasm_v128_load(dbeta + c), gi));
+    }
+    for (; c < d; c++) {
+      dgamma[c] += g[c] * v[c];
+      dbeta[c] += g[c];
+    }
+  }
+}
+
+/** tfjs's dropout with its uniform draw u: kept where (float32) u + keep ≥ 1, then multiplied by 1/keep. */
+EXPORT(head_dropout)
+void head_dropout(const f32 *h, const f32 *u, f32 *out, int count, f32 keep, f32 multiplier) {
+  for (int i = 0; i < count; i++) out[i] = u[i] + keep >= 1.f ? h[i] * multiplier : 0.f;
+}
+
+/** The gradient through dropout and the relu before it: dy·(1/keep) where the dropout output is positive, else 0. */
+EXPORT(head_dropout_grad)
+void head_dropout_grad(const f32 *dy, const f32 *out, f32 *dx, int count, f32 multiplier) {
+  for (int i = 0; i < count; i++) dx[i] = out[i] > 0.f ? dy[i] * multiplier : 0.f;
+}
+
+/**
+ * The hidden layer's kernel gradient and BatchNormalization's weight gradients from g = xnᵀ·dh (d × h), the
+ * product of the normalised input with the hidden layer's gradient. As xhat = xn·gamma + beta,
+ * dkernel = gamma_r·g + beta_r·dbias; and as dxhat = dh·kernelᵀ, dgamma_r = Σ_j kernel_rj·g_rj and
+ * dbeta_r = Σ_j kernel_rj·dbias_j: one pass over the kernel instead of a third batch × h × d product.
+ */
+EXPORT(head_kernel_grads)
+void head_kernel_grads(const f32 *g, const f32 *w, const f32 *gamma, const f32 *beta, const f32 *dbias, int d, int h,
+                       f32 *dw, f32 *dgamma, f32 *dbeta) {
+  for (int r = 0; r < d; r++) {
+    const f32 *gr = g + (int64_t)r * h, *wr = w + (int64_t)r * h;
+    f32 *dwr = dw + (int64_t)r * h;
+    const v128_t scale = wasm_f32x4_splat(gamma[r]), shift = wasm_f32x4_splat(beta[r]);
+    v128_t sg = wasm_f32x4_splat(0.f), sb = wasm_f32x4_splat(0.f);
+    int j = 0;
+    for (; j + 4 <= h; j += 4) {
+      v128_t gj = wasm_v128_load(gr + j), wj = wasm_v128_load(wr + j), bj = wasm_v128_load(dbias + j);
+      wasm_v128_store(dwr + j, wasm_f32x4_add(wasm_f32x4_mul(gj, scale), wasm_f32x4_mul(bj, shift)));
+      sg = wasm_f32x4_add(sg, wasm_f32x4_mul(wj, gj));
+      sb = wasm_f32x4_add(sb, wasm_f32x4_mul(wj, bj));
+    }
+    f32 tg = (wasm_f32x4_extract_lane(sg, 0) + wasm_f32x4_extract_lane(sg, 1)) + (wasm_f32x4_extract_lane(sg, 2) + wasm_f32x4_extract_lane(sg, 3));
+    f32 tb = (wasm_f32x4_extract_lane(sb, 0) + wasm_f32x4_extract_lane(sb, 1)) + (wasm_f32x4_extract_lane(sb, 2) + wasm_f32x4_extract_lane(sb, 3));
+    for (; j < h; j++) {
+      dwr[j] = gr[j] * gamma[r] + dbias[j] * beta[r];
+      tg += wr[j] * gr[j];
+      tb += wr[j] * dbias[j];
+    }
+    dgamma[r] = tg;
+    dbeta[r] = tb;
+  }
+}
