@@ -1,7 +1,9 @@
 // One benchmark measurement in a fresh process (kernel registrations are per process):
 //   backend-child.ts train|infer|profile|profile-infer <stock|ours|cpu> <arch> <size> <batch> <seconds>
 // arch `feature_head` is the study's head on cached features (graph-surgery.ts) with `size` inputs, trained
-// with Adam as train and cross-lab train it (createOptimizer: the fused update where the kernels have it).
+// with Adam as train and cross-lab train it (createOptimizer: the fused update where the kernels have it);
+// variant `native` fits it as train and cross-lab do now (fit-head.ts → native-head-fit.ts), an epoch of 64
+// batches per call, checkpoint included; its GFLOP/s counts the tfjs step's work, so img/s compare.
 // Prints `RESULT {json}` lines; `profile*` also prints the time per kernel of training / inference steps.
 import * as tf from '@tensorflow/tfjs';
 import { initWasmBackend } from '../stages/tf/wasm-backend.js';
@@ -9,6 +11,10 @@ import { getArchitecture } from '../stages/models/registry.js';
 import { countFlops } from './backend-flops.js';
 import { createHeadLayers, headModel } from '../stages/lib/classifier/graph-surgery.js';
 import { createOptimizer } from '../stages/lib/classifier/optimizer.js';
+import { fitHeadOnMatrix, fitsHeadNatively } from '../stages/lib/classifier/fit-head.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const [kind = 'train', variant = 'ours', arch = 'small_cnn', sizeArg = '64', batchArg = '16', secondsArg = '5'] = process.argv.slice(2);
 const size = Number(sizeArg);
@@ -47,7 +53,20 @@ if (kind.startsWith('profile')) {
 }
 
 let step: () => Promise<void>;
-if (kind === 'infer' || kind === 'profile-infer') {
+let stepsPerCall = 1;
+if (variant === 'native') {
+  if (!head || kind !== 'train') throw new Error('variant native: feature_head training only');
+  stepsPerCall = 64;
+  const rows = batch * stepsPerCall;
+  const data = { x: tf.randomUniform([rows, size], -1, 1).dataSync() as Float32Array, labels: Array.from({ length: rows }, (_, i) => i % 4) };
+  const { optimizer } = createOptimizer({ name: 'adam', learningRate: 0.001 }, 'bench');
+  if (!fitsHeadNatively(model, optimizer)) throw new Error('the native head fit is not available here');
+  step = async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'bench-head-'));
+    await fitHeadOnMatrix({ model, optimizer, classes: 4, dim: size, train: data, val: null, batchSize: batch, epochs: 1, seed: 1, earlyStopping: null, stateDir });
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+} else if (kind === 'infer' || kind === 'profile-infer') {
   step = async () => { const p = model.predict(x) as tf.Tensor; await p.data(); p.dispose(); };
 } else {
   model.compile({ optimizer: head ? createOptimizer({ name: 'adam', learningRate: 0.001 }, 'bench').optimizer : tf.train.sgd(0.01), loss: 'categoricalCrossentropy' });
@@ -59,7 +78,7 @@ kernelTimes.clear();
 let steps = 0;
 const minSteps = variant === 'cpu' ? 1 : 2;
 const t0 = performance.now();
-while (performance.now() - t0 < budget || steps < minSteps) { await step(); steps++; }
+while (performance.now() - t0 < budget || steps < minSteps) { await step(); steps += stepsPerCall; }
 const elapsed = (performance.now() - t0) / 1000;
 const work = kind.endsWith('infer') ? flops.forward : flops.training;
 const result = { kind, variant, model: arch, size, batch, steps, seconds: elapsed, imgPerSec: (steps * batch) / elapsed, gflops: (steps * batch * work) / elapsed / 1e9 };

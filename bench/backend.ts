@@ -7,7 +7,8 @@
 //   … --before DIR (adds "ours" as built by another checkout, e.g. `git archive <commit> | tar -x -C DIR`
 //     with node_modules linked: before/after in the same run)
 // Variants: wasm "stock" (only the kernels stock wasm lacks, added by leukopipe), wasm "ours"
-// (all leukopipe kernels), "pytorch" (bench/backend-torch.py with /usr/bin/python3, 1 thread per
+// (all leukopipe kernels; for the feature head also "native", the hand-written fit train and cross-lab use),
+// "pytorch" (bench/backend-torch.py with /usr/bin/python3, 1 thread per
 // process like ours; ResNet50 also with 2 threads). The bench installs nothing: without PyTorch it
 // says so and how to get it, and measures the rest.
 import { spawn, spawnSync } from 'node:child_process';
@@ -83,6 +84,7 @@ workloads.push({ title: 'MobileNet v1 α=0.25 training 128², batch 16', variant
 // v1 α=0.25 at levels 4 gives 480 values, ResNet50 3840; batch 32 as the study trains it.
 for (const dim of [480, 3840]) {
   workloads.push({ title: `feature head training, ${dim} inputs, batch 32`, variants: [
+    () => wasm('train', 'native', 'feature_head', dim, 32),
     () => wasm('train', 'ours', 'feature_head', dim, 32),
     ...before('train', 'feature_head', dim, 32),
     () => torch('train', 'feature_head', dim, 32),
