@@ -18,6 +18,7 @@ import { createServices, type RunContext } from './run-context.js';
 import { WorkspacePaths } from '../store/paths.js';
 import { runPerItem, runWhole, type Cancellable } from './run-instance.js';
 import { Slots } from './slots.js';
+import { criticalPathPriorities } from './critical-path.js';
 import { RunStateWriter } from './run-state.js';
 import { StageFailure } from '../host/stage-process.js';
 import { acquireLock, pidAlive, type LockHandle } from '../store/workspace-lock.js';
@@ -185,6 +186,15 @@ async function executeLocked(
     return { key: e.key, hashes: e.hashes };
   };
 
+  // Worked out when the first instance needs a slot, so a run with nothing to do reads no manifests.
+  let priorityMap: Map<string, number> | null = null;
+  const priorities = () =>
+    (priorityMap ??= criticalPathPriorities(selected, (id) => {
+      const key = rc.current.get(id)?.key;
+      const last = key ? rc.store.provenance(key) : undefined;
+      return last ? last.durationMs / 1000 : undefined;
+    }));
+
   const runOne = async (inst: Instance): Promise<InstanceResult> => {
     const depResults = await Promise.all(inst.deps.map((d) => tasks.get(d) ?? Promise.resolve<InstanceResult>({ outcome: 'up-to-date' })));
     let started = Date.now();
@@ -247,7 +257,7 @@ async function executeLocked(
       }
     }
 
-    const grant = await rc.slots.acquire(inst.resources.cpu, inst.resources.gpu);
+    const grant = await rc.slots.acquire(inst.resources.cpu, inst.resources.gpu, priorities().get(inst.id) ?? 0);
     // What failed while this one waited for a slot stops it before it starts (without --keep-going).
     if (failed && !options.keepGoing) {
       grant.release();

@@ -9,6 +9,8 @@ export interface Grant {
 interface Waiter {
   cpu: number;
   gpu: number;
+  priority: number;
+  seq: number;
   resolve: (g: Grant) => void;
 }
 
@@ -16,17 +18,22 @@ export class Slots {
   private freeCpu: number;
   private freeGpus: string[];
   private queue: Waiter[] = [];
+  private arrivals = 0;
 
   constructor(readonly cpu: number, readonly gpus: string[]) {
     this.freeCpu = cpu;
     this.freeGpus = [...gpus];
   }
 
-  /** Waits for `cpu` job slots and `gpu` devices (both capped at what exists, so nothing waits forever). */
-  acquire(cpu: number, gpu: number): Promise<Grant> {
+  /**
+   * Waits for `cpu` job slots and `gpu` devices (both capped at what exists, so nothing waits forever).
+   * Waiters are served highest `priority` first (critical-path.ts), equal ones in order of arrival.
+   */
+  acquire(cpu: number, gpu: number, priority = 0): Promise<Grant> {
     const want = { cpu: Math.min(Math.max(1, cpu), this.cpu), gpu: Math.min(gpu, this.gpus.length) };
     return new Promise((resolve) => {
-      this.queue.push({ ...want, resolve });
+      this.queue.push({ ...want, priority, seq: this.arrivals++, resolve });
+      this.queue.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
       this.pump();
     });
   }
