@@ -43,6 +43,8 @@ export interface CrossLabParams extends HeadSettings {
   balancedAdaptation?: number;
   bootstrap: number;
   backend: string;
+  /** Heads per point, fitted with seeds seed, seed + 1, … and their probabilities averaged (default 1). */
+  headSeeds?: number;
 }
 
 const paramsSchema = {
@@ -64,6 +66,7 @@ const paramsSchema = {
     balancedAdaptation: { type: 'integer', minimum: 0 },
     bootstrap: { type: 'integer', minimum: 1 },
     backend: { type: 'string' },
+    headSeeds: { type: 'integer', minimum: 1 },
   },
 };
 
@@ -183,55 +186,66 @@ export default defineStage<CrossLabParams>({
           ctx.log(`held out ${lab}, k=${k}: no test cells left (the groups of its ${labelled} labelled cells cover the whole lab); no head fitted`);
           continue;
         }
-        const model = headModel(dim, createHeadLayers(classes.length, p.seed, { standardize: p.standardizeFeatures ?? true, normalization: p.headNormalization ?? 'batch' }));
-        const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
         const trainRows = [...others.train, ...added];
-        const result = await fitHeadOnMatrix({
-          model,
-          optimizer,
-          classes: classes.length,
-          dim,
-          train: matrixOf(trainRows),
-          batchSize: p.batchSize,
-          targets: targetShaping(p, trainRows.map((r) => r.label), classes.length),
-          val: others.val.length ? matrixOf(others.val) : null,
-          recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
-          epochs: p.epochs,
-          seed: p.seed,
-          earlyStopping: p.earlyStopping ?? null,
-          stateDir: join(ctx.stateDir, `${lab}-k${k}`),
-          learningRate: schedule,
-          maxStepsPerEpoch: p.maxStepsPerEpoch ?? null,
-          signal: ctx.signal,
-        });
         const x = gather(testCells);
-        const predict = () =>
-          predictFeatureMatrix(model, x, dim).map((probabilities, i): Prediction => ({
-            path: testCells[i]!.file,
-            source: lab,
-            trueClass: testCells[i]!.class,
-            predictedClass: classes[argMax(probabilities)]!,
-            probabilities,
-          }));
-        const trainedPredictions = predict();
+        // One head, or an ensemble of `headSeeds` heads (seeds seed, seed + 1, …) whose probabilities are
+        // averaged, as trained and each with its own AdaBN.
+        const members = p.headSeeds ?? 1;
+        let trainedSum: number[][] | null = null;
+        let adaptedSum: number[][] | null = null;
+        let adaptable = true;
+        let epochs = 0;
+        for (let member = 0; member < members; member++) {
+          const seed = p.seed + member;
+          const model = headModel(dim, createHeadLayers(classes.length, seed, { standardize: p.standardizeFeatures ?? true, normalization: p.headNormalization ?? 'batch' }));
+          const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
+          const result = await fitHeadOnMatrix({
+            model,
+            optimizer,
+            classes: classes.length,
+            dim,
+            train: matrixOf(trainRows),
+            batchSize: p.batchSize,
+            targets: targetShaping(p, trainRows.map((r) => r.label), classes.length),
+            val: others.val.length ? matrixOf(others.val) : null,
+            recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
+            epochs: p.epochs,
+            seed,
+            earlyStopping: p.earlyStopping ?? null,
+            stateDir: join(ctx.stateDir, member === 0 ? `${lab}-k${k}` : `${lab}-k${k}-head${member + 1}`),
+            learningRate: schedule,
+            maxStepsPerEpoch: p.maxStepsPerEpoch ?? null,
+            signal: ctx.signal,
+          });
+          if (member === 0) epochs = result.history.length;
+          trainedSum = addProbabilities(trainedSum, predictFeatureMatrix(model, x, dim));
+          const restore = adaptStandardization(model, x, dim, { classBalanced: p.balancedAdaptation ?? 0 });
+          if (restore) adaptedSum = addProbabilities(adaptedSum, predictFeatureMatrix(model, x, dim));
+          else adaptable = false;
+          restore?.();
+          model.dispose();
+          tf.disposeVariables();
+        }
+        const predictions = (sum: number[][]) =>
+          sum.map((total, i): Prediction => {
+            const probabilities = members === 1 ? total : total.map((v) => v / members);
+            return { path: testCells[i]!.file, source: lab, trueClass: testCells[i]!.class, predictedClass: classes[argMax(probabilities)]!, probabilities };
+          });
+        const trainedPredictions = predictions(trainedSum!);
         const asTrained = sourceMetrics(lab, trainedPredictions, options);
-        const restore = adaptStandardization(model, x, dim, { classBalanced: p.balancedAdaptation ?? 0 });
-        const adaptedPredictions = restore ? predict() : null;
+        const adaptedPredictions = adaptable && adaptedSum ? predictions(adaptedSum) : null;
         const adapted = adaptedPredictions ? sourceMetrics(lab, adaptedPredictions, options) : null;
         if (k === 0) {
           heldOutPredictions.asTrained.push(...trainedPredictions);
           heldOutPredictions.adapted.push(...(adaptedPredictions ?? []));
         }
-        restore?.();
-        model.dispose();
-        tf.disposeVariables();
         // AdaBN is for a lab the head has not seen. Once k of its cells per class are in training the head
         // has, and re-estimating the statistics on the rest — whose class mix the taken cells skew —
         // lowered the mean over held-out labs at every k > 0 point (BENCHMARKS.md, Labs); so the curve's
         // figure there is as trained, and the AdaBN figure is kept beside it.
         const headline = p.adapt === 'adabn' && adapted && k === 0 ? adapted : asTrained;
         if (k === 0) {
-          heldOut.push({ lab, trainedOn: labs.filter((l) => l !== lab), trainRows: others.train.length, asTrained, adapted, epochs: result.history.length });
+          heldOut.push({ lab, trainedOn: labs.filter((l) => l !== lab), trainRows: others.train.length, asTrained, adapted, epochs });
         }
         curve.push({
           lab,
@@ -257,6 +271,13 @@ export default defineStage<CrossLabParams>({
     ctx.log(`mean over held-out labs: balanced accuracy ${fmt(mean.asTrained.balancedAccuracy)} as trained, ${fmt(mean.adapted?.balancedAccuracy ?? null)} with AdaBN`);
   },
 });
+
+/** Element-wise sum of per-cell probability rows (the first call copies). */
+function addProbabilities(sum: number[][] | null, add: number[][]): number[][] {
+  if (!sum) return add.map((row) => [...row]);
+  add.forEach((row, i) => row.forEach((v, c) => (sum[i]![c]! += v)));
+  return sum;
+}
 
 function fmt(v: number | null): string {
   return v === null ? 'n/a' : (v * 100).toFixed(1) + '%';

@@ -86,4 +86,32 @@ test('cross-lab: every lab held out in turn; a curve point with no test cell lef
   }
 });
 
+test('cross-lab with headSeeds 2: each held-out cell gets the mean of the heads of seed s and s + 1', async () => {
+  const { splitDir, featuresDir } = await writeStudy(tempDir('leukopipe-cross-lab-seeds-'));
+  const run = async (seed: number, headSeeds: number) => {
+    const ctx = await stageContext({
+      stageId: 'cross-lab',
+      matrix: { arch: 'test_arch' },
+      deps: { split: splitDir, features: featuresDir },
+      params: {
+        epochs: 2, batchSize: 4, optimizer: { name: 'adam' as const, learningRate: 0.01 }, earlyStopping: null, seed, headSeeds,
+        standardizeFeatures: true, recalibrateBatchNorm: null, maxStepsPerEpoch: null, curve: [0], adapt: 'adabn' as const, bootstrap: 20, backend: 'wasm',
+      },
+    });
+    await crossLab.run(ctx);
+    const read = (file: string) => new Map(parsePredictionsCsv(readFileSync(join(ctx.outDir, file), 'utf8'), file).predictions.map((p) => [p.path, p.probabilities!]));
+    return { asTrained: read(HELD_OUT_PREDICTIONS.asTrained), adapted: read(HELD_OUT_PREDICTIONS.adapted), stateDir: ctx.stateDir };
+  };
+  const [one, two, both] = [await run(1, 1), await run(2, 1), await run(1, 2)];
+  assert.ok(existsSync(join(both.stateDir, 'alpha-k0-head2')), 'the second head has its own state');
+  for (const figure of ['asTrained', 'adapted'] as const) {
+    assert.is(both[figure].size, 18);
+    for (const [path, probabilities] of both[figure]) {
+      const expected = one[figure].get(path)!.map((v, c) => (v + two[figure].get(path)![c]!) / 2);
+      // The CSV keeps six decimals.
+      probabilities.forEach((v, c) => assert.ok(Math.abs(v - expected[c]!) < 2e-6, `${figure} ${path}: ${probabilities} vs ${expected}`));
+    }
+  }
+});
+
 test.run();
