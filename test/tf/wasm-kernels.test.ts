@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../stages/tf/backend.js';
 import { stockKernel } from '../../stages/tf/wasm-kernel-utils.js';
+import { relativeError } from './relative-error.js';
 
 await initBackend({ prefer: 'wasm', quiet: true });
 
@@ -30,17 +31,6 @@ function runOn(backend: string, kernel: string, inputs: Record<string, { shape: 
     const out = tf.engine().runKernel(kernel, tensors as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
     return { shape: out.shape, values: Float32Array.from(out.dataSync()) };
   });
-}
-
-/** Max abs difference relative to the largest reference magnitude. */
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let diff = 0;
-  let scale = 1e-30;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return diff / scale;
 }
 
 function compare(label: string, kernel: string, inputs: Parameters<typeof runOn>[2], attrs: object): void {
