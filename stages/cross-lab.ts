@@ -45,6 +45,12 @@ export interface CrossLabParams extends HeadSettings {
   backend: string;
   /** Heads per point, fitted with seeds seed, seed + 1, … and their probabilities averaged (default 1). */
   headSeeds?: number;
+  /**
+   * Every lab's vectors standardised by that lab's own mean and variance (all its cells, unlabelled) before any
+   * head sees them — in training as at test, so a held-out lab is standardised as the training labs were
+   * (domain-specific normalisation; AdaBN does it only at test). Default false.
+   */
+  standardizePerLab?: boolean;
 }
 
 const paramsSchema = {
@@ -67,6 +73,7 @@ const paramsSchema = {
     bootstrap: { type: 'integer', minimum: 1 },
     backend: { type: 'string' },
     headSeeds: { type: 'integer', minimum: 1 },
+    standardizePerLab: { type: 'boolean' },
   },
 };
 
@@ -155,6 +162,10 @@ export default defineStage<CrossLabParams>({
     const everyRow = [...new Set([...train, ...val, ...test].map((r) => r.file))];
     const rowIndex = new Map(everyRow.map((f, i) => [f, i] as const));
     const matrix = await readFeatureMatrix(features.dir, everyRow, dim);
+    if (p.standardizePerLab) {
+      const labOf = new Map([...train, ...val, ...test].map((r) => [r.file, r.lab] as const));
+      standardizeRowsByGroup(matrix, dim, everyRow.map((f) => labOf.get(f)!));
+    }
     const gather = (rows: readonly LabelledFile[]) => {
       const out = new Float32Array(rows.length * dim);
       rows.forEach((r, i) => out.set(matrix.subarray(rowIndex.get(r.file)! * dim, (rowIndex.get(r.file)! + 1) * dim), i * dim));
@@ -271,6 +282,19 @@ export default defineStage<CrossLabParams>({
     ctx.log(`mean over held-out labs: balanced accuracy ${fmt(mean.asTrained.balancedAccuracy)} as trained, ${fmt(mean.adapted?.balancedAccuracy ?? null)} with AdaBN`);
   },
 });
+
+/** Standardises each row of an [n, dim] matrix, in place, by the mean and variance of the rows of its group. */
+export function standardizeRowsByGroup(x: Float32Array, dim: number, groups: readonly string[]): void {
+  const members = new Map<string, number[]>();
+  groups.forEach((g, i) => (members.get(g) ?? members.set(g, []).get(g)!).push(i));
+  for (const rows of members.values()) {
+    const mean = new Float64Array(dim);
+    const variance = new Float64Array(dim);
+    for (const r of rows) for (let d = 0; d < dim; d++) mean[d]! += x[r * dim + d]! / rows.length;
+    for (const r of rows) for (let d = 0; d < dim; d++) variance[d]! += (x[r * dim + d]! - mean[d]!) ** 2 / rows.length;
+    for (const r of rows) for (let d = 0; d < dim; d++) x[r * dim + d] = (x[r * dim + d]! - mean[d]!) / Math.sqrt(variance[d]! + 1e-3);
+  }
+}
 
 /** Element-wise sum of per-cell probability rows (the first call copies). */
 function addProbabilities(sum: number[][] | null, add: number[][]): number[][] {

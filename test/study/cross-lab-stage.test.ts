@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import crossLab from '../../stages/cross-lab.js';
+import crossLab, { standardizeRowsByGroup } from '../../stages/cross-lab.js';
 import { HELD_OUT_PREDICTIONS, type CrossLabRecord } from '../../stages/lib/records/cross-lab-record.js';
 import { parsePredictionsCsv } from '../../stages/lib/metrics/predictions-csv.js';
 import { stageContext } from './context.js';
@@ -111,6 +111,20 @@ test('cross-lab with headSeeds 2: each held-out cell gets the mean of the heads 
       // The CSV keeps six decimals.
       probabilities.forEach((v, c) => assert.ok(Math.abs(v - expected[c]!) < 2e-6, `${figure} ${path}: ${probabilities} vs ${expected}`));
     }
+  }
+});
+
+test('standardizePerLab: each lab\'s rows take mean 0 and variance ≈ 1 from that lab\'s own statistics', () => {
+  // Rows 0, 2, 4 are lab a (values 1, 3, 5 in column 0); rows 1, 3 lab b (10, 30); column 1 constant.
+  const x = Float32Array.from([1, 7, 10, 7, 3, 7, 30, 7, 5, 7]);
+  standardizeRowsByGroup(x, 2, ['a', 'b', 'a', 'b', 'a']);
+  const column = (rows: number[], c: number) => rows.map((r) => x[r * 2 + c]!);
+  for (const rows of [[0, 2, 4], [1, 3]]) {
+    const v = column(rows, 0);
+    const mean = v.reduce((a, b) => a + b, 0) / v.length;
+    const variance = v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length;
+    assert.ok(Math.abs(mean) < 1e-6 && Math.abs(variance - 1) < 1e-3, `${v}`);
+    assert.equal(column(rows, 1), rows.map(() => 0)); // a constant column becomes 0, not NaN
   }
 });
 
