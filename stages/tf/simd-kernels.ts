@@ -39,7 +39,6 @@ export interface SimdKernels {
     part: Ptr, acc: Ptr, dvn: Ptr, dmn: Ptr): void;
   head_standardize(x: Ptr, rows: Ptr, n: number, d: number, gamma: Ptr, beta: Ptr, eps: number, mean: Ptr, variance: Ptr, scale: Ptr,
     training: number, xn: Ptr, xhat: Ptr): void;
-  head_norm_grads(dx: Ptr, xn: Ptr, n: number, d: number, dgamma: Ptr, dbeta: Ptr): void;
   head_dropout(h: Ptr, u: Ptr, out: Ptr, count: number, keep: number, multiplier: number): void;
   head_dropout_grad(dy: Ptr, out: Ptr, dx: Ptr, count: number, multiplier: number): void;
   head_kernel_grads(g: Ptr, w: Ptr, gamma: Ptr, beta: Ptr, dbias: Ptr, d: number, h: number, dw: Ptr, dgamma: Ptr, dbeta: Ptr): void;

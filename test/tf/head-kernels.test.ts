@@ -1,6 +1,6 @@
-// The native head fit's SIMD passes (native/training-kernels.c: head_standardize, head_norm_grads,
-// head_dropout, head_dropout_grad, head_kernel_grads) against the same arithmetic in tfjs ops on the pure-JS
-// cpu backend, on random inputs: relative error below 1e-5.
+// The native head fit's SIMD passes (native/training-kernels.c: head_standardize, head_dropout,
+// head_dropout_grad, head_kernel_grads) against the same arithmetic in tfjs ops on the pure-JS cpu backend, on
+// random inputs: relative error below 1e-5.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
@@ -48,7 +48,7 @@ function onCpu(f: () => tf.Tensor[]): Float32Array[] {
 }
 
 for (const [n, d] of [[32, 480], [7, 13], [64, 3840]] as const) {
-  test(`head_standardize and head_norm_grads, ${n} of 60 rows × ${d} (training and inference)`, () => {
+  test(`head_standardize, ${n} of 60 rows × ${d} (training and inference)`, () => {
     const rows = 60;
     const x = random(rows * d, 1, 3);
     const picked = Array.from({ length: n }, (_, i) => (i * 7 + 3) % rows);
@@ -56,32 +56,25 @@ for (const [n, d] of [[32, 480], [7, 13], [64, 3840]] as const) {
     const beta = random(d, 3);
     const moving = [random(d, 4), Float32Array.from(random(d, 5), (v) => 1 + Math.abs(v))];
     const eps = 1e-3;
-    const dx = random(n * d, 6);
     for (const training of [true, false]) {
       const rowIndex = new Float32Array(new Int32Array(picked).buffer);
-      const [, , , , mean, variance, , , xn, xhat, dgamma, dbeta] = onHeap(
-        [x, rowIndex, gamma, beta, training ? new Float32Array(d) : moving[0]!, training ? new Float32Array(d) : moving[1]!, dx],
-        [d, n * d, n * d, d, d],
-        ([px, pr, pg, pb, pm, pv, pdx, ps, pxn, pxh, pdg, pdb]) => {
-          kernels.head_standardize(px!, pr!, n, d, pg!, pb!, eps, pm!, pv!, ps!, training ? 1 : 0, pxn!, pxh!);
-          kernels.head_norm_grads(pdx!, pxn!, n, d, pdg!, pdb!);
-        },
+      const [, , , , mean, variance, , xn, xhat] = onHeap(
+        [x, rowIndex, gamma, beta, training ? new Float32Array(d) : moving[0]!, training ? new Float32Array(d) : moving[1]!],
+        [d, n * d, n * d],
+        ([px, pr, pg, pb, pm, pv, ps, pxn, pxh]) => kernels.head_standardize(px!, pr!, n, d, pg!, pb!, eps, pm!, pv!, ps!, training ? 1 : 0, pxn!, pxh!),
       );
       const expected = onCpu(() => {
         const xb = tf.gather(tf.tensor2d(x, [rows, d]), tf.tensor1d(picked, 'int32'));
         const m = training ? tf.moments(xb, 0) : { mean: tf.tensor1d(moving[0]!), variance: tf.tensor1d(moving[1]!) };
         const norm = xb.sub(m.mean).div(m.variance.add(eps).sqrt());
         const out = norm.mul(tf.tensor1d(gamma)).add(tf.tensor1d(beta));
-        const g = tf.tensor2d(dx, [n, d]);
-        return [m.mean, m.variance, norm, out, g.mul(norm).sum(0), g.sum(0)];
+        return [m.mean, m.variance, norm, out];
       });
       const label = training ? 'training' : 'inference';
       assert.ok(relativeError(mean!, expected[0]!) < 1e-5, `${label} mean`);
       assert.ok(relativeError(variance!, expected[1]!) < 1e-5, `${label} variance`);
       assert.ok(relativeError(xn!, expected[2]!) < 1e-5, `${label} xn ${relativeError(xn!, expected[2]!)}`);
       assert.ok(relativeError(xhat!, expected[3]!) < 1e-5, `${label} xhat`);
-      assert.ok(relativeError(dgamma!, expected[4]!) < 1e-5, `${label} dgamma ${relativeError(dgamma!, expected[4]!)}`);
-      assert.ok(relativeError(dbeta!, expected[5]!) < 1e-5, `${label} dbeta`);
     }
   });
 }

@@ -1048,26 +1048,6 @@ void head_standardize(const f32 *x, const int32_t *rows, int n, int d, const f32
   }
 }
 
-/** BatchNormalization's weight gradients from the gradient dx of its output: dgamma = Σ_b dx·xn, dbeta = Σ_b dx. */
-EXPORT(head_norm_grads)
-void head_norm_grads(const f32 *dx, const f32 *xn, int n, int d, f32 *dgamma, f32 *dbeta) {
-  zero_f32(dgamma, d);
-  zero_f32(dbeta, d);
-  for (int b = 0; b < n; b++) {
-    const f32 *g = dx + (int64_t)b * d, *v = xn + (int64_t)b * d;
-    int c = 0;
-    for (; c + 4 <= d; c += 4) {
-      v128_t gi = wasm_v128_load(g + c);
-      wasm_v128_store(dgamma + c, wasm_f32x4_add(wasm_v128_load(dgamma + c), wasm_f32x4_mul(gi, wasm_v128_load(v + c))));
-      wasm_v128_store(dbeta + c, wasm_f32x4_add(wasm_v128_load(dbeta + c), gi));
-    }
-    for (; c < d; c++) {
-      dgamma[c] += g[c] * v[c];
-      dbeta[c] += g[c];
-    }
-  }
-}
-
 /** tfjs's dropout with its uniform draw u: kept where (float32) u + keep ≥ 1, then multiplied by 1/keep. */
 EXPORT(head_dropout)
 void head_dropout(const f32 *h, const f32 *u, f32 *out, int count, f32 keep, f32 multiplier) {
