@@ -19,8 +19,7 @@ import { epochSeed, seededPermutation } from './batch-source.js';
 import type { LoopState } from './checkpoint.js';
 import type { TargetShaping } from './loss-targets.js';
 import type { FitOptions, FitResult } from './training-loop.js';
-import { epochLine, epochRecord, freshState, improvedOnValidation, readHistory, trimHistory } from './training-loop.js';
-import { mulberry32 } from '../random.js';
+import { epochLine, epochRandom, epochRecord, freshState, improvedOnValidation, readHistory, trimHistory } from './training-loop.js';
 import { FusedAdamOptimizer } from '../../tf/fused-adam-optimizer.js';
 import { ADAM_UPDATE } from '../../tf/kernels/adam-update.js';
 import { gemmBlockOfK } from '../../tf/kernels/batch-mat-mul.js';
@@ -379,7 +378,7 @@ export async function fitHeadNatively(options: NativeFitOptions): Promise<FitRes
       while (state.epochsDone < epochs && !state.stoppedEarly) {
         const epoch = state.epochsDone + 1;
         // The same per-epoch generator fit() gives tfjs's dropout.
-        Math.random = mulberry32(epochSeed(options.seed, epoch - 1) ^ 0x5eed5eed);
+        Math.random = epochRandom(options.seed, epoch);
         const started = performance.now();
         const order = seededPermutation(train.labels.length, epochSeed(options.seed, epoch - 1));
         let lossSum = 0;

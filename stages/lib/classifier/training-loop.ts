@@ -104,6 +104,11 @@ export async function evaluateSource(
   return n === 0 ? { loss: NaN, accuracy: NaN } : { loss: lossSum / n, accuracy: correct / n };
 }
 
+/** The generator Math.random becomes for epoch `epoch` (1-based) of a run seeded with `seed` (tfjs's dropout draws from it). */
+export function epochRandom(seed: number, epoch: number): () => number {
+  return mulberry32(epochSeed(seed, epoch - 1) ^ 0x5eed5eed);
+}
+
 /** Drops the history lines after the last checkpoint (a kill between the two writes leaves one behind). */
 export async function trimHistory(historyPath: string, epochsDone: number): Promise<void> {
   const kept = (await readHistory(historyPath)).filter((r) => r.epoch <= epochsDone);
@@ -195,7 +200,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   try {
     while (state.epochsDone < epochs && !state.stoppedEarly) {
       const epoch = state.epochsDone + 1;
-      Math.random = mulberry32(epochSeed(options.seed, epoch - 1) ^ 0x5eed5eed);
+      Math.random = epochRandom(options.seed, epoch);
       const started = performance.now();
       let lossSum = 0;
       let accSum = 0;
