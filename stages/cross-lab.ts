@@ -183,6 +183,7 @@ export default defineStage<CrossLabParams>({
       const mine = [...train, ...val, ...test].filter((r) => r.lab === lab);
       const cells = mine.filter(isOriginal);
       const others = { train: train.filter((r) => r.lab !== lab), val: val.filter((r) => r.lab !== lab) };
+      const valMatrix = others.val.length ? matrixOf(others.val) : null;
       for (const k of curveKs) {
         const { origins, groups } = labelledCells(cells, k, p.seed);
         const added = mine.filter((r) => origins.has(r.origin)); // with their variants, as in training
@@ -198,6 +199,8 @@ export default defineStage<CrossLabParams>({
           continue;
         }
         const trainRows = [...others.train, ...added];
+        const trainMatrix = matrixOf(trainRows);
+        const targets = targetShaping(p, trainRows.map((r) => r.label), classes.length);
         const x = gather(testCells);
         // One head, or an ensemble of `headSeeds` heads (seeds seed, seed + 1, …) whose probabilities are
         // averaged, as trained and each with its own AdaBN.
@@ -215,10 +218,10 @@ export default defineStage<CrossLabParams>({
             optimizer,
             classes: classes.length,
             dim,
-            train: matrixOf(trainRows),
+            train: trainMatrix,
             batchSize: p.batchSize,
-            targets: targetShaping(p, trainRows.map((r) => r.label), classes.length),
-            val: others.val.length ? matrixOf(others.val) : null,
+            targets,
+            val: valMatrix,
             recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
             epochs: p.epochs,
             seed,

@@ -23,23 +23,7 @@ export function fitsHeadNatively(model: tf.LayersModel, optimizer: tf.Optimizer)
 /** Trains `model` (a head of input [dim]) on `train`, validating on `val`; fit()'s options and result. */
 export async function fitHeadOnMatrix(options: NativeFitOptions & { classes: number; dim: number }): Promise<FitResult> {
   if (fitsHeadNatively(options.model, options.optimizer)) return fitHeadNatively(options);
-  const { classes, dim } = options;
-  const source = (m: HeadMatrix, batchSize: number) => memoryFeatureSource(m.x, m.labels, { batchSize, classes, dim });
-  return fit({
-    model: options.model,
-    optimizer: options.optimizer,
-    train: source(options.train, options.batchSize),
-    val: options.val && options.val.labels.length ? source(options.val, 256) : null,
-    epochs: options.epochs,
-    seed: options.seed,
-    earlyStopping: options.earlyStopping,
-    stateDir: options.stateDir,
-    learningRate: options.learningRate ?? null,
-    recalibrateBatchNorm: options.recalibrateBatchNorm ?? null,
-    maxStepsPerEpoch: options.maxStepsPerEpoch ?? null,
-    targets: options.targets ?? null,
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.log ? { log: options.log } : {}),
-    ...(options.progress ? { progress: options.progress } : {}),
-  });
+  const { classes, dim, train, val, batchSize, ...rest } = options;
+  const source = (m: HeadMatrix, size: number) => memoryFeatureSource(m.x, m.labels, { batchSize: size, classes, dim });
+  return fit({ ...rest, train: source(train, batchSize), val: val && val.labels.length ? source(val, 256) : null });
 }

@@ -2,7 +2,8 @@
 // feature vectors by hand on the wasm heap, instead of through tfjs layers' trainOnBatch. A head step is
 // tiny (three products of a few MFLOP), and through tfjs most of its time went to the engine, the gradient
 // tape and ~60 small kernels: measured on the cross-lab study, the wasm arithmetic was 38 % of the time.
-// Here a step is three native gemm_f32 products, one adam_update per weight, and a few loops over the batch.
+// Here a step is two batch × hidden × dim gemm_f32 products (the kernel's gradient as xnᵀ·dh also gives BN's,
+// head_kernel_grads), small products for the output layer, a few SIMD passes and one adam_update per weight.
 //
 // It follows training-loop.ts's fit() step for step, so the results stay those of the tfjs path up to
 // float rounding: the same seeded batch order, initial weights (read from the model), dropout masks
@@ -83,6 +84,12 @@ const CHECKPOINT = 'native-checkpoint';
 const BEST = 'native-best.bin';
 const VAL_ROWS = 256;
 const CLIP = 1e-7;
+
+/** A file of float32 values (a checkpoint's or the best epoch's weights). */
+async function readFloats(path: string): Promise<Float32Array> {
+  const bytes = await readFile(path);
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
 
 /** One trainable weight on the heap: value, gradient and Adam's two moments. */
 interface Param {
@@ -316,8 +323,9 @@ export async function fitHeadNatively(options: NativeFitOptions): Promise<FitRes
       for (let d = 0; d < D; d++) (movingMean[d] = sumMean[d]! / seen), (movingVar[d] = sumVar[d]! / seen);
     };
 
-    /** Mean cross-entropy (softmax clipped to [1e-7, 1 − 1e-7]) and accuracy in inference mode, as evaluateSource. */
-    const evaluate = (m: HeadMatrix) => {
+    /** Mean cross-entropy (softmax clipped to [1e-7, 1 − 1e-7]) and accuracy of `val` in inference mode, as evaluateSource. */
+    const evaluate = () => {
+      const m = val!; // its rows are on the heap as xVal
       let lossSum = 0;
       let correct = 0;
       const n = m.labels.length;
@@ -346,8 +354,7 @@ export async function fitHeadNatively(options: NativeFitOptions): Promise<FitRes
     let resumedFromEpoch: number | null = null;
     if (existsSync(join(checkpointDir, 'state.json'))) {
       const saved = JSON.parse(await readFile(join(checkpointDir, 'state.json'), 'utf8')) as { loop: LoopState; accBeta1: number; accBeta2: number };
-      const bytes = await readFile(join(checkpointDir, 'weights.bin'));
-      restore(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)), true, join(checkpointDir, 'weights.bin'));
+      restore(await readFloats(join(checkpointDir, 'weights.bin')), true, join(checkpointDir, 'weights.bin'));
       state = saved.loop;
       accBeta1 = saved.accBeta1;
       accBeta2 = saved.accBeta2;
@@ -397,7 +404,7 @@ export async function fitHeadNatively(options: NativeFitOptions): Promise<FitRes
         }
         if (seen === 0) throw new Error('the training set is empty');
         if (options.recalibrateBatchNorm) recalibrate(options.recalibrateBatchNorm, epochSeed(options.seed, epoch) + 1);
-        const valMetrics = val && val.labels.length > 0 ? evaluate(val) : null;
+        const valMetrics = val && val.labels.length > 0 ? evaluate() : null;
         const seconds = (performance.now() - started) / 1000;
         const record = epochRecord(epoch, { lossSum, accSum, seen }, valMetrics, seconds, learningRate);
         state.epochsDone = epoch;
@@ -416,8 +423,7 @@ export async function fitHeadNatively(options: NativeFitOptions): Promise<FitRes
 
     let weightsFromEpoch = state.epochsDone;
     if (state.bestEpoch !== null && state.bestEpoch !== state.epochsDone && existsSync(bestPath)) {
-      const bytes = await readFile(bestPath);
-      restore(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)), false, bestPath);
+      restore(await readFloats(bestPath), false, bestPath);
       weightsFromEpoch = state.bestEpoch;
       log(`kept the weights of epoch ${state.bestEpoch} (lowest val_loss ${state.bestValLoss?.toFixed(4)})`);
     }
