@@ -4,15 +4,20 @@
 //   node --import tsx bench/cross-lab-methods.ts '{}' '{"standardizeFeatures":false}'
 // FEATURES_DIR=DIR reads the vectors from DIR instead (bench/cross-lab-feature-variants.ts writes such a one).
 // HEAD_FIT=tfjs fits the heads through tfjs layers instead of natively (fit-head.ts), for A/B runs.
+// ALIGN=coral:S replaces AdaBN, in the adapted figure, by test-time CORAL with shrinkage S (bench/lib/coral-alignment.ts).
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import crossLab, { type CrossLabParams } from '../stages/cross-lab.js';
+import crossLab, { setHeldOutAlignment, type CrossLabParams } from '../stages/cross-lab.js';
+import { coralAlign } from './lib/coral-alignment.js';
 import type { CrossLabRecord } from '../stages/lib/records/cross-lab-record.js';
 import { depLookup, type DeclaredDep, type DepOutput } from '../pipeline/stage-api.js';
 import { setNativeHeadFit } from '../stages/lib/classifier/fit-head.js';
 
 if (process.env.HEAD_FIT === 'tfjs') setNativeHeadFit(false);
+const align = /^coral:([0-9.]+)$/.exec(process.env.ALIGN ?? '');
+if (process.env.ALIGN && !align) throw new Error(`ALIGN must be coral:<shrinkage>, got ${process.env.ALIGN}`);
+if (align) setHeldOutAlignment((train, heldOut, dim) => coralAlign(train, heldOut, dim, Number(align[1])));
 
 const ws = process.cwd();
 const config = JSON.parse(readFileSync(path.join(ws, 'pipeline.json'), 'utf8'));

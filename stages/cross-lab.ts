@@ -117,6 +117,19 @@ export function labelledCells(cells: readonly LabelledFile[], k: number, seed: n
   return { origins, groups };
 }
 
+/** Moves a held-out lab's vectors towards the training rows' statistics (test-time adaptation without labels). */
+export type HeldOutAlignment = (train: Float32Array, heldOut: Float32Array, dim: number) => Float32Array;
+
+let heldOutAlignment: HeldOutAlignment | null = null;
+
+/**
+ * For benchmarks of other test-time adaptations (bench/cross-lab-methods.ts, ALIGN=coral): the adapted figure
+ * becomes the unadapted head on the aligned vectors instead of AdaBN; null restores AdaBN.
+ */
+export function setHeldOutAlignment(alignment: HeldOutAlignment | null): void {
+  heldOutAlignment = alignment;
+}
+
 export default defineStage<CrossLabParams>({
   paramsSchema,
   async run(ctx) {
@@ -233,10 +246,14 @@ export default defineStage<CrossLabParams>({
           });
           if (member === 0) epochs = result.history.length;
           trainedSum = addProbabilities(trainedSum, predictFeatureMatrix(model, x, dim));
-          const restore = adaptStandardization(model, x, dim, { classBalanced: p.balancedAdaptation ?? 0 });
-          if (restore) adaptedSum = addProbabilities(adaptedSum, predictFeatureMatrix(model, x, dim));
-          else adaptable = false;
-          restore?.();
+          if (heldOutAlignment) {
+            adaptedSum = addProbabilities(adaptedSum, predictFeatureMatrix(model, heldOutAlignment(trainMatrix.x, x, dim), dim));
+          } else {
+            const restore = adaptStandardization(model, x, dim, { classBalanced: p.balancedAdaptation ?? 0 });
+            if (restore) adaptedSum = addProbabilities(adaptedSum, predictFeatureMatrix(model, x, dim));
+            else adaptable = false;
+            restore?.();
+          }
           model.dispose();
           tf.disposeVariables();
         }

@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { definePerItemStage, StageError, type InputFile, type ItemOutputs, type StageContext } from '../pipeline/stage-api.js';
-import { encodeCanonical, MIN_SIDE, toCanonicalCell } from './lib/cell/cell-representation.js';
+import { CELL_REFINEMENTS, encodeCanonical, MIN_SIDE, toCanonicalCell, type CellRefinement } from './lib/cell/cell-representation.js';
 import { contactSheet, type SheetEntry } from './lib/image/contact-sheet.js';
 import { ImageDecodeError } from './lib/image/decode.js';
 import { cellKey, json, writeAllOrNothing } from './lib/io/item-files.js';
@@ -19,6 +19,8 @@ export interface SegmentParams {
   /** Images per class on each contact sheet. */
   contactSheetCount?: number;
   maxWorkingPixels?: number;
+  /** How a smear cell's outline is finished: `grabcut` refines the purple-ness outline (keeps pale cytoplasm). */
+  refine?: CellRefinement;
 }
 
 const paramsSchema = {
@@ -31,6 +33,7 @@ const paramsSchema = {
     onFailure: { enum: ['keep', 'drop'] },
     contactSheetCount: { type: 'integer', minimum: 0, maximum: 200 },
     maxWorkingPixels: { type: 'integer', minimum: 10000 },
+    refine: { enum: [...CELL_REFINEMENTS] },
   },
 };
 
@@ -66,7 +69,7 @@ export async function segmentOne(input: InputFile, params: SegmentParams): Promi
   if (bytes.length === 0) return finish({ ...base, status: 'rejected', reason: 'empty file' });
   let result;
   try {
-    result = await toCanonicalCell(bytes, { size: params.size, margin: params.margin, maxWorkingPixels: params.maxWorkingPixels, name: input.rel });
+    result = await toCanonicalCell(bytes, { size: params.size, margin: params.margin, maxWorkingPixels: params.maxWorkingPixels, refine: params.refine, name: input.rel });
   } catch (e) {
     const reason = e instanceof ImageDecodeError ? e.message.replace(`${input.rel}: `, '') : `segmentation error (${(e as Error).message})`;
     return finish({ ...base, status: 'rejected', reason });
@@ -126,10 +129,10 @@ export async function summarize(ctx: StageContext<SegmentParams>, items: ItemOut
     Object.entries(classes).filter(([, n]) => n.ok + n.fallback + n.dropped + n.rejected === 0).map(([c]) => `${lab}/${c}`),
   );
   const confidences = records.filter((r) => r.status === 'ok').map((r) => r.confidence).sort((a, b) => a - b);
-  const { size, margin, maxWorkingPixels } = ctx.params;
+  const { size, margin, maxWorkingPixels, refine } = ctx.params;
   const summary = {
     // The canonical-cell options, which train records so that predict cuts foreign images the same way.
-    params: { size, margin, ...(maxWorkingPixels !== undefined && { maxWorkingPixels }) },
+    params: { size, margin, ...(maxWorkingPixels !== undefined && { maxWorkingPixels }), ...(refine !== undefined && { refine }) },
     total: records.length,
     byStatus: countBy(records.map((r) => r.status)),
     byClass,

@@ -21,8 +21,9 @@ import { fillHoles, labelComponents, selectComponents } from '../image/component
 import { decodeRgb, encodeMaskPng, encodePng, rgbSharp } from '../image/decode.js';
 import { boxBlur } from '../image/filter.js';
 import { close, dilate, distanceTo, erode, open } from '../image/morphology.js';
-import { createMask, cropMask, cropPlane, grownBox, maskAnd, maskArea, maskBBox, maskOr, pasteMask, type BBox, type Mask, type RgbImage } from '../image/raster.js';
+import { createMask, cropMask, cropPlane, grownBox, maskAnd, maskArea, maskBBox, maskOr, maskPerimeter, pasteMask, type BBox, type Mask, type RgbImage } from '../image/raster.js';
 import { histogram, otsu, otsu3 } from '../image/threshold.js';
+import { refineCellWithGrabCut } from './grabcut-refinement.js';
 
 export interface CanonicalCellOptions {
   /** Side of the output square in pixels. */
@@ -33,7 +34,15 @@ export interface CanonicalCellOptions {
   maxWorkingPixels?: number;
   /** Name used in error messages and the record. */
   name?: string;
+  /**
+   * `grabcut`: a smear cell's purple-ness outline is refined by GrabCut (grabcut-refinement.ts), which keeps
+   * the pale cytoplasm of other labs; `none` (the default): the purple-ness outline as it is.
+   */
+  refine?: CellRefinement;
 }
+
+export const CELL_REFINEMENTS = ['none', 'grabcut'] as const;
+export type CellRefinement = (typeof CELL_REFINEMENTS)[number];
 
 export type CanonicalStatus = 'ok' | 'fallback';
 
@@ -107,11 +116,18 @@ export async function toCanonicalCell(input: Buffer | RgbImage, options: Canonic
   const image = Buffer.isBuffer(input)
     ? await decodeRgb(input, { maxPixels: options.maxWorkingPixels ?? DEFAULTS.maxWorkingPixels, name: options.name })
     : { ...input, originalWidth: input.width, originalHeight: input.height, scale: 1 };
-  const { background, found } = searchCell(image);
+  const { background, found: searched } = searchCell(image);
+  const found = searched.ok && background === 'smear' && options.refine === 'grabcut' ? await refined(image, searched) : searched;
   const result = found.ok ? await canonicalCrop(image, found, image.scale, size, margin) : await fallback(image, image.scale, size, found.reason);
   const { status, ...rest } = result.record;
   result.record = { status, background, ...rest };
   return result;
+}
+
+/** The smear search's cell with its outline refined by GrabCut (unchanged when that is not plausible). */
+async function refined(image: RgbImage, found: CellFound): Promise<CellFound> {
+  const { cell, refined } = await refineCellWithGrabCut(image, found);
+  return refined ? { ...found, cell } : found;
 }
 
 /** Which search suits the image, and what it found: white and plain backdrops by their border, else the smear search. */
@@ -212,7 +228,7 @@ export function findCellOnWhite(
     confidence *= 0.6;
     doubts.push('cell touches the image border');
   }
-  const compactness = (4 * Math.PI * cellArea) / Math.max(1, perimeter(cell)) ** 2;
+  const compactness = (4 * Math.PI * cellArea) / Math.max(1, maskPerimeter(cell)) ** 2;
   if (compactness < 0.5) {
     confidence *= 0.7;
     doubts.push(`irregular outline (compactness ${compactness.toFixed(2)})`);
@@ -285,7 +301,7 @@ export function findCell(image: RgbImage): CellFound | { ok: false; reason: stri
   const grown = cuts.map((cut) => {
     const part = growCell(coarseWin, smoothWin, cut, reachWin, nucleusWin, rNucleus);
     const area = maskArea(part);
-    return { mask: pasteMask(part, win, w, h), area, compactness: (4 * Math.PI * area) / Math.max(1, perimeter(part)) ** 2 };
+    return { mask: pasteMask(part, win, w, h), area, compactness: (4 * Math.PI * area) / Math.max(1, maskPerimeter(part)) ** 2 };
   });
   // A cell is round and larger than its nucleus; a nucleus alone or a cell with red cells attached is
   // not. Among outlines nearly as round as the roundest, take the largest: pale cytoplasm counts.
@@ -306,7 +322,7 @@ export function findCell(image: RgbImage): CellFound | { ok: false; reason: stri
     confidence *= 0.8;
     doubts.push('no cytoplasm found around the nucleus');
   }
-  const compactness = (4 * Math.PI * cellArea) / Math.max(1, perimeter(cell)) ** 2;
+  const compactness = (4 * Math.PI * cellArea) / Math.max(1, maskPerimeter(cell)) ** 2;
   if (compactness < 0.5) {
     confidence *= 0.7;
     doubts.push(`irregular outline (compactness ${compactness.toFixed(2)})`);
@@ -356,20 +372,6 @@ function growCell(smooth: Uint8Array, fine: Uint8Array, cut: number, reach: Mask
   const keep = new Set<number>();
   for (let i = 0; i < n; i++) if (nucleusRegion.data[i] && labels.labels[i]) keep.add(labels.labels[i]!);
   return fillHoles(close(selectComponents(labels, cell, keep), Math.max(1, 0.08 * rNucleus)));
-}
-
-/** Boundary pixel count (4-neighbour edges), a cheap perimeter estimate. */
-function perimeter(mask: Mask): number {
-  const { width: w, height: h, data } = mask;
-  let p = 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const i = y * w + x;
-      if (!data[i]) continue;
-      if (x === 0 || !data[i - 1] || x === w - 1 || !data[i + 1] || y === 0 || !data[i - w] || y === h - 1 || !data[i + w]) p++;
-    }
-  }
-  return p;
 }
 
 /** Crops and scales `image` around `found.cell` by the canonical rule (equivalent diameter sets the side). */

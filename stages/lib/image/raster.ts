@@ -98,3 +98,17 @@ export function dice(a: Mask, b: Mask): number {
   }
   return sa + sb === 0 ? 1 : (2 * inter) / (sa + sb);
 }
+
+/** Boundary pixel count (4-neighbour edges; the image border counts as outside), a cheap perimeter estimate. */
+export function maskPerimeter(mask: Mask): number {
+  const { width: w, height: h, data } = mask;
+  let p = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (!data[i]) continue;
+      if (x === 0 || !data[i - 1] || x === w - 1 || !data[i + 1] || y === 0 || !data[i - w] || y === h - 1 || !data[i + w]) p++;
+    }
+  }
+  return p;
+}
