@@ -67,6 +67,11 @@ export interface TrainParams {
   /** transfer: class weights and label smoothing of the head's loss (loss-targets.ts). */
   classWeights?: 'none' | 'balanced';
   labelSmoothing?: number;
+  /**
+   * Fit on these labs' train and val rows only (absent or null: every lab): a model that has never seen the
+   * other labs, for a leave-one-lab-out check of a mode cross-lab does not cover (finetune, scratch).
+   */
+  trainLabs?: string[] | null;
   backend: string;
 }
 
@@ -122,6 +127,7 @@ const paramsSchema = {
       },
     },
     standardizeFeatures: { type: 'boolean' },
+    trainLabs: { type: ['array', 'null'], items: { type: 'string', minLength: 1 }, minItems: 1 },
     headNormalization: { enum: ['batch', 'layer'] },
     ...lossTargetSchema,
     recalibrateBatchNorm: { type: ['integer', 'null'], minimum: 0 },
@@ -186,8 +192,16 @@ function readSplits(ctx: Ctx): { classes: string[]; train: LabelledFile[]; val: 
     if (!dir) throw new StageError('the split stage is not a dependency', ctx.instanceId);
     classes = [...new Set((['train', 'val'] as const).flatMap((n) => readSplitCsv(splitCsvPath(dir, n)).map((r) => r.class)))].sort();
   }
-  const train = readLabelledSplit(ctx.dep('split'), ctx.deps, 'train', classes);
-  const val = readLabelledSplit(ctx.dep('split'), ctx.deps, 'val', classes);
+  let train = readLabelledSplit(ctx.dep('split'), ctx.deps, 'train', classes);
+  let val = readLabelledSplit(ctx.dep('split'), ctx.deps, 'val', classes);
+  const only = ctx.params.trainLabs;
+  if (only) {
+    const labs = new Set([...train, ...val].map((r) => r.lab));
+    const unknown = only.filter((l) => !labs.has(l));
+    if (unknown.length) throw new StageError(`params.trainLabs names ${unknown.join(', ')}, not a lab of the split (${[...labs].sort().join(', ')})`, ctx.instanceId);
+    train = train.filter((r) => only.includes(r.lab));
+    val = val.filter((r) => only.includes(r.lab));
+  }
   if (train.length === 0) throw new StageError('the training split is empty', `${depDir(ctx, 'split')}/train.csv`);
   return { classes, train, val };
 }

@@ -177,6 +177,20 @@ test('train transfer: head on cached features, whole model saved, history and tr
   assert.ok(layerNames.includes('conv1') && layerNames.includes('head_predictions'), 'base and head in one model');
 });
 
+test('train.trainLabs: fits on the named labs only; a lab the split lacks is an error naming the param', async () => {
+  const deps = { split: splitDir, normalize: normalizeDir, 'features[arch=mobilenet_v1_0.25]': featuresDir };
+  const only = await stageContext({ stageId: 'train', matrix: { arch: 'mobilenet_v1_0.25', mode: 'transfer' }, params: trainParams('transfer', 'mobilenet_v1_0.25', { epochs: 1, trainLabs: ['tiny'] }) as never, deps });
+  await train.run(only as never);
+  const record = JSON.parse(readFileSync(join(only.outDir, 'train.json'), 'utf8'));
+  assert.equal(record.sources, ['tiny']);
+  assert.is(record.data.train, 8);
+  const wrong = await stageContext({ stageId: 'train', matrix: { arch: 'mobilenet_v1_0.25', mode: 'transfer' }, params: trainParams('transfer', 'mobilenet_v1_0.25', { trainLabs: ['lab-b'] }) as never, deps });
+  const error = await train.run(wrong as never).then(() => null, (e: Error) => e);
+  assert.ok(error, 'refused');
+  assert.match(error!.message, /params\.trainLabs names lab-b, not a lab of the split \(tiny\)/);
+  assert.not.ok(existsSync(join(wrong.outDir, 'train.json')), 'nothing written');
+});
+
 test('train finetune: head phase, then the top blocks on images', async () => {
   const ctx = await stageContext({
     stageId: 'train',
