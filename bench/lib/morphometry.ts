@@ -4,9 +4,10 @@
 // pixels (CIELAB lightness), opened by 1 px.
 import { fillHoles, labelComponents, selectComponents } from '../../stages/lib/image/components.js';
 import { distanceTo, erode, open } from '../../stages/lib/image/morphology.js';
-import { createMask, maskArea, maskPerimeter, type Mask } from '../../stages/lib/image/raster.js';
+import { createMask, maskArea, maskCompactness, type Mask } from '../../stages/lib/image/raster.js';
 import { histogram, otsu } from '../../stages/lib/image/threshold.js';
 import { rgbToLab } from '../../stages/lib/stain/color-spaces.js';
+import { labStats, type LabStats } from '../../stages/lib/stain/reinhard.js';
 
 export const MORPHOMETRY_NAMES = [
   'nucleus / cell area',
@@ -32,11 +33,11 @@ export function morphometry(rgb: Uint8Array, size: number): number[] {
   for (let i = 0; i < n; i++) foreground.data[i] = Math.min(rgb[3 * i]!, rgb[3 * i + 1]!, rgb[3 * i + 2]!) < 235 ? 1 : 0;
   const cell = fillHoles(largest(foreground));
   const cellArea = Math.max(1, maskArea(cell));
-  const lab = new Float64Array(3 * n);
+  const lab = new Float64Array(3);
   const dark = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    rgbToLab(rgb[3 * i]!, rgb[3 * i + 1]!, rgb[3 * i + 2]!, lab, 3 * i);
-    dark[i] = Math.max(0, Math.min(255, Math.round(255 - 2.55 * lab[3 * i]!)));
+    rgbToLab(rgb[3 * i]!, rgb[3 * i + 1]!, rgb[3 * i + 2]!, lab, 0);
+    dark[i] = Math.max(0, Math.min(255, Math.round(255 - 2.55 * lab[0]!)));
   }
   const cut = otsu(histogram(dark, cell.data)).threshold;
   let nucleus = createMask(size, size);
@@ -48,20 +49,20 @@ export function morphometry(rgb: Uint8Array, size: number): number[] {
   const inner = distanceTo(nucleus, 0);
   let deepest = 0, meanDepth = 0;
   for (let i = 0; i < n; i++) if (nucleus.data[i]) { deepest = Math.max(deepest, inner[i]!); meanDepth += inner[i]! / nucleusArea; }
-  const nucleusLab = labMoments(lab, nucleus.data);
+  const none: LabStats = { mean: [0, 0, 0], std: [0, 0, 0] };
+  const nucleusLab = labStats(rgb, nucleus.data) ?? none;
   const cytoplasm = createMask(size, size);
   for (let i = 0; i < n; i++) cytoplasm.data[i] = cell.data[i] && !nucleus.data[i] ? 1 : 0;
-  const cytoplasmLab = labMoments(lab, cytoplasm.data);
-  const circularity = (m: Mask, area: number) => (4 * Math.PI * area) / Math.max(1, maskPerimeter(m)) ** 2;
+  const cytoplasmLab = labStats(rgb, cytoplasm.data) ?? none;
   return [
     nucleusArea / cellArea,
     nucleusArea / Math.max(1, convexHullArea(nucleus)),
     pieces,
     lobes,
-    circularity(nucleus, nucleusArea),
+    maskCompactness(nucleus, nucleusArea),
     deepest / Math.sqrt(nucleusArea),
     meanDepth / Math.sqrt(nucleusArea),
-    circularity(cell, cellArea),
+    maskCompactness(cell, cellArea),
     cytoplasmLab.mean[1]! - nucleusLab.mean[1]!,
     cytoplasmLab.mean[2]! - nucleusLab.mean[2]!,
     cytoplasmLab.mean[0]! - nucleusLab.mean[0]!,
@@ -76,22 +77,6 @@ function largest(mask: Mask): Mask {
   if (labelling.components.length === 0) return mask;
   const best = labelling.components.reduce((a, b) => (b.area > a.area ? b : a));
   return selectComponents(labelling, mask, [best.label]);
-}
-
-function labMoments(lab: Float64Array, where: Uint8Array): { mean: number[]; std: number[] } {
-  const sum = [0, 0, 0], squares = [0, 0, 0];
-  let k = 0;
-  for (let i = 0; i < where.length; i++) {
-    if (!where[i]) continue;
-    for (let c = 0; c < 3; c++) {
-      sum[c]! += lab[3 * i + c]!;
-      squares[c]! += lab[3 * i + c]! ** 2;
-    }
-    k++;
-  }
-  k = Math.max(1, k);
-  const mean = sum.map((v) => v / k);
-  return { mean, std: squares.map((v, c) => Math.sqrt(Math.max(0, v / k - mean[c]! ** 2))) };
 }
 
 /** Area of the convex hull of the mask's pixel squares (Andrew's monotone chain). */

@@ -17,11 +17,11 @@
 // There the cell is simply the non-white region nearest the centre (findCellOnWhite), cropped and
 // scaled by the same rule (4).
 import sharp from 'sharp';
-import { fillHoles, labelComponents, selectComponents } from '../image/components.js';
+import { componentsTouching, fillHoles, labelComponents, selectComponents } from '../image/components.js';
 import { decodeRgb, encodeMaskPng, encodePng, rgbSharp } from '../image/decode.js';
 import { boxBlur } from '../image/filter.js';
 import { close, dilate, distanceTo, erode, open } from '../image/morphology.js';
-import { createMask, cropMask, cropPlane, grownBox, maskAnd, maskArea, maskBBox, maskOr, maskPerimeter, pasteMask, type BBox, type Mask, type RgbImage } from '../image/raster.js';
+import { createMask, cropMask, cropPlane, grownBox, maskAnd, maskArea, maskBBox, maskCompactness, maskOr, maskTouchesBorder, pasteMask, type BBox, type Mask, type RgbImage } from '../image/raster.js';
 import { histogram, otsu, otsu3 } from '../image/threshold.js';
 import { refineCellWithGrabCut } from './grabcut-refinement.js';
 
@@ -223,12 +223,11 @@ export function findCellOnWhite(
   // Confidence: how clean the backdrop at the border is, lowered (as on smears) when the cell is cut by the border.
   let confidence = backdrop?.borderShare ?? whiteBorderFraction(image);
   const doubts: string[] = [];
-  const bbox = maskBBox(cell)!;
-  if (bbox.x === 0 || bbox.y === 0 || bbox.x + bbox.width === w || bbox.y + bbox.height === h) {
+  if (maskTouchesBorder(cell)) {
     confidence *= 0.6;
     doubts.push('cell touches the image border');
   }
-  const compactness = (4 * Math.PI * cellArea) / Math.max(1, maskPerimeter(cell)) ** 2;
+  const compactness = maskCompactness(cell, cellArea);
   if (compactness < 0.5) {
     confidence *= 0.7;
     doubts.push(`irregular outline (compactness ${compactness.toFixed(2)})`);
@@ -301,7 +300,7 @@ export function findCell(image: RgbImage): CellFound | { ok: false; reason: stri
   const grown = cuts.map((cut) => {
     const part = growCell(coarseWin, smoothWin, cut, reachWin, nucleusWin, rNucleus);
     const area = maskArea(part);
-    return { mask: pasteMask(part, win, w, h), area, compactness: (4 * Math.PI * area) / Math.max(1, maskPerimeter(part)) ** 2 };
+    return { mask: pasteMask(part, win, w, h), area, compactness: maskCompactness(part, area) };
   });
   // A cell is round and larger than its nucleus; a nucleus alone or a cell with red cells attached is
   // not. Among outlines nearly as round as the roundest, take the largest: pale cytoplasm counts.
@@ -313,8 +312,7 @@ export function findCell(image: RgbImage): CellFound | { ok: false; reason: stri
   const cellArea = maskArea(cell);
   let confidence = nucleusCut.separability;
   const doubts: string[] = [];
-  const bbox = maskBBox(cell)!;
-  if (bbox.x === 0 || bbox.y === 0 || bbox.x + bbox.width === w || bbox.y + bbox.height === h) {
+  if (maskTouchesBorder(cell)) {
     confidence *= 0.6;
     doubts.push('cell touches the image border');
   }
@@ -322,7 +320,7 @@ export function findCell(image: RgbImage): CellFound | { ok: false; reason: stri
     confidence *= 0.8;
     doubts.push('no cytoplasm found around the nucleus');
   }
-  const compactness = (4 * Math.PI * cellArea) / Math.max(1, maskPerimeter(cell)) ** 2;
+  const compactness = maskCompactness(cell, cellArea);
   if (compactness < 0.5) {
     confidence *= 0.7;
     doubts.push(`irregular outline (compactness ${compactness.toFixed(2)})`);
@@ -368,10 +366,7 @@ function growCell(smooth: Uint8Array, fine: Uint8Array, cut: number, reach: Mask
   for (let i = 0; i < n; i++) trimmed.data[i] = cell.data[i]! && fine[i]! > cut ? 1 : 0;
   cell = maskOr(fillHoles(close(trimmed, Math.max(1, 0.1 * rNucleus))), nucleusRegion);
   cell = maskAnd(cell, fillHoles(close(maskOr(cyto, nucleusRegion), Math.max(1, 0.1 * rNucleus))));
-  const labels = labelComponents(cell);
-  const keep = new Set<number>();
-  for (let i = 0; i < n; i++) if (nucleusRegion.data[i] && labels.labels[i]) keep.add(labels.labels[i]!);
-  return fillHoles(close(selectComponents(labels, cell, keep), Math.max(1, 0.08 * rNucleus)));
+  return fillHoles(close(componentsTouching(cell, nucleusRegion), Math.max(1, 0.08 * rNucleus)));
 }
 
 /** Crops and scales `image` around `found.cell` by the canonical rule (equivalent diameter sets the side). */

@@ -6,10 +6,10 @@
 // from red cells, so the cell keeps its cytoplasm. GrabCut starts from the purple-ness nucleus and a disc
 // around it and may move the outline either way; an outcome that is not a plausible cell leaves the
 // purple-ness outline as it was. Measured under leave-one-lab-out and not the default (BENCHMARKS.md, Labs).
-import { fillHoles, labelComponents, selectComponents } from '../image/components.js';
+import { componentsTouching, fillHoles } from '../image/components.js';
 import { dilate, erode, open } from '../image/morphology.js';
 import { openCv } from '../image/opencv.js';
-import { createMask, grownBox, maskArea, maskBBox, maskOr, maskPerimeter, type Mask, type RgbImage } from '../image/raster.js';
+import { createMask, grownBox, maskArea, maskBBox, maskCompactness, maskOr, maskTouchesBorder, type Mask, type RgbImage } from '../image/raster.js';
 
 /** The outline GrabCut may settle on lies within this many nucleus radii (plus 3 px) of the nucleus. */
 export const GRABCUT_REACH = 2.4;
@@ -73,16 +73,16 @@ export async function refineCellWithGrabCut(image: RgbImage, found: Outline): Pr
     }
     // The part joined to the nucleus, thin bridges to touching red cells cut, holes filled.
     cut = maskOr(cut, nucleus);
-    cut = fillHoles(touching(open(touching(cut, nucleus), Math.max(1, 0.12 * rNucleus)), nucleus));
+    cut = fillHoles(componentsTouching(open(componentsTouching(cut, nucleus), Math.max(1, 0.12 * rNucleus)), nucleus));
     cut = maskOr(cut, nucleus);
     const area = maskArea(cut);
     // A cell cut by the image's edge where the purple-ness outline was not: the colour models ran out of
     // background there (a tight crop), not a cell that grew.
     const plausible =
-      !(touchesEdge(cut) && !touchesEdge(found.cell)) &&
+      !(maskTouchesBorder(cut) && !maskTouchesBorder(found.cell)) &&
       area >= GRABCUT_MIN_KEPT * cellArea &&
       area <= GRABCUT_MAX_FILL * maskArea(reach) &&
-      compactness(cut, area) >= Math.min(0.6, 0.9 * compactness(found.cell, cellArea));
+      maskCompactness(cut, area) >= Math.min(0.6, 0.9 * maskCompactness(found.cell, cellArea));
     return plausible ? { cell: cut, refined: true } : { cell: found.cell, refined: false };
   } finally {
     rgb.delete();
@@ -90,22 +90,4 @@ export async function refineCellWithGrabCut(image: RgbImage, found: Outline): Pr
     background.delete();
     foreground.delete();
   }
-}
-
-function touchesEdge(mask: Mask): boolean {
-  const b = maskBBox(mask);
-  return !!b && (b.x === 0 || b.y === 0 || b.x + b.width === mask.width || b.y + b.height === mask.height);
-}
-
-/** The components of `mask` that overlap `seed`. */
-function touching(mask: Mask, seed: Mask): Mask {
-  const labelling = labelComponents(mask);
-  const keep = new Set<number>();
-  for (let i = 0; i < seed.data.length; i++) if (seed.data[i] && labelling.labels[i]) keep.add(labelling.labels[i]!);
-  return selectComponents(labelling, mask, keep);
-}
-
-/** 4πA/P², as cell-representation.ts judges outlines. */
-function compactness(mask: Mask, area: number): number {
-  return (4 * Math.PI * area) / Math.max(1, maskPerimeter(mask)) ** 2;
 }

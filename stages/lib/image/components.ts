@@ -74,6 +74,14 @@ export function selectComponents(labelling: Labelling, mask: Mask, keep: Iterabl
   return out;
 }
 
+/** The components of `mask` that overlap `seed` (8-connected). */
+export function componentsTouching(mask: Mask, seed: Mask): Mask {
+  const labelling = labelComponents(mask);
+  const keep = new Set<number>();
+  for (let i = 0; i < seed.data.length; i++) if (seed.data[i] && labelling.labels[i]) keep.add(labelling.labels[i]!);
+  return selectComponents(labelling, mask, keep);
+}
+
 /** Fills background regions not connected (4-connected) to the image border. */
 export function fillHoles(mask: Mask): Mask {
   const { width: w, height: h, data } = mask;

@@ -8,19 +8,11 @@ let ready: Promise<OpenCv> | null = null;
 
 /** The initialised OpenCV module (its wasm runtime compiled, about 0.3 s the first time). */
 export function openCv(): Promise<OpenCv> {
+  // The package exports an Emscripten module: a thenable that settles with itself once the runtime is up.
+  // Resolving a promise with it would wait on its `then` forever, so the value is handed on without it.
   ready ??= new Promise<OpenCv>((resolve, reject) => {
-    // A CommonJS module whose export is either the module or a thenable that settles when the runtime is up.
-    const loaded = createRequire(import.meta.url)('@techstark/opencv-js') as OpenCv & { onRuntimeInitialized?: () => void; then?: unknown };
-    if (typeof loaded.Mat === 'function') return resolve(loaded);
-    if (typeof loaded.then === 'function') {
-      (loaded as unknown as PromiseLike<OpenCv>).then((cv) => {
-        // Resolving with the thenable itself would recurse; hand on a plain object view.
-        const { then: _then, ...plain } = cv as OpenCv & { then?: unknown };
-        resolve(plain as OpenCv);
-      }, reject);
-      return;
-    }
-    loaded.onRuntimeInitialized = () => resolve(loaded);
+    const loading = createRequire(import.meta.url)('@techstark/opencv-js') as PromiseLike<OpenCv & { then?: unknown }>;
+    loading.then(({ then: _then, ...cv }) => resolve(cv as OpenCv), reject);
   });
   return ready;
 }

@@ -112,3 +112,14 @@ export function maskPerimeter(mask: Mask): number {
   }
   return p;
 }
+
+/** 4πA/P² with P from maskPerimeter: 1 for a disc, small for ragged or thin outlines. */
+export function maskCompactness(mask: Mask, area = maskArea(mask)): number {
+  return (4 * Math.PI * area) / Math.max(1, maskPerimeter(mask)) ** 2;
+}
+
+/** Whether the mask reaches the image's outermost row or column (false for an empty mask). */
+export function maskTouchesBorder(mask: Mask): boolean {
+  const b = maskBBox(mask);
+  return !!b && (b.x === 0 || b.y === 0 || b.x + b.width === mask.width || b.y + b.height === mask.height);
+}
