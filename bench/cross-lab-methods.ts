@@ -5,10 +5,16 @@
 // FEATURES_DIR=DIR reads the vectors from DIR instead (bench/cross-lab-feature-variants.ts writes such a one).
 // HEAD_FIT=tfjs fits the heads through tfjs layers instead of natively (fit-head.ts), for A/B runs.
 // ALIGN=coral:S replaces AdaBN, in the adapted figure, by test-time CORAL with shrinkage S (bench/lib/coral-alignment.ts).
+// SELF_TRAIN_REFIT=R:P replaces it by R rounds of self-training that refit a fresh head on the other labs' rows
+// plus the held-out lab's most confident cells, the last round taking P of each predicted class
+// (bench/lib/self-training-refit.ts); :adabn takes the labels from, and scores, the heads with AdaBN.
+// The stage's own self-training (the held-out head trained on those cells alone) is '{"adapt":"self-training"}'.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import crossLab, { setHeldOutAlignment, type CrossLabParams } from '../stages/cross-lab.js';
+import crossLab, { setHeldOutAdaptation, type CrossLabParams } from '../stages/cross-lab.js';
+import { predictFeatureMatrix } from '../stages/lib/classifier/feature-matrix.js';
+import { refitSelfTraining } from './lib/self-training-refit.js';
 import { coralAlign } from './lib/coral-alignment.js';
 import type { CrossLabRecord } from '../stages/lib/records/cross-lab-record.js';
 import { depLookup, type DeclaredDep, type DepOutput } from '../pipeline/stage-api.js';
@@ -17,7 +23,10 @@ import { setNativeHeadFit } from '../stages/lib/classifier/fit-head.js';
 if (process.env.HEAD_FIT === 'tfjs') setNativeHeadFit(false);
 const align = /^coral:([0-9.]+)$/.exec(process.env.ALIGN ?? '');
 if (process.env.ALIGN && !align) throw new Error(`ALIGN must be coral:<shrinkage>, got ${process.env.ALIGN}`);
-if (align) setHeldOutAlignment((train, heldOut, dim) => coralAlign(train, heldOut, dim, Number(align[1])));
+if (align) setHeldOutAdaptation(async ({ model, train, heldOut, dim }) => predictFeatureMatrix(model, coralAlign(train.x, heldOut, dim, Number(align[1])), dim));
+const refit = /^([0-9]+):([0-9.]+)(:adabn)?$/.exec(process.env.SELF_TRAIN_REFIT ?? '');
+if (process.env.SELF_TRAIN_REFIT && !refit) throw new Error(`SELF_TRAIN_REFIT must be <rounds>:<final portion>[:adabn], got ${process.env.SELF_TRAIN_REFIT}`);
+if (align && refit) throw new Error('ALIGN and SELF_TRAIN_REFIT each replace AdaBN: give one');
 
 const ws = process.cwd();
 const config = JSON.parse(readFileSync(path.join(ws, 'pipeline.json'), 'utf8'));
@@ -35,6 +44,7 @@ const deps: Record<string, DepOutput> = {
 const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
 for (const variant of process.argv.slice(2).length ? process.argv.slice(2) : ['{}']) {
   const params = { ...base, ...JSON.parse(variant) } as CrossLabParams;
+  if (refit) setHeldOutAdaptation(refitSelfTraining(Number(refit[1]), Number(refit[2]), params.seed, !!refit[3]));
   const outDir = mkdtempSync(path.join(tmpdir(), 'cross-lab-'));
   const t0 = performance.now();
   await crossLab.run({
@@ -45,12 +55,15 @@ for (const variant of process.argv.slice(2).length ? process.argv.slice(2) : ['{
   const r = JSON.parse(readFileSync(path.join(outDir, 'cross-lab.json'), 'utf8')) as CrossLabRecord;
   if (process.env.KEEP_PREDICTIONS) console.error(`predictions in ${outDir}`);
   console.log(`\n### ${variant} (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
-  console.log('| held-out lab | n | accuracy | 95 % CI | balanced | macro-F1 | AdaBN accuracy | AdaBN balanced | AdaBN macro-F1 |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+  // With adapt: self-training, three more columns: the self-trained figures.
+  const st = r.adapt === 'self-training';
+  const figures = (f: { accuracy: number | null; balancedAccuracy: number | null; macroF1: number | null } | null | undefined) => `${pct(f?.accuracy)} | ${pct(f?.balancedAccuracy)} | ${f?.macroF1?.toFixed(3) ?? 'n/a'} |`;
+  console.log(`| held-out lab | n | accuracy | 95 % CI | balanced | macro-F1 | AdaBN accuracy | AdaBN balanced | AdaBN macro-F1 |${st ? ' self-trained accuracy | self-trained balanced | self-trained macro-F1 |' : ''}\n|---|--:|--:|--:|--:|--:|--:|--:|--:|${st ? '--:|--:|--:|' : ''}`);
   for (const h of r.heldOut) {
-    const a = h.asTrained, b = h.adapted;
-    console.log(`| ${h.lab} | ${a.n} | ${pct(a.accuracy)} | ${pct(a.accuracyCi?.low)}–${pct(a.accuracyCi?.high)} | ${pct(a.balancedAccuracy)} | ${a.macroF1?.toFixed(3)} | ${pct(b?.accuracy)} | ${pct(b?.balancedAccuracy)} | ${b?.macroF1?.toFixed(3) ?? 'n/a'} |`);
+    const a = h.asTrained;
+    console.log(`| ${h.lab} | ${a.n} | ${pct(a.accuracy)} | ${pct(a.accuracyCi?.low)}–${pct(a.accuracyCi?.high)} | ${pct(a.balancedAccuracy)} | ${a.macroF1?.toFixed(3)} | ${figures(h.adapted)}${st ? ` ${figures(h.selfTrained)}` : ''}`);
   }
-  console.log(`| **mean** | | ${pct(r.mean.asTrained.accuracy)} | | ${pct(r.mean.asTrained.balancedAccuracy)} | ${r.mean.asTrained.macroF1?.toFixed(3)} | ${pct(r.mean.adapted?.accuracy)} | ${pct(r.mean.adapted?.balancedAccuracy)} | ${r.mean.adapted?.macroF1?.toFixed(3) ?? 'n/a'} |`);
+  console.log(`| **mean** | | ${pct(r.mean.asTrained.accuracy)} | | ${pct(r.mean.asTrained.balancedAccuracy)} | ${r.mean.asTrained.macroF1?.toFixed(3)} | ${figures(r.mean.adapted)}${st ? ` ${figures(r.mean.selfTrained)}` : ''}`);
   const ks = [...new Set(r.curve.map((c) => c.k))];
   console.log(`\nlabelling curve (accuracy / balanced, n):\n\n| lab | ${ks.map((k) => `k=${k}`).join(' | ')} |\n|---|${ks.map(() => '--:|').join('')}`);
   for (const lab of r.labs) console.log(`| ${lab} | ${ks.map((k) => { const c = r.curve.find((x) => x.lab === lab && x.k === k); return c ? `${pct(c.accuracy)} / ${pct(c.balancedAccuracy)} (${c.testN})` : 'n/a'; }).join(' | ')} |`);

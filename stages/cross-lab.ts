@@ -4,11 +4,13 @@
 // labelled cells per class added to training (k = 0, 5, 10, 25, 50), the rest of L as test. A chosen
 // cell takes its whole group (session, smear, or only itself) out of L's test, so near-duplicate frames
 // never sit on both sides. Each held-out model is measured as trained and with test-time adaptation
-// (AdaBN: the head's feature standardisation re-estimated on L's unlabelled cells); which one a figure
-// shows is said next to it. Nothing here is tuned on any lab: settings are the train stage's.
-// Output: cross-lab.json; held-out-predictions.csv and held-out-predictions-adabn.csv (k = 0: every cell of
-// each held-out lab, as trained and with AdaBN, in evaluate's predictions.csv format) for per-cell checks and
-// for combining backbones.
+// (AdaBN: the head's feature standardisation re-estimated on L's unlabelled cells) and, with adapt:
+// self-training, after self-training on L's unlabelled cells (the head trained on its own most confident
+// labels of them, as `pipe predict` adapts to a folder); which one a figure shows is said next to it.
+// Nothing here is tuned on any lab: settings are the train stage's.
+// Output: cross-lab.json; held-out-predictions.csv, held-out-predictions-adabn.csv and, with self-training,
+// held-out-predictions-self-trained.csv (k = 0: every cell of each held-out lab, in evaluate's
+// predictions.csv format) for per-cell checks and for combining backbones.
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -22,20 +24,26 @@ import { targetShaping } from './lib/classifier/loss-targets.js';
 import { adaptStandardization, predictFeatureMatrix, readFeatureMatrix } from './lib/classifier/feature-matrix.js';
 import { createHeadLayers, headModel } from './lib/classifier/graph-surgery.js';
 import { createOptimizer } from './lib/classifier/optimizer.js';
-import { fitHeadOnMatrix } from './lib/classifier/fit-head.js';
+import { fitHeadOnMatrix, type HeadMatrix } from './lib/classifier/fit-head.js';
 import { argMax } from './lib/classifier/inference.js';
 import { unitHash } from './lib/random.js';
 import { json } from './lib/io/item-files.js';
 import { predictionsToCsv } from './lib/metrics/predictions-csv.js';
 import { sourceMetrics, type Prediction, type SourceMetrics } from './lib/metrics/evaluation-metrics.js';
 import type { FeaturesRecord } from './lib/records/features-record.js';
-import { CROSS_LAB_JSON, HELD_OUT_PREDICTIONS, type CrossLabRecord, type CurvePoint, type HeldOutResult, type MeanFigures } from './lib/records/cross-lab-record.js';
+import { SELF_TRAINING_DEFAULTS, selfTrainHead, type SelfTrainingSettings } from './lib/classifier/self-training.js';
+import { CROSS_LAB_JSON, HELD_OUT_PREDICTIONS, type CrossLabAdaptation, type CrossLabRecord, type CurvePoint, type HeldOutResult, type MeanFigures } from './lib/records/cross-lab-record.js';
 
 export interface CrossLabParams extends HeadSettings {
   /** Labelled cells of the held-out lab per class that join training, for the labelling curve. */
   curve: number[];
-  /** Which figure is the headline: the held-out model as trained, or with AdaBN on the held-out lab. */
-  adapt: 'none' | 'adabn';
+  /**
+   * Which figure is the headline: the held-out model as trained, with AdaBN on the held-out lab, or after
+   * self-training on the held-out lab's unlabelled cells (self-training.ts; then also measured: AdaBN).
+   */
+  adapt: CrossLabAdaptation;
+  /** Self-training's settings, each defaulting to SELF_TRAINING_DEFAULTS (3 rounds, last share 0.6, 5 epochs, Adam 1e-4). */
+  selfTraining?: Partial<SelfTrainingSettings>;
   /**
    * Rounds of class-balanced re-estimation after AdaBN (0: plain AdaBN): the held-out lab's statistics
    * with every class weighted equally by the head's predictions (class-balanced-moments.ts).
@@ -68,7 +76,17 @@ const paramsSchema = {
     recalibrateBatchNorm: { type: ['integer', 'null'] },
     maxStepsPerEpoch: { type: ['integer', 'null'] },
     curve: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 1 },
-    adapt: { enum: ['none', 'adabn'] },
+    adapt: { enum: ['none', 'adabn', 'self-training'] },
+    selfTraining: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        rounds: { type: 'integer', minimum: 1 },
+        portion: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+        epochs: { type: 'integer', minimum: 1 },
+        learningRate: { type: 'number', exclusiveMinimum: 0 },
+      },
+    },
     balancedAdaptation: { type: 'integer', minimum: 0 },
     bootstrap: { type: 'integer', minimum: 1 },
     backend: { type: 'string' },
@@ -117,17 +135,30 @@ export function labelledCells(cells: readonly LabelledFile[], k: number, seed: n
   return { origins, groups };
 }
 
-/** Moves a held-out lab's vectors towards the training rows' statistics (test-time adaptation without labels). */
-export type HeldOutAlignment = (train: Float32Array, heldOut: Float32Array, dim: number) => Float32Array;
+/** What a benchmarked test-time adaptation gets for one held-out lab (bench/cross-lab-methods.ts: CORAL, refitting self-training). */
+export interface HeldOutAdaptationInput {
+  /** The head fitted on the other labs, as trained (the adaptation may change it; the stage disposes it). */
+  model: tf.LayersModel;
+  /** The rows it was fitted on (the other labs' train split, with their variants). */
+  train: HeadMatrix;
+  /** The held-out lab's cells, unlabelled. */
+  heldOut: Float32Array;
+  dim: number;
+  /** Fits a fresh head as this one was (same settings and validation rows) on other rows; the caller disposes it (bench/lib/self-training-refit.ts). */
+  fitHead(train: HeadMatrix, seed: number, name: string): Promise<tf.LayersModel>;
+}
 
-let heldOutAlignment: HeldOutAlignment | null = null;
+/** Another test-time adaptation than AdaBN: the held-out cells' class probabilities. */
+export type HeldOutAdaptation = (input: HeldOutAdaptationInput) => Promise<number[][]>;
+
+let heldOutAdaptation: HeldOutAdaptation | null = null;
 
 /**
- * For benchmarks of other test-time adaptations (bench/cross-lab-methods.ts, ALIGN=coral): the adapted figure
- * becomes the unadapted head on the aligned vectors instead of AdaBN; null restores AdaBN.
+ * For benchmarks of other test-time adaptations (bench/cross-lab-methods.ts: CORAL, refitting self-training): the
+ * adapted figure becomes this adaptation's instead of AdaBN's; null restores AdaBN.
  */
-export function setHeldOutAlignment(alignment: HeldOutAlignment | null): void {
-  heldOutAlignment = alignment;
+export function setHeldOutAdaptation(adaptation: HeldOutAdaptation | null): void {
+  heldOutAdaptation = adaptation;
 }
 
 export default defineStage<CrossLabParams>({
@@ -149,12 +180,14 @@ export default defineStage<CrossLabParams>({
     const classes = [...new Set(rows.flat().map((r) => r.class))].sort();
     const [train, val, test] = rows.map((list) => list.map((r) => ({ ...r, path: '', label: classes.indexOf(r.class) }))) as [LabelledFile[], LabelledFile[], LabelledFile[]];
     const labs = [...new Set([...train, ...val, ...test].map((r) => r.lab))].sort();
+    const selfTraining = p.adapt === 'self-training' ? { ...SELF_TRAINING_DEFAULTS, ...p.selfTraining } : null;
     const base: Omit<CrossLabRecord, 'status' | 'heldOut' | 'mean' | 'curve'> = {
       arch: record.arch,
       features: `${record.arch}, ${record.weights} weights, ${record.inputSize} px, ${record.dim ?? '?'} values`,
       classes,
       labs,
       adapt: p.adapt,
+      ...(selfTraining ? { selfTraining } : {}),
       protocol:
         'Leave one lab out: the head is fitted on the cached features of every other lab (train split, early stopping on their val split) and measured on all cells of the held-out lab; labelling curve: k labelled cells per class of the held-out lab, taken session by session (or smear, or cell), join training and the other sessions of that lab are the test set; k > 0 points are as trained (the head has seen the lab).',
     };
@@ -187,7 +220,7 @@ export default defineStage<CrossLabParams>({
     const matrixOf = (rows: readonly LabelledFile[]) => ({ x: gather(rows), labels: rows.map((r) => r.label) });
     const heldOut: HeldOutResult[] = [];
     const curve: CurvePoint[] = [];
-    const heldOutPredictions: { asTrained: Prediction[]; adapted: Prediction[] } = { asTrained: [], adapted: [] };
+    const heldOutPredictions: { asTrained: Prediction[]; adapted: Prediction[]; selfTrained: Prediction[] } = { asTrained: [], adapted: [], selfTrained: [] };
     const options = { classes, resamples: p.bootstrap, seed: p.seed };
     const curveKs = [...new Set(p.curve)].sort((a, b) => a - b);
     const total = labs.length * curveKs.length;
@@ -220,10 +253,10 @@ export default defineStage<CrossLabParams>({
         const members = p.headSeeds ?? 1;
         let trainedSum: number[][] | null = null;
         let adaptedSum: number[][] | null = null;
+        let selfTrainedSum: number[][] | null = null;
         let adaptable = true;
         let epochs = 0;
-        for (let member = 0; member < members; member++) {
-          const seed = p.seed + member;
+        const fitHead = async (matrix: HeadMatrix, seed: number, name: string) => {
           const model = headModel(dim, createHeadLayers(classes.length, seed, { standardize: p.standardizeFeatures ?? true, normalization: p.headNormalization ?? 'batch' }));
           const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
           const result = await fitHeadOnMatrix({
@@ -231,28 +264,41 @@ export default defineStage<CrossLabParams>({
             optimizer,
             classes: classes.length,
             dim,
-            train: trainMatrix,
+            train: matrix,
             batchSize: p.batchSize,
-            targets,
+            targets: matrix === trainMatrix ? targets : targetShaping(p, matrix.labels, classes.length),
             val: valMatrix,
             recalibrateBatchNorm: p.recalibrateBatchNorm ?? null,
             epochs: p.epochs,
             seed,
             earlyStopping: p.earlyStopping ?? null,
-            stateDir: join(ctx.stateDir, member === 0 ? `${lab}-k${k}` : `${lab}-k${k}-head${member + 1}`),
+            stateDir: join(ctx.stateDir, name),
             learningRate: schedule,
             maxStepsPerEpoch: p.maxStepsPerEpoch ?? null,
             signal: ctx.signal,
           });
-          if (member === 0) epochs = result.history.length;
+          return { model, epochs: result.history.length };
+        };
+        for (let member = 0; member < members; member++) {
+          const seed = p.seed + member;
+          const { model, epochs: fitted } = await fitHead(trainMatrix, seed, member === 0 ? `${lab}-k${k}` : `${lab}-k${k}-head${member + 1}`);
+          if (member === 0) epochs = fitted;
           trainedSum = addProbabilities(trainedSum, predictFeatureMatrix(model, x, dim));
-          if (heldOutAlignment) {
-            adaptedSum = addProbabilities(adaptedSum, predictFeatureMatrix(model, heldOutAlignment(trainMatrix.x, x, dim), dim));
+          if (heldOutAdaptation) {
+            const fresh = async (matrix: HeadMatrix, s: number, name: string) => (await fitHead(matrix, s, `${lab}-k${k}-${name}`)).model;
+            adaptedSum = addProbabilities(adaptedSum, await heldOutAdaptation({ model, train: trainMatrix, heldOut: x, dim, fitHead: fresh }));
           } else {
             const restore = adaptStandardization(model, x, dim, { classBalanced: p.balancedAdaptation ?? 0 });
             if (restore) adaptedSum = addProbabilities(adaptedSum, predictFeatureMatrix(model, x, dim));
             else adaptable = false;
             restore?.();
+          }
+          // Last, since it trains the head in place. It starts from the head as trained, as predict's does:
+          // on a lab of mostly one class (bccd) AdaBN's standardisation by that class's statistics lowers the
+          // figure, and would seed worse labels.
+          if (selfTraining && k === 0) {
+            const stateDir = join(ctx.stateDir, `${member === 0 ? `${lab}-k${k}` : `${lab}-k${k}-head${member + 1}`}-self-training`);
+            selfTrainedSum = addProbabilities(selfTrainedSum, await selfTrainHead(model, x, dim, { settings: selfTraining, seed, stateDir, signal: ctx.signal }));
           }
           model.dispose();
           tf.disposeVariables();
@@ -266,23 +312,27 @@ export default defineStage<CrossLabParams>({
         const asTrained = sourceMetrics(lab, trainedPredictions, options);
         const adaptedPredictions = adaptable && adaptedSum ? predictions(adaptedSum) : null;
         const adapted = adaptedPredictions ? sourceMetrics(lab, adaptedPredictions, options) : null;
+        const selfTrainedPredictions = selfTrainedSum ? predictions(selfTrainedSum) : null;
+        const selfTrained = selfTrainedPredictions ? sourceMetrics(lab, selfTrainedPredictions, options) : null;
         if (k === 0) {
           heldOutPredictions.asTrained.push(...trainedPredictions);
           heldOutPredictions.adapted.push(...(adaptedPredictions ?? []));
+          heldOutPredictions.selfTrained.push(...(selfTrainedPredictions ?? []));
         }
         // AdaBN is for a lab the head has not seen. Once k of its cells per class are in training the head
         // has, and re-estimating the statistics on the rest — whose class mix the taken cells skew —
         // lowered the mean over held-out labs at every k > 0 point (BENCHMARKS.md, Labs); so the curve's
         // figure there is as trained, and the AdaBN figure is kept beside it.
-        const headline = p.adapt === 'adabn' && adapted && k === 0 ? adapted : asTrained;
+        // Self-training, likewise, runs at k = 0 only.
+        const headline = k > 0 ? asTrained : p.adapt === 'adabn' && adapted ? adapted : p.adapt === 'self-training' && selfTrained ? selfTrained : asTrained;
         if (k === 0) {
-          heldOut.push({ lab, trainedOn: labs.filter((l) => l !== lab), trainRows: others.train.length, asTrained, adapted, epochs });
+          heldOut.push({ lab, trainedOn: labs.filter((l) => l !== lab), trainRows: others.train.length, asTrained, adapted, ...(selfTraining ? { selfTrained } : {}), epochs });
         }
         curve.push({
           lab,
           k,
           added: added.filter(isOriginal).length,
-          figure: headline === asTrained ? 'as-trained' : 'adabn',
+          figure: headline === asTrained ? 'as-trained' : headline === adapted ? 'adabn' : 'self-trained',
           testN: headline.n,
           accuracy: headline.accuracy,
           balancedAccuracy: headline.balancedAccuracy,
@@ -291,15 +341,23 @@ export default defineStage<CrossLabParams>({
           ...(adapted && headline !== adapted ? { adapted: { accuracy: adapted.accuracy, balancedAccuracy: adapted.balancedAccuracy, macroF1: adapted.macroF1 } } : {}),
         });
         ctx.progress(++done, total, `${lab} k=${k}`);
-        ctx.log(`held out ${lab}, k=${k}: accuracy ${fmt(asTrained.accuracy)} (AdaBN ${fmt(adapted?.accuracy ?? null)}), balanced ${fmt(asTrained.balancedAccuracy)} (AdaBN ${fmt(adapted?.balancedAccuracy ?? null)}) on ${asTrained.n} cells`);
+        const selfTrainedLog = selfTrained ? `; self-trained ${fmt(selfTrained.accuracy)}, balanced ${fmt(selfTrained.balancedAccuracy)}` : '';
+        ctx.log(`held out ${lab}, k=${k}: accuracy ${fmt(asTrained.accuracy)} (AdaBN ${fmt(adapted?.accuracy ?? null)}), balanced ${fmt(asTrained.balancedAccuracy)} (AdaBN ${fmt(adapted?.balancedAccuracy ?? null)})${selfTrainedLog} on ${asTrained.n} cells`);
       }
     }
     const adaptedAll = heldOut.every((h) => h.adapted) ? heldOut.map((h) => h.adapted!) : null;
-    const mean = { asTrained: meanFigures(heldOut.map((h) => h.asTrained)), adapted: adaptedAll ? meanFigures(adaptedAll) : null };
+    const selfTrainedAll = heldOut.every((h) => h.selfTrained) ? heldOut.map((h) => h.selfTrained!) : null;
+    const mean = {
+      asTrained: meanFigures(heldOut.map((h) => h.asTrained)),
+      adapted: adaptedAll ? meanFigures(adaptedAll) : null,
+      ...(selfTraining ? { selfTrained: selfTrainedAll ? meanFigures(selfTrainedAll) : null } : {}),
+    };
     await write({ ...base, status: 'evaluated', heldOut, mean, curve });
     await writeFile(join(ctx.outDir, HELD_OUT_PREDICTIONS.asTrained), predictionsToCsv(heldOutPredictions.asTrained, classes));
     if (heldOutPredictions.adapted.length) await writeFile(join(ctx.outDir, HELD_OUT_PREDICTIONS.adapted), predictionsToCsv(heldOutPredictions.adapted, classes));
-    ctx.log(`mean over held-out labs: balanced accuracy ${fmt(mean.asTrained.balancedAccuracy)} as trained, ${fmt(mean.adapted?.balancedAccuracy ?? null)} with AdaBN`);
+    if (heldOutPredictions.selfTrained.length) await writeFile(join(ctx.outDir, HELD_OUT_PREDICTIONS.selfTrained), predictionsToCsv(heldOutPredictions.selfTrained, classes));
+    const selfTrainedMean = mean.selfTrained ? `, ${fmt(mean.selfTrained.balancedAccuracy)} self-trained` : '';
+    ctx.log(`mean over held-out labs: balanced accuracy ${fmt(mean.asTrained.balancedAccuracy)} as trained, ${fmt(mean.adapted?.balancedAccuracy ?? null)} with AdaBN${selfTrainedMean}`);
   },
 });
 

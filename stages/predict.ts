@@ -19,18 +19,21 @@ import { initBackend } from './tf/backend.js';
 import { argMax, predictProbabilities } from './lib/classifier/inference.js';
 import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { adaptFeatureStandardizations, featureStandardizations } from './lib/classifier/folder-adaptation.js';
+import { selfTrainOnFolder, studyHead } from './lib/classifier/folder-self-training.js';
+import { SELF_TRAINING_DEFAULTS, type SelfTrainingSettings } from './lib/classifier/self-training.js';
 import { rawImageToInput } from './lib/classifier/raw-image-input.js';
 import { MIN_SIDE } from './lib/cell/cell-representation.js';
-import { headlineMean, type CrossLabRecord } from './lib/records/cross-lab-record.js';
+import { headlineMean, type CrossLabAdaptation, type CrossLabRecord } from './lib/records/cross-lab-record.js';
 import { csvField } from './lib/io/csv.js';
 import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
-export const USAGE = 'pipe predict [--model <train or ensemble instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] [--adapt auto|adabn|none] <image file or folder>…';
+export const USAGE = 'pipe predict [--model <train or ensemble instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] [--adapt auto|self-training|adabn|none] <image file or folder>…';
 
 /** `--adapt auto` adapts only with at least this many classified images: fewer give noisy statistics. */
 export const MIN_ADAPT_IMAGES = 32;
 
-export type AdaptMode = 'auto' | 'adabn' | 'none';
+export type AdaptMode = 'auto' | 'self-training' | 'adabn' | 'none';
+const ADAPT_MODES: readonly AdaptMode[] = ['auto', 'self-training', 'adabn', 'none'];
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp', '.gif']);
 
@@ -61,8 +64,8 @@ export function parsePredictArgs(argv: string[]): PredictArgs {
     } else if (arg === '--backend') args.backend = value();
     else if (arg === '--adapt') {
       const v = value();
-      if (v !== 'auto' && v !== 'adabn' && v !== 'none') throw new StageError(`--adapt must be auto, adabn or none, got ${v}`, 'pipe predict');
-      args.adapt = v;
+      if (!(ADAPT_MODES as readonly string[]).includes(v)) throw new StageError(`--adapt must be auto, self-training, adabn or none, got ${v}`, 'pipe predict');
+      args.adapt = v as AdaptMode;
     }
     else if (arg.startsWith('--')) throw new StageError(`unknown option ${arg}; usage: ${USAGE}`, 'pipe predict');
     else args.inputs.push(arg);
@@ -208,11 +211,24 @@ function rankAbove(a: readonly number[], b: readonly number[]): boolean {
 /** The evaluated leave-one-lab-out records, by backbone: the archs the study held labs out for. */
 function crossLabRecords(ctx: CommandContext): Map<string, CrossLabRecord> {
   const byArch = new Map<string, CrossLabRecord>();
-  for (const id of ctx.instances('cross-lab')) {
+  let ids: string[];
+  try {
+    ids = ctx.instances('cross-lab');
+  } catch {
+    return byArch; // a pipeline.json without the cross-lab stage: no study to follow
+  }
+  for (const id of ids) {
     const r = readJson<CrossLabRecord>(join(ctx.outputDir(id), 'cross-lab.json'));
     if (r?.status === 'evaluated' && !byArch.has(r.arch)) byArch.set(r.arch, r);
   }
   return byArch;
+}
+
+/** What this workspace's leave-one-lab-out study kept for `arch`, or the default study's choice when it has none. */
+function keptAdaptation(ctx: CommandContext, arch: string): KeptAdaptation {
+  const r = crossLabRecords(ctx).get(arch);
+  if (!r) return DEFAULT_ADAPTATION;
+  return { adapt: r.adapt, selfTraining: { ...SELF_TRAINING_DEFAULTS, ...r.selfTraining }, from: `the leave-one-lab-out study of ${arch}` };
 }
 
 /**
@@ -223,41 +239,78 @@ function crossLabVerdict(ctx: CommandContext, arch: string): string | null {
   const r = crossLabRecords(ctx).get(arch);
   if (!r) return `no leave-one-lab-out figure for ${arch}: the study held no lab out for this backbone`;
   const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
+  const selfTrained = r.mean.selfTrained
+    ? `; after self-training ${pct(r.mean.selfTrained.accuracy)}, balanced ${pct(r.mean.selfTrained.balancedAccuracy)}${r.adapt === 'self-training' ? ' (kept)' : ' (not kept)'}`
+    : '';
   return (
     `on labs it never saw (leave-one-lab-out, ${r.arch}, ${r.labs.join('/')}): mean accuracy ${pct(r.mean.asTrained.accuracy)}, balanced ${pct(r.mean.asTrained.balancedAccuracy)} as trained; ` +
-    `with AdaBN ${pct(r.mean.adapted?.accuracy)}, balanced ${pct(r.mean.adapted?.balancedAccuracy)}${r.adapt === 'adabn' ? ' (kept)' : ' (not kept)'}`
+    `with AdaBN ${pct(r.mean.adapted?.accuracy)}, balanced ${pct(r.mean.adapted?.balancedAccuracy)}${r.adapt === 'adabn' ? ' (kept)' : ' (not kept)'}${selfTrained}`
   );
 }
 
 export interface FolderAdaptation {
-  applied: 'adabn' | 'none';
+  applied: 'self-training' | 'adabn' | 'none';
   images: number;
   layers: string[];
   summary: string;
 }
 
+/** What the leave-one-lab-out study kept for a model's backbone, and with which settings. */
+export interface KeptAdaptation {
+  adapt: CrossLabAdaptation;
+  selfTraining: SelfTrainingSettings;
+  /** Where that came from, for the summary line. */
+  from: string;
+}
+
+/** The adaptation `--adapt auto` applies when no study says otherwise: the one the default study keeps. */
+export const DEFAULT_ADAPTATION: KeptAdaptation = { adapt: 'self-training', selfTraining: SELF_TRAINING_DEFAULTS, from: 'the default study' };
+
+const ONE_LAB =
+  'run one lab\'s cells of every class per folder: a folder mixing labs, or of one class, misleads it';
+
 /**
- * AdaBN on the images given (`--adapt`): auto adapts when there are at least MIN_ADAPT_IMAGES of them,
- * treating them as one lab's cells — the setting the leave-one-lab-out study kept for feature heads.
+ * Test-time adaptation to the images given (`--adapt`), treating them as one lab's cells. auto applies what
+ * the leave-one-lab-out study kept for this backbone (`kept`: self-training, AdaBN or none) when there are at
+ * least MIN_ADAPT_IMAGES images; self-training and adabn force their method from 2 images. A model without
+ * the study's head (a CNN, an ensemble) cannot self-train: auto then falls back to AdaBN where it can.
  */
 export async function adaptToFolder(
   model: LayersModel,
   images: readonly Uint8Array[],
   mode: AdaptMode,
   options: { size: number; preprocessing: TrainRecord['preprocessing']; batchSize: number },
+  kept: KeptAdaptation = DEFAULT_ADAPTATION,
 ): Promise<FolderAdaptation> {
   const none = (why: string): FolderAdaptation => ({ applied: 'none', images: 0, layers: [], summary: `none (${why})` });
   if (mode === 'none') return none('--adapt none');
-  if (featureStandardizations(model).length === 0) return none('the model has no feature standardisation to adapt');
+  if (mode === 'auto' && kept.adapt === 'none') return none(`${kept.from} kept no test-time adaptation`);
+  let method: 'self-training' | 'adabn' = mode === 'auto' ? (kept.adapt === 'none' ? 'adabn' : kept.adapt) : mode;
+  if (method === 'self-training' && !studyHead(model)) {
+    if (mode !== 'auto') return none('the model has no study head (feature vector → head_dense → head_predictions) to self-train');
+    method = 'adabn';
+  }
+  if (method === 'adabn' && featureStandardizations(model).length === 0) return none('the model has no feature standardisation to adapt');
   if (images.length < 2 || (mode === 'auto' && images.length < MIN_ADAPT_IMAGES)) {
-    return none(`${images.length} classified image(s); auto adapts from ${MIN_ADAPT_IMAGES}, --adapt adabn forces it`);
+    return none(`${images.length} classified image(s); auto adapts from ${MIN_ADAPT_IMAGES}, --adapt ${method} forces it`);
+  }
+  if (method === 'self-training') {
+    // The settings the study measured, also when --adapt forces the method.
+    const settings = kept.selfTraining;
+    const layers = (await selfTrainOnFolder(model, images, { ...options, settings, seed: 1 }))!;
+    return {
+      applied: 'self-training',
+      images: images.length,
+      layers,
+      summary: `self-training: the head trained on its own most confident labels of these ${images.length} images, taken as one lab's cells (${settings.rounds} rounds, the last taking ${Math.round(settings.portion * 100)} % of each predicted class; ${mode === 'auto' ? `kept by ${kept.from}; ` : ''}--adapt none turns it off; ${ONE_LAB})`,
+    };
   }
   const layers = await adaptFeatureStandardizations(model, images, options);
   return {
     applied: 'adabn',
     images: images.length,
     layers,
-    summary: `AdaBN: ${layers.length} feature standardisation layer(s) re-estimated on these ${images.length} images, taken as one lab's cells (--adapt none turns it off; run one lab's cells of every class per folder: a folder mixing labs, or of one class, misleads it)`,
+    summary: `AdaBN: ${layers.length} feature standardisation layer(s) re-estimated on these ${images.length} images, taken as one lab's cells (--adapt none turns it off; ${ONE_LAB})`,
   };
 }
 
@@ -324,7 +377,7 @@ export default defineCommand({
         status.set(file, { cell: null, reason: null, error: (error as Error).message });
       }
     }
-    const adaptation = await adaptToFolder(model, [...prepared.values()], args.adapt, { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize });
+    const adaptation = await adaptToFolder(model, [...prepared.values()], args.adapt, { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize }, keptAdaptation(ctx, record.arch));
     ctx.log(`test-time adaptation: ${adaptation.summary}`);
     const { probabilities } = await predictProbabilities(
       model,

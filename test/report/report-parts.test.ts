@@ -12,7 +12,8 @@ import { renderVegaLite } from '../../stages/lib/report/vega-svg.js';
 import { loadDag, loadReportData } from '../../stages/lib/report/load-inputs.js';
 import { duration, pct, interval } from '../../stages/lib/report/format.js';
 import type { DagNode, ModelResult } from '../../stages/lib/report/types.js';
-import { cellPreparation, labsMarkdown, trainingVariants } from '../../stages/lib/report/labs-section.js';
+import { cellPreparation, labsHtml, labsMarkdown, trainingVariants } from '../../stages/lib/report/labs-section.js';
+import { sourceMetrics } from '../../stages/lib/metrics/evaluation-metrics.js';
 import type { CrossLabRecord } from '../../stages/lib/records/cross-lab-record.js';
 import type { RunState } from '../../pipeline/stage-api.js';
 import { depsRecord, fakeDep } from '../fake-stage-context.js';
@@ -161,6 +162,28 @@ test('the labs section says what the training variants were made with and that i
   assert.match(md, /variants \(4 per cell\), they were re-stained in HED space \(scale 1 ± 0\.05, bias ± 0\.05\) and given a random gamma of 0\.7–1\.4 on 50 % of them; .*mean balanced accuracy over the held-out labs, never chosen on one lab/);
   assert.is(trainingVariants({ ...augmentation, photometric: null }), null);
   assert.not.match(labsMarkdown({ labs: [], crossLab: [], augmentation }, []).join('\n'), /variants/, 'no held-out figures, nothing to say it beside');
+});
+
+test('with adapt self-training the held-out rows and mean are the self-trained figures, said so, with the as-trained figure beside them', () => {
+  // Ten cells of lab x: as trained 6 right, with AdaBN 7, self-trained 8.
+  const metrics = (right: number) =>
+    sourceMetrics('x', Array.from({ length: 10 }, (_, i) => ({ path: `c${i}.png`, source: 'x', trueClass: i % 2 ? 'A' : 'B', predictedClass: i < right ? (i % 2 ? 'A' : 'B') : i % 2 ? 'B' : 'A' })), { classes: ['A', 'B'], resamples: 20, seed: 1 });
+  const [asTrained, adapted, selfTrained] = [metrics(6), metrics(7), metrics(8)];
+  const mean = (m: typeof asTrained) => ({ accuracy: m.accuracy, balancedAccuracy: m.balancedAccuracy, macroF1: m.macroF1 });
+  const record: CrossLabRecord = {
+    status: 'evaluated', arch: 'mobilenet_v1_0.25', features: 'f', classes: ['A', 'B'], labs: ['x', 'y'], adapt: 'self-training',
+    selfTraining: { rounds: 3, portion: 0.6, epochs: 5, learningRate: 1e-4 }, protocol: 'p',
+    heldOut: [{ lab: 'x', trainedOn: ['y'], trainRows: 4, asTrained, adapted, selfTrained, epochs: 3 }],
+    mean: { asTrained: mean(asTrained), adapted: mean(adapted), selfTrained: mean(selfTrained) }, curve: [],
+  };
+  const md = labsMarkdown({ labs: [], crossLab: [record] }, []).join('\n');
+  assert.match(md, /## Leave one lab out \(mobilenet_v1_0\.25, after self-training on its unlabelled cells\)/);
+  assert.match(md, /\| x \| 10 \| 80\.0 % \|/);
+  assert.match(md, /\| mean \| \| 80\.0 % \|/);
+  const html = labsHtml({ labs: [], crossLab: [record] }, [], null);
+  assert.match(html, /after self-training on the held-out lab&#39;s unlabelled cells \(the head trained on its own most confident labels of that lab&#39;s cells, 3 rounds, the last taking 60 % of each predicted class; what pipe predict does to a folder\)/);
+  assert.match(html, /Other figure<br><span class="ci">as trained<\/span>/);
+  assert.match(html, /60\.0 %<br><span class="ci">bal\. 60\.0 %<\/span><\/td><\/tr>/);
 });
 
 test('a skipped model\'s reason shows as its first clause, without the repeated "skipped:"', () => {

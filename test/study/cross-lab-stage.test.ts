@@ -114,6 +114,41 @@ test('cross-lab with headSeeds 2: each held-out cell gets the mean of the heads 
   }
 });
 
+test('adapt self-training: the held-out figure is the self-trained head\'s, round by round, at k = 0 only', async () => {
+  const { splitDir, featuresDir } = await writeStudy(tempDir('leukopipe-cross-lab-self-training-'));
+  const ctx = await stageContext({
+    stageId: 'cross-lab',
+    matrix: { arch: 'test_arch' },
+    deps: { split: splitDir, features: featuresDir },
+    params: {
+      epochs: 2, batchSize: 4, optimizer: { name: 'adam' as const, learningRate: 0.01 }, earlyStopping: null, seed: 1,
+      standardizeFeatures: true, recalibrateBatchNorm: null, maxStepsPerEpoch: null, curve: [0, 1], adapt: 'self-training' as const,
+      selfTraining: { rounds: 2, portion: 0.5 }, bootstrap: 20, backend: 'wasm',
+    },
+  });
+  await crossLab.run(ctx);
+  const record = JSON.parse(readFileSync(join(ctx.outDir, 'cross-lab.json'), 'utf8')) as CrossLabRecord;
+  assert.is(record.adapt, 'self-training');
+  assert.equal(record.selfTraining, { rounds: 2, portion: 0.5, epochs: 5, learningRate: 1e-4 }, 'the settings given, the rest the defaults');
+  for (const lab of ['alpha', 'beta']) {
+    for (const round of [1, 2]) assert.ok(existsSync(join(ctx.stateDir, `${lab}-k0-self-training`, `self-training-${round}`)), `${lab}: round ${round} trained the head`);
+    assert.not.ok(existsSync(join(ctx.stateDir, `${lab}-k1-self-training`)), 'no self-training once the head has seen the lab');
+  }
+  const { predictions } = parsePredictionsCsv(readFileSync(join(ctx.outDir, HELD_OUT_PREDICTIONS.selfTrained), 'utf8'), HELD_OUT_PREDICTIONS.selfTrained);
+  assert.is(predictions.length, 18);
+  for (const h of record.heldOut) {
+    const mine = predictions.filter((p) => p.source === h.lab);
+    assert.is(mine.filter((p) => p.predictedClass === p.trueClass).length / mine.length, h.selfTrained!.accuracy, h.lab);
+    const k0 = record.curve.find((c) => c.lab === h.lab && c.k === 0)!;
+    assert.is(k0.figure, 'self-trained');
+    assert.is(k0.accuracy, h.selfTrained!.accuracy);
+    assert.ok(h.adapted, 'AdaBN is still measured beside it');
+  }
+  assert.is(record.curve.find((c) => c.lab === 'alpha' && c.k === 1)!.figure, 'as-trained');
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.is(record.mean.selfTrained!.accuracy, mean(record.heldOut.map((h) => h.selfTrained!.accuracy!)));
+});
+
 test('standardizePerLab: each lab\'s rows take mean 0 and variance ≈ 1 from that lab\'s own statistics', () => {
   // Rows 0, 2, 4 are lab a (values 1, 3, 5 in column 0); rows 1, 3 lab b (10, 30); column 1 constant.
   const x = Float32Array.from([1, 7, 10, 7, 3, 7, 30, 7, 5, 7]);

@@ -1,10 +1,12 @@
-// AdaBN on a folder (pipe predict --adapt): only the feature standardisation (a BatchNormalization of
-// pooled vectors) takes the folder's statistics; convolutional BatchNormalization keeps its own.
+// Test-time adaptation on a folder (pipe predict --adapt). AdaBN: only the feature standardisation (a
+// BatchNormalization of pooled vectors) takes the folder's statistics; convolutional BatchNormalization keeps
+// its own. Self-training: only the study head trains, on its own confident labels of the folder.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { adaptFeatureStandardizations, featureStandardizations } from '../../stages/lib/classifier/folder-adaptation.js';
-import { adaptToFolder, MIN_ADAPT_IMAGES, parsePredictArgs } from '../../stages/predict.js';
+import { adaptToFolder, DEFAULT_ADAPTATION, MIN_ADAPT_IMAGES, parsePredictArgs } from '../../stages/predict.js';
+import { studyHead } from '../../stages/lib/classifier/folder-self-training.js';
 
 test.before(async () => {
   await tf.setBackend('cpu');
@@ -40,7 +42,49 @@ test('the feature standardisation takes the population mean and variance of the 
   assert.equal(m.getLayer('conv_bn').getWeights().map((w) => Array.from(w.dataSync())), convBefore);
 });
 
-test('--adapt: auto adapts from MIN_ADAPT_IMAGES images, none never, adabn always; a bad value is an error naming the flag', async () => {
+/** conv → pool → the study head by its Keras names (createHeadLayers): BatchNormalization, Dense, Dropout, Dense. */
+function studyModel() {
+  const input = tf.input({ shape: [4, 4, 3] });
+  let x = tf.layers.conv2d({ filters: 3, kernelSize: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }), name: 'conv' }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization({ name: 'head_standardize' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dense({ units: 8, activation: 'relu', name: 'head_dense', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dropout({ rate: 0.5, name: 'head_dropout' }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 2, activation: 'softmax', name: 'head_predictions', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out });
+}
+
+/** A 4×4 image of one colour. */
+const colour = (r: number, g: number, b: number) => Uint8Array.from({ length: 48 }, (_, i) => [r, g, b][i % 3]!);
+
+test('self-training trains only the head, towards confident labels of the folder; auto follows what the study kept', async () => {
+  const opts = { size: 4, preprocessing: 'rescale' as const, batchSize: 8 };
+  // Two kinds of cell: reddish and bluish, 20 of each with small variations.
+  const images = Array.from({ length: 40 }, (_, i) => (i % 2 ? colour(200 + (i % 7), 60, 80) : colour(60, 80, 200 + (i % 5))));
+  const m = studyModel();
+  assert.equal(studyHead(m)!.map((l) => l.name), ['head_standardize', 'head_dense', 'head_dropout', 'head_predictions']);
+  const convBefore = m.getLayer('conv').getWeights().map((w) => Array.from(w.dataSync()));
+  const denseBefore = Array.from(m.getLayer('head_dense').getWeights()[0]!.dataSync());
+  const confidence = () => tf.tidy(() => (m.predict(tf.tensor4d(Float32Array.from(images.flatMap((im) => [...im].map((v) => v / 255))), [40, 4, 4, 3])) as tf.Tensor).max(1).mean().dataSync()[0]!);
+  const before = confidence();
+  const kept = { ...DEFAULT_ADAPTATION, selfTraining: { rounds: 2, portion: 0.5, epochs: 20, learningRate: 0.01 }, from: 'a test study' };
+  const result = await adaptToFolder(m, images, 'auto', opts, kept);
+  assert.is(result.applied, 'self-training');
+  assert.equal(result.layers, ['head_standardize', 'head_dense', 'head_dropout', 'head_predictions']);
+  assert.match(result.summary, /2 rounds, the last taking 50 % of each predicted class; kept by a test study/);
+  assert.equal(m.getLayer('conv').getWeights().map((w) => Array.from(w.dataSync())), convBefore, 'the backbone is left alone');
+  assert.not.equal(Array.from(m.getLayer('head_dense').getWeights()[0]!.dataSync()), denseBefore);
+  const after = confidence();
+  assert.ok(after > before, `the head grows surer of the folder's cells: mean top probability ${before} → ${after}`);
+  // auto follows the study: AdaBN where it kept AdaBN, nothing where it kept nothing.
+  assert.is((await adaptToFolder(studyModel(), images, 'auto', opts, { ...kept, adapt: 'adabn' })).applied, 'adabn');
+  assert.match((await adaptToFolder(studyModel(), images, 'auto', opts, { ...kept, adapt: 'none' })).summary, /a test study kept no test-time adaptation/);
+  // A model without the study head: forced self-training says why; auto falls back to AdaBN.
+  assert.match((await adaptToFolder(model(), images, 'self-training', opts)).summary, /no study head/);
+  assert.is((await adaptToFolder(model(), images, 'auto', opts)).applied, 'adabn');
+});
+
+test('--adapt: auto adapts from MIN_ADAPT_IMAGES images, none never, adabn and self-training always; a bad value is an error naming the flag', async () => {
   const opts = { size: 4, preprocessing: 'rescale' as const, batchSize: 8 };
   const few = Array.from({ length: MIN_ADAPT_IMAGES - 1 }, (_, i) => flat(i * 3));
   const enough = [...few, flat(250)];
@@ -48,10 +92,13 @@ test('--adapt: auto adapts from MIN_ADAPT_IMAGES images, none never, adabn alway
   assert.match((await adaptToFolder(model(), few, 'auto', opts)).summary, /auto adapts from 32/);
   assert.is((await adaptToFolder(model(), enough, 'auto', opts)).applied, 'adabn');
   assert.is((await adaptToFolder(model(), few, 'adabn', opts)).applied, 'adabn');
+  assert.is((await adaptToFolder(studyModel(), few, 'auto', opts)).applied, 'none');
+  assert.is((await adaptToFolder(studyModel(), few.slice(0, 4), 'self-training', opts)).applied, 'self-training');
   assert.is((await adaptToFolder(model(), enough, 'none', opts)).applied, 'none');
   assert.is(parsePredictArgs(['x.png']).adapt, 'auto');
   assert.is(parsePredictArgs(['--adapt', 'none', 'x.png']).adapt, 'none');
-  assert.throws(() => parsePredictArgs(['--adapt', 'sometimes', 'x.png']), /--adapt must be auto, adabn or none/);
+  assert.is(parsePredictArgs(['--adapt', 'self-training', 'x.png']).adapt, 'self-training');
+  assert.throws(() => parsePredictArgs(['--adapt', 'sometimes', 'x.png']), /--adapt must be auto, self-training, adabn or none/);
 });
 
 test.run();

@@ -548,4 +548,41 @@ test('predict without --model prefers the backbone the leave-one-lab-out study m
   assert.ok(ctx.logs.some((l) => /with AdaBN 70\.0%/.test(l)), ctx.logs.join('\n'));
 });
 
+test('predict --adapt self-training trains the chosen model\'s head on the folder and says so, with the study\'s figure for it', async () => {
+  const crossLab = join(root, 'cross-lab-self-trained');
+  await mkdir(crossLab, { recursive: true });
+  const figures = (balanced: number) => ({ accuracy: balanced, balancedAccuracy: balanced, macroF1: balanced });
+  await writeFile(
+    join(crossLab, 'cross-lab.json'),
+    JSON.stringify({
+      arch: 'mobilenet_v1_0.25', status: 'evaluated', adapt: 'self-training', selfTraining: { rounds: 2, portion: 0.5, epochs: 1, learningRate: 0.0001 },
+      labs: ['a', 'b'], classes: TINY_CLASSES, heldOut: [], curve: [], mean: { asTrained: figures(0.6), adapted: figures(0.7), selfTrained: figures(0.75) },
+    }),
+  );
+  const evalDir = join(root, 'eval-self-trained');
+  await mkdir(evalDir, { recursive: true });
+  await writeFile(join(evalDir, 'metrics.json'), JSON.stringify({ status: 'evaluated', arch: 'mobilenet_v1_0.25', mode: 'transfer', primarySource: 'tiny', test: { accuracy: 0.5 }, sources: { tiny: { accuracy: 0.5 } } }));
+  const outputs = {
+    'train[arch=mobilenet_v1_0.25,mode=transfer]': trained.transfer!,
+    'evaluate[arch=mobilenet_v1_0.25,mode=transfer]': evalDir,
+    'cross-lab[arch=mobilenet_v1_0.25]': crossLab,
+  };
+  const images = [join(root, 'st-eos.png'), join(root, 'st-lym.png'), join(root, 'st-eos-2.png')];
+  await writeFile(images[0]!, await tinyCellPng('EOSINOPHIL', 400, 40));
+  await writeFile(images[1]!, await tinyCellPng('LYMPHOCYTE', 400, 41));
+  await writeFile(images[2]!, await tinyCellPng('EOSINOPHIL', 400, 42));
+  const out = join(root, 'predict-self-trained');
+  const ctx = commandContext(['--out', out, '--adapt', 'self-training', ...images], outputs);
+  assert.is(await predict.run(ctx), 0);
+  const json = JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8'));
+  assert.is(json.testTimeAdaptation.applied, 'self-training');
+  assert.is(json.testTimeAdaptation.images, 3);
+  assert.equal(json.testTimeAdaptation.layers, ['head_standardize', 'head_dense', 'head_dropout', 'head_predictions']);
+  assert.match(json.testTimeAdaptation.crossLab, /after self-training 75\.0%, balanced 75\.0% \(kept\)/);
+  assert.match(json.testTimeAdaptation.crossLab, /with AdaBN 70\.0%, balanced 70\.0% \(not kept\)/);
+  assert.ok(ctx.logs.some((l) => /test-time adaptation: self-training: the head trained on its own most confident labels of these 3 images/.test(l)), ctx.logs.join('\n'));
+  assert.is(json.images.length, 3);
+  for (const row of json.images) assert.ok(Math.abs(Object.values(row.probabilities as Record<string, number>).reduce((a, b) => a + b, 0) - 1) < 1e-4);
+});
+
 test.run();

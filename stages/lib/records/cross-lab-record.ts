@@ -9,6 +9,8 @@ export interface HeldOutResult {
   /** As trained, and with AdaBN on the held-out lab's cells. */
   asTrained: SourceMetrics;
   adapted: SourceMetrics | null;
+  /** After self-training on the held-out lab's unlabelled cells (adapt: self-training only). */
+  selfTrained?: SourceMetrics | null;
   epochs: number;
 }
 
@@ -18,8 +20,8 @@ export interface CurvePoint {
   k: number;
   /** Cells added (fewer where a class has fewer); their whole groups left the test set. */
   added: number;
-  /** Which figure the point gives: AdaBN only at k = 0 (with adapt: adabn); as trained once the head has seen the lab. */
-  figure?: 'as-trained' | 'adabn';
+  /** Which figure the point gives: the adaptation only at k = 0 (adapt: adabn or self-training); as trained once the head has seen the lab. */
+  figure?: 'as-trained' | 'adabn' | 'self-trained';
   testN: number;
   accuracy: number | null;
   balancedAccuracy: number | null;
@@ -36,17 +38,29 @@ export interface CrossLabRecord {
   features: string;
   classes: string[];
   labs: string[];
-  adapt: 'none' | 'adabn';
+  adapt: CrossLabAdaptation;
+  /** The self-training's settings (adapt: self-training; stages/lib/classifier/self-training.ts). */
+  selfTraining?: { rounds: number; portion: number; epochs: number; learningRate: number } | null;
   protocol: string;
   heldOut: HeldOutResult[];
   /** Mean over held-out labs (the figure settings are chosen on). */
-  mean: { asTrained: MeanFigures; adapted: MeanFigures | null };
+  mean: { asTrained: MeanFigures; adapted: MeanFigures | null; selfTrained?: MeanFigures | null };
   curve: CurvePoint[];
 }
 
-/** The mean figures a record's headline gives: with AdaBN where the stage kept it (`adapt: adabn`), else as trained. */
+/** The test-time adaptation a held-out figure is headlined with: none, AdaBN, or self-training. */
+export type CrossLabAdaptation = 'none' | 'adabn' | 'self-training';
+
+/** The mean figures a record's headline gives: with the adaptation the stage kept, else as trained. */
 export function headlineMean(r: CrossLabRecord): MeanFigures {
+  if (r.adapt === 'self-training' && r.mean.selfTrained) return r.mean.selfTrained;
   return r.adapt === 'adabn' && r.mean.adapted ? r.mean.adapted : r.mean.asTrained;
+}
+
+/** One held-out lab's headline figure, as headlineMean chooses. */
+export function headlineHeldOut(r: CrossLabRecord, h: HeldOutResult): SourceMetrics {
+  if (r.adapt === 'self-training' && h.selfTrained) return h.selfTrained;
+  return r.adapt === 'adabn' && h.adapted ? h.adapted : h.asTrained;
 }
 
 export interface MeanFigures {
@@ -57,5 +71,5 @@ export interface MeanFigures {
 
 export const CROSS_LAB_JSON = 'cross-lab.json';
 /** Per-cell predictions of the k = 0 held-out models (predictions.csv format; source = the held-out lab). */
-export const HELD_OUT_PREDICTIONS = { asTrained: 'held-out-predictions.csv', adapted: 'held-out-predictions-adabn.csv' } as const;
+export const HELD_OUT_PREDICTIONS = { asTrained: 'held-out-predictions.csv', adapted: 'held-out-predictions-adabn.csv', selfTrained: 'held-out-predictions-self-trained.csv' } as const;
 

@@ -2,7 +2,7 @@
 // leave-one-lab-out table — the headline cross-lab figure — beside each lab's own test-split figure,
 // and the labelling curve (held-out accuracy as a lab labels k of its own cells per class).
 import type { TopLevelSpec } from 'vega-lite';
-import { headlineMean, type CrossLabRecord, type HeldOutResult } from '../records/cross-lab-record.js';
+import { headlineHeldOut, headlineMean, type CrossLabRecord } from '../records/cross-lab-record.js';
 import type { SourceMetrics } from '../metrics/evaluation-metrics.js';
 import { escapeHtml as h, escapeMdCell as e, interval, NA, num, pct, titleCase } from './format.js';
 import type { LabsData, ModelResult } from './types.js';
@@ -43,8 +43,18 @@ export function trainingVariants(a: AugmentSettings | null | undefined): string 
   return `Where a model trains on augmented variants (${a.variants} per cell), they were ${ops.join(' and ')}; each of these settings was kept because it raised the mean balanced accuracy over the held-out labs, never chosen on one lab (BENCHMARKS.md, Labs).`;
 }
 
-function headline(r: CrossLabRecord, h0: HeldOutResult): SourceMetrics {
-  return r.adapt === 'adabn' && h0.adapted ? h0.adapted : h0.asTrained;
+/** How the held-out figures were made, for a table's lead; `short` for a heading. */
+function adaptationText(r: CrossLabRecord, short: boolean): string {
+  const kept = 'kept because it raised the mean balanced accuracy over the held-out labs, never chosen on one lab (BENCHMARKS.md, Labs)';
+  if (r.adapt === 'adabn') return short ? 'with AdaBN' : `with test-time adaptation (AdaBN on the held-out lab), ${kept}`;
+  if (r.adapt === 'self-training') {
+    const st = r.selfTraining;
+    const how = st ? `${st.rounds} rounds, the last taking ${Math.round(st.portion * 100)} % of each predicted class` : 'several rounds';
+    return short
+      ? 'after self-training on its unlabelled cells'
+      : `after self-training on the held-out lab's unlabelled cells (the head trained on its own most confident labels of that lab's cells, ${how}; what pipe predict does to a folder), ${kept}`;
+  }
+  return short ? 'as trained' : 'as trained (no test-time adaptation)';
 }
 
 function recallCells(sm: SourceMetrics, classes: string[]): string[] {
@@ -76,15 +86,12 @@ export function labsHtml(data: LabsData, models: readonly ModelResult[], curveSv
       parts.push(`<p class="na">Leave-one-lab-out (${h(r.arch)}): ${h(r.reason ?? 'not evaluated')}</p>`);
       continue;
     }
-    const shown =
-      r.adapt === 'adabn'
-        ? 'with test-time adaptation (AdaBN on the held-out lab), kept because it raised the mean balanced accuracy over the held-out labs, never chosen on one lab (BENCHMARKS.md, Labs)'
-        : 'as trained (no test-time adaptation)';
-    const head = `<tr><th>Held-out lab</th><th>Trained on</th><th class="num">Cells</th><th class="num">Accuracy<br><span class="ci">95 % CI</span></th><th class="num">Balanced accuracy</th><th class="num">Macro-F1</th>${r.classes.map((c) => `<th class="num">${h(titleCase(c))}<br><span class="ci">recall (n)</span></th>`).join('')}<th>Confusion (rows true, ${r.classes.map((c) => h(c.slice(0, 3))).join(' ')})</th><th class="num">Same lab, test split<br><span class="ci">all-labs model</span></th><th class="num">Other figure<br><span class="ci">${r.adapt === 'adabn' ? 'as trained' : 'with AdaBN'}</span></th></tr>`;
+    const shown = adaptationText(r, false);
+    const head = `<tr><th>Held-out lab</th><th>Trained on</th><th class="num">Cells</th><th class="num">Accuracy<br><span class="ci">95 % CI</span></th><th class="num">Balanced accuracy</th><th class="num">Macro-F1</th>${r.classes.map((c) => `<th class="num">${h(titleCase(c))}<br><span class="ci">recall (n)</span></th>`).join('')}<th>Confusion (rows true, ${r.classes.map((c) => h(c.slice(0, 3))).join(' ')})</th><th class="num">Same lab, test split<br><span class="ci">all-labs model</span></th><th class="num">Other figure<br><span class="ci">${r.adapt === 'none' ? 'with AdaBN' : 'as trained'}</span></th></tr>`;
     const body = r.heldOut
       .map((x) => {
-        const sm = headline(r, x);
-        const other = r.adapt === 'adabn' ? x.asTrained : x.adapted;
+        const sm = headlineHeldOut(r, x);
+        const other = r.adapt === 'none' ? x.adapted : x.asTrained;
         const same = sameLabMetrics(models, r.arch, x.lab);
         return `<tr data-held-out-lab="${h(x.lab)}"><td><strong>${h(x.lab)}</strong></td><td>${h(x.trainedOn.join(', '))}</td><td class="num">${sm.n}</td><td class="num">${h(pct(sm.accuracy))}<br><span class="ci">${h(interval(sm.accuracyCi))}</span></td><td class="num">${h(pct(sm.balancedAccuracy))}</td><td class="num">${h(num(sm.macroF1))}</td>${recallCells(sm, r.classes).map((c) => `<td class="num">${h(c)}</td>`).join('')}<td><code>${h(confusionText(sm))}</code></td><td class="num">${same ? `${h(pct(same.metrics.accuracy))}<br><span class="ci">bal. ${h(pct(same.metrics.balancedAccuracy))}, n=${same.metrics.n}</span>` : NA}</td><td class="num">${other ? `${h(pct(other.accuracy))}<br><span class="ci">bal. ${h(pct(other.balancedAccuracy))}</span>` : NA}</td></tr>`;
       })
@@ -93,7 +100,7 @@ export function labsHtml(data: LabsData, models: readonly ModelResult[], curveSv
     const mean = `<tr class="mean"><td><strong>mean over held-out labs</strong></td><td></td><td></td><td class="num">${h(pct(m.accuracy))}</td><td class="num">${h(pct(m.balancedAccuracy))}</td><td class="num">${h(num(m.macroF1))}</td>${r.classes.map(() => '<td></td>').join('')}<td></td><td></td><td></td></tr>`;
     parts.push(`<h3>Leave one lab out — ${h(r.arch)}</h3><p class="lead">Each row: a model that never saw that lab, measured on all of its cells, ${h(shown)}. ${h(r.protocol)} Features: ${h(r.features)}. ${h(cellPreparation(models, r.arch) ?? '')} The same-lab column is the all-labs ${h(r.arch)} transfer model on that lab's own test split (the model trained on every lab).</p>
 <table class="data" id="cross-lab-table" data-arch="${h(r.arch)}"><thead>${head}</thead><tbody>${body}${mean}</tbody></table>`);
-    parts.push(`<h3>How many of its own cells must a lab label?</h3><p class="lead">Held-out accuracy of each lab when k of its labelled cells per class join training, taken session by session (a session, smear or cell that gave a labelled cell leaves the test set; the lab's other sessions are the test set); k = 0 is the row above. For k &gt; 0 the figure is as trained: the head has seen the lab, and AdaBN on the rest of it, whose class mix the taken cells skew, lowered the mean over the labs at every such point.</p>${curveSvg ?? ''}${curveTable(r)}`);
+    parts.push(`<h3>How many of its own cells must a lab label?</h3><p class="lead">Held-out accuracy of each lab when k of its labelled cells per class join training, taken session by session (a session, smear or cell that gave a labelled cell leaves the test set; the lab's other sessions are the test set); k = 0 is the row above. For k &gt; 0 the figure is as trained: the head has seen the lab, and AdaBN on the rest of it, whose class mix the taken cells skew, lowered the mean over the labs at every such point${r.adapt === 'self-training' ? '; self-training runs at k = 0 only' : ''}.</p>${curveSvg ?? ''}${curveTable(r)}`);
   }
   return parts.join('\n');
 }
@@ -141,13 +148,13 @@ export function labsMarkdown(data: LabsData, models: readonly ModelResult[]): st
       out.push(`Leave-one-lab-out (${r.arch}): ${r.reason ?? 'not evaluated'}`, '');
       continue;
     }
-    out.push(`## Leave one lab out (${r.arch}, ${r.adapt === 'adabn' ? 'with AdaBN' : 'as trained'})`, '');
+    out.push(`## Leave one lab out (${r.arch}, ${adaptationText(r, true)})`, '');
     const prepared = cellPreparation(models, r.arch);
     if (prepared) out.push(prepared, '');
     out.push(`| Held-out lab | Cells | Accuracy | 95 % CI | Balanced accuracy | Macro-F1 | ${r.classes.map((c) => `${titleCase(c)} recall`).join(' | ')} | Same lab (test split) |`);
     out.push(`|---|--:|--:|--:|--:|--:|${r.classes.map(() => '--:|').join('')}--:|`);
     for (const x of r.heldOut) {
-      const sm = headline(r, x);
+      const sm = headlineHeldOut(r, x);
       const same = sameLabMetrics(models, r.arch, x.lab);
       out.push(`| ${e(x.lab)} | ${sm.n} | ${pct(sm.accuracy)} | ${interval(sm.accuracyCi)} | ${pct(sm.balancedAccuracy)} | ${num(sm.macroF1)} | ${recallCells(sm, r.classes).join(' | ')} | ${same ? pct(same.metrics.accuracy) : NA} |`);
     }

@@ -1,0 +1,55 @@
+// Self-training of a whole model's head on one folder of images from one lab (`pipe predict --adapt
+// self-training`): the images go through the model up to its head once, and the head trains on its own most
+// confident labels of them (self-training.ts), exactly as the leave-one-lab-out study measured it on cached
+// features (cross-lab, adapt: self-training). The backbone is left as it is.
+import * as tf from '@tensorflow/tfjs';
+import { inputInModel } from './batch-norm-recalibration.js';
+import { applyLayers } from './graph-surgery.js';
+import { imagesToTensor, type Preprocessing } from './preprocessing.js';
+import { selfTrainHead, type SelfTrainingSettings } from './self-training.js';
+
+// The study head's Keras layer names (graph-surgery.ts, createHeadLayers); the standardisation is optional.
+const STANDARDIZE = 'head_standardize';
+const HEAD = ['head_dense', 'head_dropout', 'head_predictions'] as const;
+
+function layerOrNull(model: tf.LayersModel, name: string): tf.layers.Layer | null {
+  return model.layers.find((l) => l.name === name) ?? null;
+}
+
+/** The study head's layers inside `model`, first to last, or null when the model has no such head (a CNN, an ensemble). */
+export function studyHead(model: tf.LayersModel): tf.layers.Layer[] | null {
+  const head = HEAD.map((n) => layerOrNull(model, n));
+  if (head.some((l) => !l)) return null;
+  const standardize = layerOrNull(model, STANDARDIZE);
+  const layers = [...(standardize ? [standardize] : []), ...(head as tf.layers.Layer[])];
+  return inputInModel(model, layers[0]!).shape.length === 2 ? layers : null;
+}
+
+/**
+ * Self-trains `model`'s head in place on `images` (RGB at the model's input size). Returns the names of the
+ * layers trained, or null when the model has no study head.
+ */
+export async function selfTrainOnFolder(
+  model: tf.LayersModel,
+  images: readonly Uint8Array[],
+  options: { size: number; preprocessing: Preprocessing; batchSize?: number; settings: SelfTrainingSettings; seed: number },
+): Promise<string[] | null> {
+  const head = studyHead(model);
+  if (!head) return null;
+  const features = inputInModel(model, head[0]!);
+  const dim = features.shape[1] as number;
+  const probe = tf.model({ inputs: model.inputs, outputs: features, name: `${model.name}_head_input` });
+  const x = new Float32Array(images.length * dim);
+  const batchSize = options.batchSize ?? 32;
+  for (let start = 0; start < images.length; start += batchSize) {
+    const batch = imagesToTensor(images.slice(start, start + batchSize), options.size, options.preprocessing);
+    const out = probe.predict(batch) as tf.Tensor;
+    x.set(await out.data(), start * dim);
+    tf.dispose([batch, out]);
+  }
+  // The same layer objects on a vector input: training this model trains the whole model's head.
+  const input = tf.input({ shape: [dim], name: 'head_input' });
+  const headOnly = tf.model({ inputs: input, outputs: applyLayers(input, head), name: `${model.name}_head` });
+  await selfTrainHead(headOnly, x, dim, { settings: options.settings, seed: options.seed, stateDir: null });
+  return head.map((l) => l.name);
+}
