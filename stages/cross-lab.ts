@@ -281,7 +281,8 @@ export default defineStage<CrossLabParams>({
         };
         for (let member = 0; member < members; member++) {
           const seed = p.seed + member;
-          const { model, epochs: fitted } = await fitHead(trainMatrix, seed, member === 0 ? `${lab}-k${k}` : `${lab}-k${k}-head${member + 1}`);
+          const name = member === 0 ? `${lab}-k${k}` : `${lab}-k${k}-head${member + 1}`;
+          const { model, epochs: fitted } = await fitHead(trainMatrix, seed, name);
           if (member === 0) epochs = fitted;
           trainedSum = addProbabilities(trainedSum, predictFeatureMatrix(model, x, dim));
           if (heldOutAdaptation) {
@@ -297,7 +298,7 @@ export default defineStage<CrossLabParams>({
           // on a lab of mostly one class (bccd) AdaBN's standardisation by that class's statistics lowers the
           // figure, and would seed worse labels.
           if (selfTraining && k === 0) {
-            const stateDir = join(ctx.stateDir, `${member === 0 ? `${lab}-k${k}` : `${lab}-k${k}-head${member + 1}`}-self-training`);
+            const stateDir = join(ctx.stateDir, `${name}-self-training`);
             selfTrainedSum = addProbabilities(selfTrainedSum, await selfTrainHead(model, x, dim, { settings: selfTraining, seed, stateDir, signal: ctx.signal }));
           }
           model.dispose();

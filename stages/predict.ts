@@ -152,8 +152,11 @@ function trainInstanceFor(ctx: CommandContext, arch: string, mode: string): stri
   throw new StageError(`no current train outputs for arch ${arch}, mode ${mode}; run \`npx pipe run\` first`, 'pipe predict');
 }
 
-/** --model as a folder, a train or evaluate instance id, or `<arch>/<mode>`; else the best evaluated model. */
-export function chooseModel(ctx: CommandContext, model: string | null, cwd: string): ChosenModel {
+/**
+ * --model as a folder, a train or evaluate instance id, or `<arch>/<mode>`; else the best evaluated model,
+ * ranked first by `studies` (crossLabRecords).
+ */
+export function chooseModel(ctx: CommandContext, model: string | null, cwd: string, studies: ReadonlyMap<string, CrossLabRecord>): ChosenModel {
   if (model !== null) {
     const asPath = resolve(cwd, model);
     if (existsSync(asPath)) return { label: model, ...locate(asPath) };
@@ -175,7 +178,6 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
   // study did not hold out a lab for come after); then, of that backbone's models, the transfer head, the one
   // recipe that figure measured (a head on the frozen features; a fine-tuned base was never held out, and
   // its better same-lab test split says nothing about other labs); then the test split, then the other sources.
-  const heldOut = crossLabRecords(ctx);
   let best: ChosenModel | null = null;
   let bestRank: number[] = [];
   for (const id of ctx.instances('evaluate')) {
@@ -191,7 +193,7 @@ export function chooseModel(ctx: CommandContext, model: string | null, cwd: stri
     // Ties on the test split (one image is 0.6 points) go to the model that does best on the other sources.
     const others = Object.entries(metrics.sources ?? {}).filter(([source, m]) => source !== metrics.primarySource && typeof m.accuracy === 'number');
     const other = others.length ? others.reduce((sum, [, m]) => sum + m.accuracy!, 0) / others.length : -1;
-    const record = heldOut.get(metrics.arch);
+    const record = studies.get(metrics.arch);
     const rank = [record ? headlineMean(record).balancedAccuracy ?? -1 : -1, record && metrics.mode === 'transfer' ? 1 : 0, metrics.test.accuracy, other];
     if (best && !rankAbove(rank, bestRank)) continue;
     const trainId = trainInstanceFor(ctx, metrics.arch, metrics.mode);
@@ -225,8 +227,7 @@ function crossLabRecords(ctx: CommandContext): Map<string, CrossLabRecord> {
 }
 
 /** What this workspace's leave-one-lab-out study kept for `arch`, or the default study's choice when it has none. */
-function keptAdaptation(ctx: CommandContext, arch: string): KeptAdaptation {
-  const r = crossLabRecords(ctx).get(arch);
+function keptAdaptation(r: CrossLabRecord | undefined, arch: string): KeptAdaptation {
   if (!r) return DEFAULT_ADAPTATION;
   return { adapt: r.adapt, selfTraining: { ...SELF_TRAINING_DEFAULTS, ...r.selfTraining }, from: `the leave-one-lab-out study of ${arch}` };
 }
@@ -235,8 +236,7 @@ function keptAdaptation(ctx: CommandContext, arch: string): KeptAdaptation {
  * What the leave-one-lab-out study says about a folder from a lab the model never saw, in one line: its
  * backbone's mean held-out figures as trained and with AdaBN (which predict applies to a folder by default).
  */
-function crossLabVerdict(ctx: CommandContext, arch: string): string | null {
-  const r = crossLabRecords(ctx).get(arch);
+function crossLabVerdict(r: CrossLabRecord | undefined, arch: string): string {
   if (!r) return `no leave-one-lab-out figure for ${arch}: the study held no lab out for this backbone`;
   const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
   const selfTrained = r.mean.selfTrained
@@ -284,8 +284,9 @@ export async function adaptToFolder(
 ): Promise<FolderAdaptation> {
   const none = (why: string): FolderAdaptation => ({ applied: 'none', images: 0, layers: [], summary: `none (${why})` });
   if (mode === 'none') return none('--adapt none');
-  if (mode === 'auto' && kept.adapt === 'none') return none(`${kept.from} kept no test-time adaptation`);
-  let method: 'self-training' | 'adabn' = mode === 'auto' ? (kept.adapt === 'none' ? 'adabn' : kept.adapt) : mode;
+  const wanted = mode === 'auto' ? kept.adapt : mode;
+  if (wanted === 'none') return none(`${kept.from} kept no test-time adaptation`);
+  let method = wanted;
   if (method === 'self-training' && !studyHead(model)) {
     if (mode !== 'auto') return none('the model has no study head (feature vector → head_dense → head_predictions) to self-train');
     method = 'adabn';
@@ -345,7 +346,9 @@ export default defineCommand({
     }
     const args = parsePredictArgs(ctx.argv);
     const outDir = checkOutDir(args.out, cwd);
-    const chosen = chooseModel(ctx, args.model, cwd);
+    // Every cross-lab record, read once: they rank the models, say what to expect, and what adaptation to apply.
+    const studies = crossLabRecords(ctx);
+    const chosen = chooseModel(ctx, args.model, cwd, studies);
     const { record } = chosen;
     if (!record.cell) throw new StageError('train.json records no cell representation; retrain with the current train stage', chosen.root);
     const files = await collectImages(args.inputs, cwd);
@@ -357,7 +360,7 @@ export default defineCommand({
         `) on ${files.length} image(s)`,
     );
     const trainedOn = record.sources ?? [];
-    const crossLab = args.model ? null : crossLabVerdict(ctx, record.arch);
+    const crossLab = args.model ? null : crossLabVerdict(studies.get(record.arch), record.arch);
     ctx.log(`trained on ${trainedOn.length} lab(s): ${trainedOn.join(', ') || 'unknown'}${crossLab ? `; ${crossLab}` : ''}`);
 
     const status = new Map<string, { cell: string | null; reason: string | null; error: string | null }>();
@@ -377,7 +380,7 @@ export default defineCommand({
         status.set(file, { cell: null, reason: null, error: (error as Error).message });
       }
     }
-    const adaptation = await adaptToFolder(model, [...prepared.values()], args.adapt, { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize }, keptAdaptation(ctx, record.arch));
+    const adaptation = await adaptToFolder(model, [...prepared.values()], args.adapt, { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize }, keptAdaptation(studies.get(record.arch), record.arch));
     ctx.log(`test-time adaptation: ${adaptation.summary}`);
     const { probabilities } = await predictProbabilities(
       model,

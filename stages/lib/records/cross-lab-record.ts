@@ -1,6 +1,7 @@
 // cross-lab.json: what the cross-lab stage publishes (leave-one-lab-out results and the labelling
 // curve) and the report reads.
 import type { SourceMetrics } from '../metrics/evaluation-metrics.js';
+import type { SelfTrainingSettings } from '../classifier/self-training.js';
 
 export interface HeldOutResult {
   lab: string;
@@ -40,7 +41,7 @@ export interface CrossLabRecord {
   labs: string[];
   adapt: CrossLabAdaptation;
   /** The self-training's settings (adapt: self-training; stages/lib/classifier/self-training.ts). */
-  selfTraining?: { rounds: number; portion: number; epochs: number; learningRate: number } | null;
+  selfTraining?: SelfTrainingSettings | null;
   protocol: string;
   heldOut: HeldOutResult[];
   /** Mean over held-out labs (the figure settings are chosen on). */
