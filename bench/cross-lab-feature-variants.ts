@@ -5,6 +5,7 @@
 //                      lab's; ADABN=0 keeps ImageNet's
 //   BLUR=σ             a Gaussian low-pass (sharp's) of each 128 px cell and variant before the network
 //   GRAY=1             luma only;  LEVELS=n  pool n resolutions instead of the features stage's
+//   SIZE=n             the network's input n px instead of the features stage's
 // It reads the published split, cells and variants as they are: run it on a workspace whose last
 // `npx pipe run` had `--set normalize.blurSigma=0` to measure BLUR against no low-pass.
 //   ADABN=0 BLUR=2 node --import tsx bench/cross-lab-feature-variants.ts /tmp/features-blur2
@@ -44,6 +45,8 @@ const blur = Number(process.env.BLUR ?? 0);
 // GRAY=1 replaces each pixel by its luma (colour carries the lab's stain); LEVELS=n pools n resolutions.
 const gray = process.env.GRAY === '1';
 const levels = process.env.LEVELS ? Number(process.env.LEVELS) : null;
+// SIZE=n feeds the network n px instead of the features stage's input size (the cell resized to it).
+const size = process.env.SIZE ? Number(process.env.SIZE) : null;
 const readCell = async (path: string, size: number): Promise<Uint8Array> => {
   let rgb = await readImageRgb(path, size);
   if (gray) {
@@ -57,21 +60,22 @@ const readCell = async (path: string, size: number): Promise<Uint8Array> => {
 
 await initBackend({ prefer: 'auto', quiet: true });
 const spec = await getArchitecture(arch);
+const inputSize = size ?? record.inputSize;
 const labs = [...new Set(withVector.map((r) => r.lab))].sort();
 mkdirSync(out, { recursive: true });
 for (const lab of labs) {
   const t0 = performance.now();
-  const { model } = await buildPooledBase(spec, record.inputSize, record.weights, { weightsDir: join(ws, `artifacts/stages/weights[arch=${arch}]`), seed: record.seed, levels: levels ?? record.levels });
+  const { model } = await buildPooledBase(spec, inputSize, record.weights, { weightsDir: join(ws, `artifacts/stages/weights[arch=${arch}]`), seed: record.seed, levels: levels ?? record.levels });
   const mine = withVector.filter((r) => r.lab === lab);
   const originals = mine.filter((r) => r.file.startsWith(`${cellsFrom}/`));
   const source = labelledBatchSource(originals.map((r) => ({ path: imagePath(r.file), label: 0 })), batchSize, 2, async (chunk) =>
-    imagesToTensor(await Promise.all(chunk.map((it) => readCell(it.path, record.inputSize))), record.inputSize, record.preprocessing),
+    imagesToTensor(await Promise.all(chunk.map((it) => readCell(it.path, inputSize))), inputSize, record.preprocessing),
   );
   const layers = adapt ? await recalibrateBatchNorm(model, source, { batches, seed: 1 }) : 0;
   for (let i = 0; i < mine.length; i += 32) {
     const chunk = mine.slice(i, i + 32);
-    const images = await Promise.all(chunk.map((r) => readCell(imagePath(r.file), record.inputSize)));
-    const x = imagesToTensor(images, record.inputSize, record.preprocessing);
+    const images = await Promise.all(chunk.map((r) => readCell(imagePath(r.file), inputSize)));
+    const x = imagesToTensor(images, inputSize, record.preprocessing);
     const y = model.predict(x) as tf.Tensor2D;
     const values = await y.data();
     const dim = y.shape[1];
@@ -86,5 +90,5 @@ for (const lab of labs) {
   console.log(`${lab}: ${layers} BatchNormalization layers from ${originals.length} cells, ${mine.length} vectors, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
 const dim = readFileSync(join(out, featureVectorPath(withVector[0]!.file))).byteLength / 4;
-writeFileSync(join(out, 'features.json'), JSON.stringify({ ...record, dim, levels: levels ?? record.levels }, null, 2) + '\n');
-writeFileSync(join(out, 'feature-variant.json'), JSON.stringify({ arch, batchSize, batches, labs, adapt, blur, gray, levels }, null, 2) + '\n');
+writeFileSync(join(out, 'features.json'), JSON.stringify({ ...record, dim, inputSize, levels: levels ?? record.levels }, null, 2) + '\n');
+writeFileSync(join(out, 'feature-variant.json'), JSON.stringify({ arch, batchSize, batches, labs, adapt, blur, gray, levels, inputSize }, null, 2) + '\n');

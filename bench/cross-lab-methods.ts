@@ -8,14 +8,20 @@
 // SELF_TRAIN_REFIT=R:P replaces it by R rounds of self-training that refit a fresh head on the other labs' rows
 // plus the held-out lab's most confident cells, the last round taking P of each predicted class
 // (bench/lib/self-training-refit.ts); :adabn takes the labels from, and scores, the heads with AdaBN.
+// CENTROID=hidden|input[:I] replaces it by labels from the held-out lab's own clusters (SHOT's: centroids weighted
+// by the head's probabilities, nearest centroid, I iterations) in the head's hidden layer or standardised input;
+// :self-centroid / :self-head runs the stage's self-training with those labels each round and scores the clusters
+// or the head (bench/lib/centroid-labels.ts). Give the variant "adapt":"adabn", since the hook trains the head.
 // The stage's own self-training (the held-out head trained on those cells alone) is '{"adapt":"self-training"}'.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import crossLab, { setHeldOutAdaptation, type CrossLabParams } from '../stages/cross-lab.js';
 import { predictFeatureMatrix } from '../stages/lib/classifier/feature-matrix.js';
+import { SELF_TRAINING_DEFAULTS } from '../stages/lib/classifier/self-training.js';
 import { refitSelfTraining } from './lib/self-training-refit.js';
 import { coralAlign } from './lib/coral-alignment.js';
+import { centroidAdaptation, centroidSelfTraining, type CentroidSpace } from './lib/centroid-labels.js';
 import type { CrossLabRecord } from '../stages/lib/records/cross-lab-record.js';
 import { depLookup, type DeclaredDep, type DepOutput } from '../pipeline/stage-api.js';
 import { setNativeHeadFit } from '../stages/lib/classifier/fit-head.js';
@@ -26,6 +32,8 @@ if (process.env.ALIGN && !align) throw new Error(`ALIGN must be coral:<shrinkage
 if (align) setHeldOutAdaptation(async ({ model, train, heldOut, dim }) => predictFeatureMatrix(model, coralAlign(train.x, heldOut, dim, Number(align[1])), dim));
 const refit = /^([0-9]+):([0-9.]+)(:adabn)?$/.exec(process.env.SELF_TRAIN_REFIT ?? '');
 if (process.env.SELF_TRAIN_REFIT && !refit) throw new Error(`SELF_TRAIN_REFIT must be <rounds>:<final portion>[:adabn], got ${process.env.SELF_TRAIN_REFIT}`);
+const centroid = /^(hidden|input)(?::([0-9]+))?(?::self-(centroid|head))?$/.exec(process.env.CENTROID ?? '');
+if (process.env.CENTROID && !centroid) throw new Error(`CENTROID must be hidden|input[:iterations][:self-centroid|:self-head], got ${process.env.CENTROID}`);
 if (align && refit) throw new Error('ALIGN and SELF_TRAIN_REFIT each replace AdaBN: give one');
 
 const ws = process.cwd();
@@ -44,6 +52,10 @@ const deps: Record<string, DepOutput> = {
 const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');
 for (const variant of process.argv.slice(2).length ? process.argv.slice(2) : ['{}']) {
   const params = { ...base, ...JSON.parse(variant) } as CrossLabParams;
+  if (centroid) {
+    const [space, iterations, final] = [centroid[1] as CentroidSpace, Number(centroid[2] ?? 2), centroid[3] as 'centroid' | 'head' | undefined];
+    setHeldOutAdaptation(final ? centroidSelfTraining(space, iterations, { ...SELF_TRAINING_DEFAULTS, ...params.selfTraining }, params.seed, final) : centroidAdaptation(space, iterations));
+  }
   if (refit) setHeldOutAdaptation(refitSelfTraining(Number(refit[1]), Number(refit[2]), params.seed, !!refit[3]));
   const outDir = mkdtempSync(path.join(tmpdir(), 'cross-lab-'));
   const t0 = performance.now();

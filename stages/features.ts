@@ -26,8 +26,12 @@ export interface FeaturesParams {
    * weights stage has them, else seeded random: smoke runs of every architecture).
    */
   weights: BaseWeights | 'imagenet-or-random';
-  /** Square input size; null → the architecture's default; `min` → the smallest it accepts. */
-  inputSize: number | 'min' | null;
+  /**
+   * Square input size; null → the architecture's default; `min` → the smallest it accepts. An object gives
+   * it per architecture (`{"mobilenet_v1_0.25": 144, "default": 128}`); an architecture it does not name
+   * takes `default`, or its own default size where there is none.
+   */
+  inputSize: InputSize | Record<string, InputSize>;
   /** `auto` → the architecture's Keras preprocessing. */
   preprocessing: Preprocessing | 'auto';
   /** What to do when ImageNet weights are missing: record why and write nothing, or fail. */
@@ -49,6 +53,14 @@ export interface FeaturesParams {
   variants?: number | null | Record<string, number | null>;
 }
 
+type InputSize = number | 'min' | null;
+
+/** The input size this instance's architecture asks for (before `min` and null are resolved). */
+function inputSizeOf(p: FeaturesParams): InputSize {
+  const v = p.inputSize ?? null;
+  return v !== null && typeof v === 'object' ? (v[p.arch] ?? v.default ?? null) : v;
+}
+
 /** The cap on variants for this instance's architecture (null = all). */
 function variantLimit(p: FeaturesParams): number | null {
   const v = p.variants ?? null;
@@ -61,12 +73,19 @@ function wantedInputs(p: FeaturesParams): (input: InputFile) => boolean {
   return (input) => limit === null || (variantIndexOf(input.rel) ?? -1) < limit;
 }
 
+const INPUT_SIZE_SCHEMA = [{ type: 'integer', minimum: 8 }, { type: 'null' }, { const: 'min' }];
+
 const paramsSchema = {
   type: 'object',
   properties: {
     arch: { type: 'string', minLength: 1 },
     weights: { enum: ['imagenet', 'random', 'imagenet-or-random'] },
-    inputSize: { anyOf: [{ type: 'integer', minimum: 8 }, { type: 'null' }, { const: 'min' }] },
+    inputSize: {
+      anyOf: [
+        ...INPUT_SIZE_SCHEMA,
+        { type: 'object', additionalProperties: { anyOf: INPUT_SIZE_SCHEMA } },
+      ],
+    },
     preprocessing: { enum: ['auto', 'rescale', 'tf', 'caffe', 'torch'] },
     onMissingWeights: { enum: ['skip', 'fail'] },
     levels: { type: 'integer', minimum: 1, maximum: 8 },
@@ -91,7 +110,8 @@ function weightsDir(ctx: StageContext<FeaturesParams>): string | null {
 async function resolveSettings(ctx: StageContext<FeaturesParams>) {
   const p = ctx.params;
   const spec = await getArchitecture(p.arch);
-  const inputSize = p.inputSize === 'min' ? spec.minInputSize : (p.inputSize ?? spec.defaultInputSize);
+  const asked = inputSizeOf(p);
+  const inputSize = asked === 'min' ? spec.minInputSize : (asked ?? spec.defaultInputSize);
   if (inputSize < spec.minInputSize) {
     throw new StageError(`${spec.kerasName} needs inputs of at least ${spec.minInputSize} px, got ${inputSize}`, `${ctx.instanceId} params.inputSize`);
   }

@@ -102,7 +102,7 @@ test('features.variants: only the first N augmented variants per cell get vector
   const ctx = await stageContext({
     stageId: 'features',
     matrix: { arch: 'mobilenet_v1_0.25' },
-    params: { arch: 'mobilenet_v1_0.25', weights: 'random', inputSize: 32, preprocessing: 'auto', batchSize: 8, seed: 1, backend: 'wasm', variants: { 'mobilenet_v1_0.25': 1, resnet50: 0 } } as never,
+    params: { arch: 'mobilenet_v1_0.25', weights: 'random', inputSize: { 'mobilenet_v1_0.25': 40, default: 32 }, preprocessing: 'auto', batchSize: 8, seed: 1, backend: 'wasm', variants: { 'mobilenet_v1_0.25': 1, resnet50: 0 } } as never,
     // The items' producers are deps, as the runner guarantees: their stage ids name the vectors' folders.
     deps: { 'weights[arch=mobilenet_v1_0.25]': join(root, 'weights'), normalize: normalizeDir, augment: augmentDir },
     inputs,
@@ -116,6 +116,7 @@ test('features.variants: only the first N augmented variants per cell get vector
   await features.finalize!(ctx as never, inputs.map((input) => ({ input, files: written.includes(input.rel) ? [vector(input)] : [] })));
   const record = JSON.parse(readFileSync(join(out, 'features.json'), 'utf8'));
   assert.is(record.variants, 1, 'the cap of this instance\'s architecture is recorded');
+  assert.is(record.inputSize, 40, 'the input size this instance\'s architecture names, not the default');
 
   // A split whose training rows list all three variants: the head trains on the originals and the first variants.
   const split = join(root, 'split-with-variants');
@@ -139,7 +140,8 @@ test('features with missing weights and onMissingWeights skip: no vectors, the r
   const out = join(root, 'features-skipped');
   const ctx = await stageContext({
     stageId: 'features',
-    params: { arch: 'mobilenet_v1_0.25', weights: 'imagenet', inputSize: 32, onMissingWeights: 'skip' } as never,
+    // A size map that does not name this architecture: its `default` applies (recorded even when skipped).
+    params: { arch: 'mobilenet_v1_0.25', weights: 'imagenet', inputSize: { resnet50: 64, default: 36 }, onMissingWeights: 'skip' } as never,
     deps: { 'weights[arch=mobilenet_v1_0.25]': weightsDir },
     outDir: out,
   });
@@ -150,6 +152,7 @@ test('features with missing weights and onMissingWeights skip: no vectors, the r
   const record = JSON.parse(readFileSync(join(out, 'features.json'), 'utf8'));
   assert.is(record.status, 'skipped');
   assert.match(record.reason, /put X at Y/);
+  assert.is(record.inputSize, 36, 'an architecture the size map does not name takes its default');
 });
 
 test('train transfer: head on cached features, whole model saved, history and train.json', async () => {
