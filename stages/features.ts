@@ -58,7 +58,9 @@ type InputSize = number | 'min' | null;
 /** The input size this instance's architecture asks for (before `min` and null are resolved). */
 function inputSizeOf(p: FeaturesParams): InputSize {
   const v = p.inputSize ?? null;
-  return v !== null && typeof v === 'object' ? (v[p.arch] ?? v.default ?? null) : v;
+  if (v === null || typeof v !== 'object') return v;
+  // An architecture named with null asks for its own default size, not the map's `default`.
+  return (Object.hasOwn(v, p.arch) ? v[p.arch] : v.default) ?? null;
 }
 
 /** The cap on variants for this instance's architecture (null = all). */
