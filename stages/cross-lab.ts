@@ -42,7 +42,7 @@ export interface CrossLabParams extends HeadSettings {
    * self-training on the held-out lab's unlabelled cells (self-training.ts; then also measured: AdaBN).
    */
   adapt: CrossLabAdaptation;
-  /** Self-training's settings, each defaulting to SELF_TRAINING_DEFAULTS (3 rounds, last share 0.6, 5 epochs, Adam 1e-4). */
+  /** Self-training's settings, each defaulting to SELF_TRAINING_DEFAULTS (5 rounds, last share 0.8, 5 epochs, Adam 1e-4). */
   selfTraining?: Partial<SelfTrainingSettings>;
   /**
    * Rounds of class-balanced re-estimation after AdaBN (0: plain AdaBN): the held-out lab's statistics
