@@ -10,9 +10,7 @@ import { argMax } from '../../stages/lib/classifier/inference.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fitHeadOnMatrix } from '../../stages/lib/classifier/fit-head.js';
-import { createOptimizer } from '../../stages/lib/classifier/optimizer.js';
-import { selfTrain, type SelfTrainingSettings } from '../../stages/lib/classifier/self-training.js';
+import { selfTrain, trainHeadOnRows, type SelfTrainingSettings } from '../../stages/lib/classifier/self-training.js';
 
 export type CentroidSpace = 'hidden' | 'input';
 
@@ -72,15 +70,9 @@ export function centroidSelfTraining(space: CentroidSpace, iterations: number, s
     const classes = first[0]?.length ?? 0;
     const stateDir = mkdtempSync(join(tmpdir(), 'centroid-self-training-'));
     try {
-      let last = first;
-      await selfTrain(first, settings, async (rows, labels, round) => {
-        const chosen = new Float32Array(rows.length * dim);
-        rows.forEach((row, i) => chosen.set(heldOut.subarray(row * dim, (row + 1) * dim), i * dim));
-        const { optimizer } = createOptimizer({ name: 'adam', learningRate: settings.learningRate }, 'self-training');
-        await fitHeadOnMatrix({ model, optimizer, classes, dim, train: { x: chosen, labels }, val: null, batchSize: 32, epochs: settings.epochs, seed: seed + round, earlyStopping: null, stateDir: join(stateDir, `round-${round}`) });
-        optimizer.dispose();
-        last = clustered();
-        return last;
+      const last = await selfTrain(first, settings, async (rows, labels, round) => {
+        await trainHeadOnRows(model, heldOut, dim, rows, labels, { classes, settings, seed: seed + round, stateDir: join(stateDir, `round-${round}`) });
+        return clustered();
       });
       return final === 'centroid' ? last : predictFeatureMatrix(model, heldOut, dim);
     } finally {

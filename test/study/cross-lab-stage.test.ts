@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import crossLab, { standardizeRowsByGroup } from '../../stages/cross-lab.js';
+import crossLab, { standardizeRowsByGroup, type CrossLabParams } from '../../stages/cross-lab.js';
 import { HELD_OUT_PREDICTIONS, type CrossLabRecord } from '../../stages/lib/records/cross-lab-record.js';
 import { parsePredictionsCsv } from '../../stages/lib/metrics/predictions-csv.js';
 import { stageContext } from './context.js';
@@ -45,17 +45,23 @@ async function writeStudy(root: string): Promise<{ splitDir: string; featuresDir
   return { splitDir, featuresDir };
 }
 
-test('cross-lab: every lab held out in turn; a curve point with no test cell left fits no head', async () => {
-  const { splitDir, featuresDir } = await writeStudy(tempDir('leukopipe-cross-lab-'));
-  const ctx = await stageContext({
+// The head's settings every case shares; each case gives what it varies.
+const HEAD_PARAMS = {
+  epochs: 2, batchSize: 4, optimizer: { name: 'adam' as const, learningRate: 0.01 }, earlyStopping: null, seed: 1,
+  standardizeFeatures: true, recalibrateBatchNorm: null, maxStepsPerEpoch: null, bootstrap: 20, backend: 'wasm',
+};
+
+function crossLabContext(study: { splitDir: string; featuresDir: string }, params: Partial<CrossLabParams>) {
+  return stageContext({
     stageId: 'cross-lab',
     matrix: { arch: 'test_arch' },
-    deps: { split: splitDir, features: featuresDir },
-    params: {
-      epochs: 1, batchSize: 4, optimizer: { name: 'adam' as const, learningRate: 0.01 }, earlyStopping: null, seed: 1,
-      standardizeFeatures: true, recalibrateBatchNorm: null, maxStepsPerEpoch: null, curve: [0, 1], adapt: 'adabn' as const, bootstrap: 20, backend: 'wasm',
-    },
+    deps: { split: study.splitDir, features: study.featuresDir },
+    params: { ...HEAD_PARAMS, ...params } as CrossLabParams,
   });
+}
+
+test('cross-lab: every lab held out in turn; a curve point with no test cell left fits no head', async () => {
+  const ctx = await crossLabContext(await writeStudy(tempDir('leukopipe-cross-lab-')), { epochs: 1, curve: [0, 1], adapt: 'adabn' });
   await crossLab.run(ctx);
   const record = JSON.parse(readFileSync(join(ctx.outDir, 'cross-lab.json'), 'utf8')) as CrossLabRecord;
   assert.is(record.status, 'evaluated');
@@ -87,17 +93,9 @@ test('cross-lab: every lab held out in turn; a curve point with no test cell lef
 });
 
 test('cross-lab with headSeeds 2: each held-out cell gets the mean of the heads of seed s and s + 1', async () => {
-  const { splitDir, featuresDir } = await writeStudy(tempDir('leukopipe-cross-lab-seeds-'));
+  const study = await writeStudy(tempDir('leukopipe-cross-lab-seeds-'));
   const run = async (seed: number, headSeeds: number) => {
-    const ctx = await stageContext({
-      stageId: 'cross-lab',
-      matrix: { arch: 'test_arch' },
-      deps: { split: splitDir, features: featuresDir },
-      params: {
-        epochs: 2, batchSize: 4, optimizer: { name: 'adam' as const, learningRate: 0.01 }, earlyStopping: null, seed, headSeeds,
-        standardizeFeatures: true, recalibrateBatchNorm: null, maxStepsPerEpoch: null, curve: [0], adapt: 'adabn' as const, bootstrap: 20, backend: 'wasm',
-      },
-    });
+    const ctx = await crossLabContext(study, { seed, headSeeds, curve: [0], adapt: 'adabn' });
     await crossLab.run(ctx);
     const read = (file: string) => new Map(parsePredictionsCsv(readFileSync(join(ctx.outDir, file), 'utf8'), file).predictions.map((p) => [p.path, p.probabilities!]));
     return { asTrained: read(HELD_OUT_PREDICTIONS.asTrained), adapted: read(HELD_OUT_PREDICTIONS.adapted), stateDir: ctx.stateDir };
@@ -115,16 +113,8 @@ test('cross-lab with headSeeds 2: each held-out cell gets the mean of the heads 
 });
 
 test('adapt self-training: the held-out figure is the self-trained head\'s, round by round, at k = 0 only', async () => {
-  const { splitDir, featuresDir } = await writeStudy(tempDir('leukopipe-cross-lab-self-training-'));
-  const ctx = await stageContext({
-    stageId: 'cross-lab',
-    matrix: { arch: 'test_arch' },
-    deps: { split: splitDir, features: featuresDir },
-    params: {
-      epochs: 2, batchSize: 4, optimizer: { name: 'adam' as const, learningRate: 0.01 }, earlyStopping: null, seed: 1,
-      standardizeFeatures: true, recalibrateBatchNorm: null, maxStepsPerEpoch: null, curve: [0, 1], adapt: 'self-training' as const,
-      selfTraining: { rounds: 2, portion: 0.5 }, bootstrap: 20, backend: 'wasm',
-    },
+  const ctx = await crossLabContext(await writeStudy(tempDir('leukopipe-cross-lab-self-training-')), {
+    curve: [0, 1], adapt: 'self-training', selfTraining: { rounds: 2, portion: 0.5 },
   });
   await crossLab.run(ctx);
   const record = JSON.parse(readFileSync(join(ctx.outDir, 'cross-lab.json'), 'utf8')) as CrossLabRecord;

@@ -62,6 +62,38 @@ export async function selfTrain(
 }
 
 /**
+ * One round's training: `head` (input [dim]) trains in place on the rows `rows` of `x` with their pseudo-labels,
+ * for the settings' epochs with Adam at their learning rate.
+ */
+export async function trainHeadOnRows(
+  head: tf.LayersModel,
+  x: Float32Array,
+  dim: number,
+  rows: readonly number[],
+  labels: number[],
+  options: { classes: number; settings: SelfTrainingSettings; seed: number; stateDir: string; signal?: AbortSignal },
+): Promise<void> {
+  const chosen = new Float32Array(rows.length * dim);
+  rows.forEach((row, i) => chosen.set(x.subarray(row * dim, (row + 1) * dim), i * dim));
+  const { optimizer } = createOptimizer({ name: 'adam', learningRate: options.settings.learningRate }, 'self-training');
+  await fitHeadOnMatrix({
+    model: head,
+    optimizer,
+    classes: options.classes,
+    dim,
+    train: { x: chosen, labels },
+    val: null,
+    batchSize: BATCH_SIZE,
+    epochs: options.settings.epochs,
+    seed: options.seed,
+    earlyStopping: null,
+    stateDir: options.stateDir,
+    signal: options.signal,
+  });
+  optimizer.dispose();
+}
+
+/**
  * Self-trains `head` (the study's head, input [dim]) in place on one lab's vectors `x` and returns its
  * class probabilities for them afterwards. `stateDir` holds the rounds' training state (a temporary folder
  * when null, removed afterwards).
@@ -79,24 +111,7 @@ export async function selfTrainHead(
     const classes = first[0]?.length ?? 0;
     if (classes === 0) return first;
     return await selfTrain(first, settings, async (rows, labels, round) => {
-      const chosen = new Float32Array(rows.length * dim);
-      rows.forEach((row, i) => chosen.set(x.subarray(row * dim, (row + 1) * dim), i * dim));
-      const { optimizer } = createOptimizer({ name: 'adam', learningRate: settings.learningRate }, 'self-training');
-      await fitHeadOnMatrix({
-        model: head,
-        optimizer,
-        classes,
-        dim,
-        train: { x: chosen, labels },
-        val: null,
-        batchSize: BATCH_SIZE,
-        epochs: settings.epochs,
-        seed: seed + round,
-        earlyStopping: null,
-        stateDir: join(stateDir, `self-training-${round}`),
-        signal: options.signal,
-      });
-      optimizer.dispose();
+      await trainHeadOnRows(head, x, dim, rows, labels, { classes, settings, seed: seed + round, stateDir: join(stateDir, `self-training-${round}`), signal: options.signal });
       return predictFeatureMatrix(head, x, dim);
     });
   } finally {
