@@ -43,10 +43,12 @@ const arch = process.env.ARCH ?? 'mobilenet_v1_0.25';
 const declaredDeps: Record<string, DeclaredDep> = {
   split: { where: 'bench/cross-lab-methods.ts', selector: 'split', instances: ['split'] },
   features: { where: 'bench/cross-lab-methods.ts', selector: 'features[arch=${matrix.arch}]', instances: [`features[arch=${arch}]`] },
+  augment: { where: 'bench/cross-lab-methods.ts', selector: 'augment', instances: ['augment'] },
 };
 // Keyed by instance id, as the runner hands them.
 const deps: Record<string, DepOutput> = {
   split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: path.join(ws, 'artifacts/stages/split'), name: 'split', key: 'bench-key', created: null, seconds: null },
+  augment: { instanceId: 'augment', stageId: 'augment', matrix: {}, dir: path.join(ws, 'artifacts/stages/augment'), name: 'augment', key: 'bench-key', created: null, seconds: null },
   [`features[arch=${arch}]`]: { instanceId: `features[arch=${arch}]`, stageId: 'features', matrix: { arch }, dir: process.env.FEATURES_DIR ?? path.join(ws, `artifacts/stages/features[arch=${arch}]`), name: 'features', key: 'bench-key', created: null, seconds: null },
 };
 const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');

@@ -6,7 +6,8 @@
 // never sit on both sides. Each held-out model is measured as trained and with test-time adaptation
 // (AdaBN: the head's feature standardisation re-estimated on L's unlabelled cells) and, with adapt:
 // self-training, after self-training on L's unlabelled cells (the head trained on its own most confident
-// labels of them, as `pipe predict` adapts to a folder); which one a figure shows is said next to it.
+// labels of them, each cell joined by the augment stage's variants of it where the features have them, as
+// `pipe predict` adapts to a folder); which one a figure shows is said next to it.
 // Nothing here is tuned on any lab: settings are the train stage's.
 // Output: cross-lab.json; held-out-predictions.csv, held-out-predictions-adabn.csv and, with self-training,
 // held-out-predictions-self-trained.csv (k = 0: every cell of each held-out lab, in evaluate's
@@ -27,11 +28,14 @@ import { createOptimizer } from './lib/classifier/optimizer.js';
 import { fitHeadOnMatrix, type HeadMatrix } from './lib/classifier/fit-head.js';
 import { argMax } from './lib/classifier/inference.js';
 import { unitHash } from './lib/random.js';
-import { json } from './lib/io/item-files.js';
 import { predictionsToCsv } from './lib/metrics/predictions-csv.js';
 import { sourceMetrics, type Prediction, type SourceMetrics } from './lib/metrics/evaluation-metrics.js';
 import type { FeaturesRecord } from './lib/records/features-record.js';
 import { SELF_TRAINING_DEFAULTS, selfTrainHead, type SelfTrainingSettings } from './lib/classifier/self-training.js';
+import { AUGMENT_JSON, type AugmentSettings } from './lib/records/augment-record.js';
+import { variantFileName } from './lib/records/augment-variant-name.js';
+import { cellKey, json } from './lib/io/item-files.js';
+import { declaredDep } from './lib/deps/declared-dep.js';
 import { CROSS_LAB_JSON, HELD_OUT_PREDICTIONS, type CrossLabAdaptation, type CrossLabRecord, type CurvePoint, type HeldOutResult, type MeanFigures } from './lib/records/cross-lab-record.js';
 
 export interface CrossLabParams extends HeadSettings {
@@ -85,6 +89,7 @@ const paramsSchema = {
         portion: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
         epochs: { type: 'integer', minimum: 1 },
         learningRate: { type: 'number', exclusiveMinimum: 0 },
+        views: { type: 'integer', minimum: 0 },
       },
     },
     balancedAdaptation: { type: 'integer', minimum: 0 },
@@ -180,7 +185,23 @@ export default defineStage<CrossLabParams>({
     const classes = [...new Set(rows.flat().map((r) => r.class))].sort();
     const [train, val, test] = rows.map((list) => list.map((r) => ({ ...r, path: '', label: classes.indexOf(r.class) }))) as [LabelledFile[], LabelledFile[], LabelledFile[]];
     const labs = [...new Set([...train, ...val, ...test].map((r) => r.lab))].sort();
-    const selfTraining = p.adapt === 'self-training' ? { ...SELF_TRAINING_DEFAULTS, ...p.selfTraining } : null;
+    const wanted = p.adapt === 'self-training' ? { ...SELF_TRAINING_DEFAULTS, ...p.selfTraining } : null;
+    // Self-training's views are the augment stage's variants of each held-out cell, as far as the features
+    // have vectors for them (features.variants); the record keeps how many were used and how they were made,
+    // so that pipe predict makes the same of a folder's cells.
+    const augment = declaredDep(ctx, 'augment');
+    const augmentSettings = augment && existsSync(join(augment.dir, AUGMENT_JSON)) ? (JSON.parse(readFileSync(join(augment.dir, AUGMENT_JSON), 'utf8')) as AugmentSettings) : null;
+    const viewCount = wanted && augment && augmentSettings ? Math.min(wanted.views, augmentSettings.variants, record.variants ?? Infinity) : 0;
+    const selfTraining = wanted ? { ...wanted, views: viewCount } : null;
+    const viewsOf = async (cells: readonly LabelledFile[]): Promise<Float32Array[]> => {
+      const views: Float32Array[] = [];
+      for (let k = 0; k < viewCount; k++) {
+        // A cell's file is `<stage>/<rel>`; its variants are `<augment stage>/variants/<cell key>__v<k>.png`.
+        const files = cells.map((r) => `${augment!.stageId}/${variantFileName(cellKey(r.file.slice(r.file.indexOf('/') + 1)).key, k)}`);
+        views.push(await readFeatureMatrix(features.dir, files, record.dim!));
+      }
+      return views;
+    };
     const base: Omit<CrossLabRecord, 'status' | 'heldOut' | 'mean' | 'curve'> = {
       arch: record.arch,
       features: `${record.arch}, ${record.weights} weights, ${record.inputSize} px, ${record.dim ?? '?'} values`,
@@ -188,6 +209,7 @@ export default defineStage<CrossLabParams>({
       labs,
       adapt: p.adapt,
       ...(selfTraining ? { selfTraining } : {}),
+      ...(selfTraining && selfTraining.views > 0 ? { views: augmentSettings! } : {}),
       protocol:
         'Leave one lab out: the head is fitted on the cached features of every other lab (train split, early stopping on their val split) and measured on all cells of the held-out lab; labelling curve: k labelled cells per class of the held-out lab, taken session by session (or smear, or cell), join training and the other sessions of that lab are the test set; k > 0 points are as trained (the head has seen the lab).',
     };
@@ -299,7 +321,8 @@ export default defineStage<CrossLabParams>({
           // figure, and would seed worse labels.
           if (selfTraining && k === 0) {
             const stateDir = join(ctx.stateDir, `${name}-self-training`);
-            selfTrainedSum = addProbabilities(selfTrainedSum, await selfTrainHead(model, x, dim, { settings: selfTraining, seed, stateDir, signal: ctx.signal }));
+            const views = await viewsOf(testCells);
+            selfTrainedSum = addProbabilities(selfTrainedSum, await selfTrainHead(model, x, dim, { settings: selfTraining, seed, stateDir, signal: ctx.signal, views }));
           }
           model.dispose();
           tf.disposeVariables();

@@ -21,7 +21,12 @@ import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { adaptFeatureStandardizations, featureStandardizations } from './lib/classifier/folder-adaptation.js';
 import { selfTrainOnFolder, studyHead } from './lib/classifier/folder-self-training.js';
 import { SELF_TRAINING_DEFAULTS, type SelfTrainingSettings } from './lib/classifier/self-training.js';
-import { rawImageToInput } from './lib/classifier/raw-image-input.js';
+import { preparedCellToInput, rawImageToCell } from './lib/classifier/raw-image-input.js';
+import { cellVariant, type AugmentParams } from './lib/shift/cell-variants.js';
+import type { AugmentSettings } from './lib/records/augment-record.js';
+import type { RgbImage } from './lib/image/raster.js';
+import { encodePng } from './lib/image/decode.js';
+import { createHash } from 'node:crypto';
 import { MIN_SIDE } from './lib/cell/cell-representation.js';
 import { headlineMean, type CrossLabAdaptation, type CrossLabRecord } from './lib/records/cross-lab-record.js';
 import { csvField } from './lib/io/csv.js';
@@ -229,7 +234,14 @@ function crossLabRecords(ctx: CommandContext): Map<string, CrossLabRecord> {
 /** What this workspace's leave-one-lab-out study kept for `arch`, or the default study's choice when it has none. */
 function keptAdaptation(r: CrossLabRecord | undefined, arch: string): KeptAdaptation {
   if (!r) return DEFAULT_ADAPTATION;
-  return { adapt: r.adapt, selfTraining: { ...SELF_TRAINING_DEFAULTS, ...r.selfTraining }, from: `the leave-one-lab-out study of ${arch}` };
+  // Views as the study used them: a record from before views (none in selfTraining) self-trained on the cells alone.
+  const views = r.selfTraining?.views && r.views && isAugmentParams(r.views) ? r.views : null;
+  return {
+    adapt: r.adapt,
+    selfTraining: { ...SELF_TRAINING_DEFAULTS, ...r.selfTraining, views: views ? r.selfTraining!.views! : 0 },
+    views,
+    from: `the leave-one-lab-out study of ${arch}`,
+  };
 }
 
 /**
@@ -248,23 +260,53 @@ function crossLabVerdict(r: CrossLabRecord | undefined, arch: string): string {
   );
 }
 
+/** augment.json of today's augment stage holds every setting; older records lack the geometric ones. */
+function isAugmentParams(s: AugmentSettings): s is AugmentSettings & AugmentParams {
+  return ['rotation', 'widthShift', 'heightShift', 'shear', 'horizontalFlip', 'verticalFlip', 'fill'].every((k) => k in s);
+}
+
+/**
+ * Self-training's views of a folder: variant k of each prepared cell (at the cell size, before the model's
+ * resize), as the augment stage made the training cells' variants. augment seeds its draws with the hash of
+ * the normalised cell's PNG, which is this cell encoded as normalize writes it: a cell the study saw gets the
+ * very variants it had there.
+ */
+function viewsOfCells(cells: readonly RgbImage[], size: number): MakeViews {
+  return async (settings, count) => {
+    const hashes = await Promise.all(cells.map(async (c) => createHash('sha256').update(await encodePng(c)).digest('hex')));
+    const views: Uint8Array[][] = [];
+    for (let k = 0; k < count; k++) {
+      views.push(await Promise.all(cells.map(async (c, i) => preparedCellToInput((await cellVariant(c, hashes[i]!, k, settings)).image, size))));
+    }
+    return views;
+  };
+}
+
 export interface FolderAdaptation {
   applied: 'self-training' | 'adabn' | 'none';
   images: number;
   layers: string[];
   summary: string;
+  /** Self-training with views: each image's probabilities, the mean over it and its variants (the final figures). */
+  probabilities?: number[][];
 }
 
 /** What the leave-one-lab-out study kept for a model's backbone, and with which settings. */
 export interface KeptAdaptation {
   adapt: CrossLabAdaptation;
   selfTraining: SelfTrainingSettings;
+  /** How the study made self-training's views (its augment settings), or null when it used none. */
+  views: AugmentParams | null;
   /** Where that came from, for the summary line. */
   from: string;
 }
 
 /** The adaptation `--adapt auto` applies when no study says otherwise: the one the default study keeps. */
-export const DEFAULT_ADAPTATION: KeptAdaptation = { adapt: 'self-training', selfTraining: SELF_TRAINING_DEFAULTS, from: 'the default study' };
+// Without a study's record there are no augment settings to make views with: the cells alone.
+export const DEFAULT_ADAPTATION: KeptAdaptation = { adapt: 'self-training', selfTraining: { ...SELF_TRAINING_DEFAULTS, views: 0 }, views: null, from: 'the default study' };
+
+/** The variants of every image, one array per variant (k = 0, 1, …) in the images' order. */
+export type MakeViews = (settings: AugmentParams, count: number) => Promise<Uint8Array[][]>;
 
 const ONE_LAB =
   'run one lab\'s cells of every class per folder: a folder mixing labs, or of one class, misleads it';
@@ -279,7 +321,7 @@ export async function adaptToFolder(
   model: LayersModel,
   images: readonly Uint8Array[],
   mode: AdaptMode,
-  options: { size: number; preprocessing: TrainRecord['preprocessing']; batchSize: number },
+  options: { size: number; preprocessing: TrainRecord['preprocessing']; batchSize: number; makeViews?: MakeViews },
   kept: KeptAdaptation = DEFAULT_ADAPTATION,
 ): Promise<FolderAdaptation> {
   const none = (why: string): FolderAdaptation => ({ applied: 'none', images: 0, layers: [], summary: `none (${why})` });
@@ -298,12 +340,16 @@ export async function adaptToFolder(
   if (method === 'self-training') {
     // The settings the study measured, also when --adapt forces the method.
     const settings = kept.selfTraining;
-    const layers = (await selfTrainOnFolder(model, images, { ...options, settings, seed: 1 }))!;
+    const count = kept.views && options.makeViews ? (settings.views ?? 0) : 0;
+    const views = count > 0 ? await options.makeViews!(kept.views!, count) : [];
+    const { layers, probabilities } = (await selfTrainOnFolder(model, images, { ...options, settings, seed: 1, views }))!;
+    const withViews = views.length ? `, each image with ${views.length} augmented variants of it made as the study's training cells were, its label and its result the mean over them` : '';
     return {
       applied: 'self-training',
       images: images.length,
       layers,
-      summary: `self-training: the head trained on its own most confident labels of these ${images.length} images, taken as one lab's cells (${settings.rounds} rounds, the last taking ${Math.round(settings.portion * 100)} % of each predicted class; ${mode === 'auto' ? `kept by ${kept.from}; ` : ''}--adapt none turns it off; ${ONE_LAB})`,
+      ...(views.length ? { probabilities } : {}),
+      summary: `self-training: the head trained on its own most confident labels of these ${images.length} images, taken as one lab's cells (${settings.rounds} rounds, the last taking ${Math.round(settings.portion * 100)} % of each predicted class${withViews}; ${mode === 'auto' ? `kept by ${kept.from}; ` : ''}--adapt none turns it off; ${ONE_LAB})`,
     };
   }
   const layers = await adaptFeatureStandardizations(model, images, options);
@@ -367,20 +413,29 @@ export default defineCommand({
     const blank = new Uint8Array(record.inputSize * record.inputSize * 3).fill(255);
     // Every image prepared once: adaptation reads them all before any is classified.
     const prepared = new Map<string, Uint8Array>();
+    // The normalised cells at the cell size: self-training's views are made of them, as augment made the training cells'.
+    const cells = new Map<string, RgbImage>();
     for (const file of files) {
       try {
-        const input = await rawImageToInput(file, { cell: record.cell!, normalization: record.normalization, size: record.inputSize });
+        const { cell, ...input } = await rawImageToCell(file, { cell: record.cell!, normalization: record.normalization });
         // Segment rejects these for training; a prediction on a few pixels would be noise with a percentage.
         if (input.sourceWidth < MIN_SIDE || input.sourceHeight < MIN_SIDE) {
           throw new Error(`${file}: image too small (${input.sourceWidth}×${input.sourceHeight} px, need ≥ ${MIN_SIDE} on each side); not classified`);
         }
         status.set(file, { cell: input.cellStatus, reason: input.cellReason, error: null });
-        prepared.set(file, input.rgb);
+        prepared.set(file, await preparedCellToInput(cell, record.inputSize));
+        cells.set(file, cell);
       } catch (error) {
         status.set(file, { cell: null, reason: null, error: (error as Error).message });
       }
     }
-    const adaptation = await adaptToFolder(model, [...prepared.values()], args.adapt, { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize }, keptAdaptation(studies.get(record.arch), record.arch));
+    const adaptation = await adaptToFolder(
+      model,
+      [...prepared.values()],
+      args.adapt,
+      { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize, makeViews: viewsOfCells([...cells.values()], record.inputSize) },
+      keptAdaptation(studies.get(record.arch), record.arch),
+    );
     ctx.log(`test-time adaptation: ${adaptation.summary}`);
     const { probabilities } = await predictProbabilities(
       model,
@@ -388,6 +443,14 @@ export default defineCommand({
       async (file) => prepared.get(file) ?? blank, // a failed image is classified on white; its row carries the error instead
       { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize },
     );
+    // With views, an adapted image's result is the mean over it and its variants, as the study measured.
+    if (adaptation.probabilities) {
+      const adapted = new Map([...prepared.keys()].map((file, i) => [file, adaptation.probabilities![i]!] as const));
+      files.forEach((file, i) => {
+        const p = adapted.get(file);
+        if (p) probabilities[i] = p;
+      });
+    }
     model.dispose();
 
     const rows: ImagePrediction[] = files.map((file, i) => {

@@ -42,8 +42,8 @@ test('augment: N variants + a record of the source; byte-identical on rerun; see
   const { decodeRgb } = await import('../../stages/lib/image/decode.js');
   const v0 = await decodeRgb(readFileSync(path.join(a.outDir, rec.variants[0].file)));
   assert.equal(Array.from(v0.data.subarray(0, 3)), [255, 255, 255]);
-  // augment.json: the settings the variants were made with, for the report.
-  assert.equal(JSON.parse(readFileSync(path.join(a.outDir, 'augment.json'), 'utf8')), { variants: 3, seed: 7, photometric: null, cytoplasmLoss: null });
+  // augment.json: every setting the variants were made with, for the report and for predict to make the same.
+  assert.equal(JSON.parse(readFileSync(path.join(a.outDir, 'augment.json'), 'utf8')), { ...augParams, photometric: null, cytoplasmLoss: null });
 });
 
 function rec(file: string, cls: string, sha: string, status: SegmentRecord['status'] = 'ok'): SegmentRecord {

@@ -184,6 +184,9 @@ test('with adapt self-training the held-out rows and mean are the self-trained f
   assert.match(html, /after self-training on the held-out lab&#39;s unlabelled cells \(the head trained on its own most confident labels of that lab&#39;s cells, 3 rounds, the last taking 60 % of each predicted class; what pipe predict does to a folder\)/);
   assert.match(html, /Other figure<br><span class="ci">as trained<\/span>/);
   assert.match(html, /60\.0 %<br><span class="ci">bal\. 60\.0 %<\/span><\/td><\/tr>/);
+  // With views, the lead says how many variants joined each cell.
+  const withViews = labsHtml({ labs: [], crossLab: [{ ...record, selfTraining: { ...record.selfTraining!, views: 4 } }] }, [], null);
+  assert.match(withViews, /60 % of each predicted class; each cell with 4 augmented variants of it, made as the training cells&#39; were, its label and its result the mean over them; what pipe predict does/);
 });
 
 test('a skipped model\'s reason shows as its first clause, without the repeated "skipped:"', () => {

@@ -15,8 +15,12 @@ import { tempDir } from '../data/context.js';
 process.env.LEUKOPIPE_BACKEND = 'wasm';
 const DIM = 4;
 
-/** alpha: 6 cells a class, each its own group; beta: 3 cells a class, all in one capture session. */
-async function writeStudy(root: string): Promise<{ splitDir: string; featuresDir: string }> {
+/**
+ * alpha: 6 cells a class, each its own group; beta: 3 cells a class, all in one capture session. With
+ * `variants`, an augment stage's augment.json and that many variants' vectors of every cell, as augment and
+ * features lay them out.
+ */
+async function writeStudy(root: string, variants = 0): Promise<{ splitDir: string; featuresDir: string; augmentDir?: string }> {
   const splitDir = join(root, 'split');
   const featuresDir = join(root, 'features');
   await mkdir(splitDir, { recursive: true });
@@ -34,6 +38,12 @@ async function writeStudy(root: string): Promise<{ splitDir: string; featuresDir
         const path = join(featuresDir, 'features', `${file}.f32`);
         await mkdir(dirname(path), { recursive: true });
         await writeFile(path, Buffer.from(vector.buffer));
+        for (let k = 0; k < variants; k++) {
+          // A variant: the cell's vector, moved a little.
+          const variant = join(featuresDir, 'features', `augment/variants/${lab}/${cls}/${lab}-${cls}-${i}__v${k}.png.f32`);
+          await mkdir(dirname(variant), { recursive: true });
+          await writeFile(variant, Buffer.from(vector.map((v, d) => v + 0.2 * Math.cos(n + k + d)).buffer));
+        }
       }
     }
   }
@@ -42,8 +52,16 @@ async function writeStudy(root: string): Promise<{ splitDir: string; featuresDir
   await writeFile(join(featuresDir, 'features.json'), JSON.stringify({
     status: 'computed', arch: 'test_arch', weights: 'imagenet', inputSize: 8, preprocessing: 'rescale', seed: 1, dim: DIM, variants: null, items: n, layout: 'features/<file>.f32',
   }));
-  return { splitDir, featuresDir };
+  if (!variants) return { splitDir, featuresDir };
+  const augmentDir = join(root, 'augment');
+  await mkdir(augmentDir, { recursive: true });
+  await writeFile(join(augmentDir, 'augment.json'), JSON.stringify(AUGMENT_SETTINGS(variants)));
+  return { splitDir, featuresDir, augmentDir };
 }
+
+const AUGMENT_SETTINGS = (variants: number) => ({
+  variants, seed: 1, rotation: 20, widthShift: 0.1, heightShift: 0.1, shear: 0.2, horizontalFlip: true, verticalFlip: true, fill: 'white', photometric: null, cytoplasmLoss: null,
+});
 
 // The head's settings every case shares; each case gives what it varies.
 const HEAD_PARAMS = {
@@ -51,11 +69,11 @@ const HEAD_PARAMS = {
   standardizeFeatures: true, recalibrateBatchNorm: null, maxStepsPerEpoch: null, bootstrap: 20, backend: 'wasm',
 };
 
-function crossLabContext(study: { splitDir: string; featuresDir: string }, params: Partial<CrossLabParams>) {
+function crossLabContext(study: { splitDir: string; featuresDir: string; augmentDir?: string }, params: Partial<CrossLabParams>) {
   return stageContext({
     stageId: 'cross-lab',
     matrix: { arch: 'test_arch' },
-    deps: { split: study.splitDir, features: study.featuresDir },
+    deps: { split: study.splitDir, features: study.featuresDir, ...(study.augmentDir ? { augment: study.augmentDir } : {}) },
     params: { ...HEAD_PARAMS, ...params } as CrossLabParams,
   });
 }
@@ -119,7 +137,8 @@ test('adapt self-training: the held-out figure is the self-trained head\'s, roun
   await crossLab.run(ctx);
   const record = JSON.parse(readFileSync(join(ctx.outDir, 'cross-lab.json'), 'utf8')) as CrossLabRecord;
   assert.is(record.adapt, 'self-training');
-  assert.equal(record.selfTraining, { rounds: 2, portion: 0.5, epochs: 5, learningRate: 1e-4 }, 'the settings given, the rest the defaults');
+  assert.equal(record.selfTraining, { rounds: 2, portion: 0.5, epochs: 5, learningRate: 1e-4, views: 0 }, 'the settings given, the rest the defaults; no augment stage, no views');
+  assert.is(record.views, undefined);
   for (const lab of ['alpha', 'beta']) {
     for (const round of [1, 2]) assert.ok(existsSync(join(ctx.stateDir, `${lab}-k0-self-training`, `self-training-${round}`)), `${lab}: round ${round} trained the head`);
     assert.not.ok(existsSync(join(ctx.stateDir, `${lab}-k1-self-training`)), 'no self-training once the head has seen the lab');
@@ -137,6 +156,29 @@ test('adapt self-training: the held-out figure is the self-trained head\'s, roun
   assert.is(record.curve.find((c) => c.lab === 'alpha' && c.k === 1)!.figure, 'as-trained');
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   assert.is(record.mean.selfTrained!.accuracy, mean(record.heldOut.map((h) => h.selfTrained!.accuracy!)));
+});
+
+test('self-training views: the augment stage\'s variants of each held-out cell, as many as it and the features give', async () => {
+  const study = await writeStudy(tempDir('leukopipe-cross-lab-views-'), 2);
+  const run = async (selfTraining: CrossLabParams['selfTraining']) => {
+    const ctx = await crossLabContext(study, { curve: [0], adapt: 'self-training', selfTraining: { rounds: 2, portion: 0.5, ...selfTraining } });
+    await crossLab.run(ctx);
+    const record = JSON.parse(readFileSync(join(ctx.outDir, 'cross-lab.json'), 'utf8')) as CrossLabRecord;
+    const { predictions } = parsePredictionsCsv(readFileSync(join(ctx.outDir, HELD_OUT_PREDICTIONS.selfTrained), 'utf8'), HELD_OUT_PREDICTIONS.selfTrained);
+    return { record, probabilities: predictions.map((p) => p.probabilities!) };
+  };
+  const withViews = await run({});
+  // The default asks for 4; augment made 2.
+  assert.is(withViews.record.selfTraining!.views, 2);
+  assert.equal(withViews.record.views, AUGMENT_SETTINGS(2), 'how the views were made, for pipe predict');
+  const alone = await run({ views: 0 });
+  assert.is(alone.record.selfTraining!.views, 0);
+  assert.is(alone.record.views, undefined);
+  assert.not.equal(withViews.probabilities, alone.probabilities, 'the views change what the head learns and its result');
+  // features.variants 1: only the first variant has vectors to use.
+  const record = JSON.parse(readFileSync(join(study.featuresDir, 'features.json'), 'utf8'));
+  await writeFile(join(study.featuresDir, 'features.json'), JSON.stringify({ ...record, variants: 1 }));
+  assert.is((await run({})).record.selfTraining!.views, 1);
 });
 
 test('standardizePerLab: each lab\'s rows take mean 0 and variance ≈ 1 from that lab\'s own statistics', () => {

@@ -84,6 +84,32 @@ test('self-training trains only the head, towards confident labels of the folder
   assert.is((await adaptToFolder(model(), images, 'auto', opts)).applied, 'adabn');
 });
 
+test('self-training with views: each image\'s variants, made with the study\'s augment settings, join it; its result is the mean over them', async () => {
+  const opts = { size: 4, preprocessing: 'rescale' as const, batchSize: 8 };
+  const images = Array.from({ length: 12 }, (_, i) => (i % 2 ? colour(200 + i, 60, 80) : colour(60, 80, 200 + i)));
+  // A view: the image a little darker (k = 0) or lighter (k = 1).
+  const view = (k: number) => images.map((im) => im.map((v) => Math.max(0, Math.min(255, v + (k ? 20 : -20)))));
+  const settings = { variants: 4, seed: 1, rotation: 20, widthShift: 0.1, heightShift: 0.1, shear: 0.2, horizontalFlip: true, verticalFlip: true, fill: 'white' as const };
+  const calls: [unknown, number][] = [];
+  const makeViews = async (s: unknown, count: number) => (calls.push([s, count]), Array.from({ length: count }, (_, k) => view(k)));
+  const kept = { ...DEFAULT_ADAPTATION, selfTraining: { rounds: 2, portion: 0.5, epochs: 3, learningRate: 0.01, views: 2 }, views: settings, from: 'a test study' };
+  const m = studyModel();
+  const result = await adaptToFolder(m, images, 'self-training', { ...opts, makeViews }, kept);
+  assert.equal(calls, [[settings, 2]], 'the views are made once, with the study\'s settings and count');
+  assert.match(result.summary, /each image with 2 augmented variants of it/);
+  // The result: the adapted model's probabilities averaged over the image and its two views.
+  const predict = (list: Uint8Array[]) => tf.tidy(() => (m.predict(tf.tensor4d(Float32Array.from(list.flatMap((im) => [...im].map((v) => v / 255))), [list.length, 4, 4, 3])) as tf.Tensor).arraySync() as number[][]);
+  const [own, dark, light] = [predict(images), predict(view(0)), predict(view(1))];
+  assert.is(result.probabilities!.length, images.length);
+  result.probabilities!.forEach((p, i) => p.forEach((v, c) => assert.ok(Math.abs(v - (own[i]![c]! + dark[i]![c]! + light[i]![c]!) / 3) < 1e-5, `image ${i} class ${c}`)));
+  // A study without views (or none recorded): the images alone, no views made, the model's own result.
+  calls.length = 0;
+  const alone = await adaptToFolder(studyModel(), images, 'self-training', { ...opts, makeViews }, { ...kept, views: null });
+  assert.equal(calls, []);
+  assert.is(alone.probabilities, undefined);
+  assert.not.match(alone.summary, /augmented variants/);
+});
+
 test('--adapt: auto adapts from MIN_ADAPT_IMAGES images, none never, adabn and self-training always; a bad value is an error naming the flag', async () => {
   const opts = { size: 4, preprocessing: 'rescale' as const, batchSize: 8 };
   const few = Array.from({ length: MIN_ADAPT_IMAGES - 1 }, (_, i) => flat(i * 3));

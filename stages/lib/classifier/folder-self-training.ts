@@ -1,7 +1,8 @@
 // Self-training of a whole model's head on one folder of images from one lab (`pipe predict --adapt
 // self-training`): the images go through the model up to its head once, and the head trains on its own most
 // confident labels of them (self-training.ts), exactly as the leave-one-lab-out study measured it on cached
-// features (cross-lab, adapt: self-training). The backbone is left as it is.
+// features (cross-lab, adapt: self-training). With views, each image's augmented variants go through the model
+// too and join it, as the study's held-out cells did. The backbone is left as it is.
 import * as tf from '@tensorflow/tfjs';
 import { inputInModel } from './batch-norm-recalibration.js';
 import { applyLayers } from './graph-surgery.js';
@@ -25,31 +26,52 @@ export function studyHead(model: tf.LayersModel): tf.layers.Layer[] | null {
   return inputInModel(model, layers[0]!).shape.length === 2 ? layers : null;
 }
 
+export interface FolderSelfTraining {
+  /** The layers trained. */
+  layers: string[];
+  /** Each image's class probabilities afterwards: the mean over it and its views. */
+  probabilities: number[][];
+}
+
 /**
- * Self-trains `model`'s head in place on `images` (RGB at the model's input size). Returns the names of the
- * layers trained, or null when the model has no study head.
+ * Self-trains `model`'s head in place on `images` (RGB at the model's input size); `views` are the images'
+ * augmented variants, one array per variant in the images' order (none: the images alone). Returns the
+ * layers trained and the images' probabilities, or null when the model has no study head.
  */
 export async function selfTrainOnFolder(
   model: tf.LayersModel,
   images: readonly Uint8Array[],
-  options: { size: number; preprocessing: Preprocessing; batchSize?: number; settings: SelfTrainingSettings; seed: number },
-): Promise<string[] | null> {
+  options: {
+    size: number;
+    preprocessing: Preprocessing;
+    batchSize?: number;
+    settings: SelfTrainingSettings;
+    seed: number;
+    views?: readonly (readonly Uint8Array[])[];
+  },
+): Promise<FolderSelfTraining | null> {
   const head = studyHead(model);
   if (!head) return null;
   const features = inputInModel(model, head[0]!);
   const dim = features.shape[1] as number;
   const probe = tf.model({ inputs: model.inputs, outputs: features, name: `${model.name}_head_input` });
-  const x = new Float32Array(images.length * dim);
   const batchSize = options.batchSize ?? 32;
-  for (let start = 0; start < images.length; start += batchSize) {
-    const batch = imagesToTensor(images.slice(start, start + batchSize), options.size, options.preprocessing);
-    const out = probe.predict(batch) as tf.Tensor;
-    x.set(await out.data(), start * dim);
-    tf.dispose([batch, out]);
-  }
+  const vectors = async (list: readonly Uint8Array[]): Promise<Float32Array> => {
+    const x = new Float32Array(list.length * dim);
+    for (let start = 0; start < list.length; start += batchSize) {
+      const batch = imagesToTensor(list.slice(start, start + batchSize), options.size, options.preprocessing);
+      const out = probe.predict(batch) as tf.Tensor;
+      x.set(await out.data(), start * dim);
+      tf.dispose([batch, out]);
+    }
+    return x;
+  };
+  const x = await vectors(images);
+  const views: Float32Array[] = [];
+  for (const view of options.views ?? []) views.push(await vectors(view));
   // The same layer objects on a vector input: training this model trains the whole model's head.
   const input = tf.input({ shape: [dim], name: 'head_input' });
   const headOnly = tf.model({ inputs: input, outputs: applyLayers(input, head), name: `${model.name}_head` });
-  await selfTrainHead(headOnly, x, dim, { settings: options.settings, seed: options.seed, stateDir: null });
-  return head.map((l) => l.name);
+  const probabilities = await selfTrainHead(headOnly, x, dim, { settings: options.settings, seed: options.seed, stateDir: null, views });
+  return { layers: head.map((l) => l.name), probabilities };
 }

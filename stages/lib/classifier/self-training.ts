@@ -3,6 +3,9 @@
 // on those cells alone. Each round takes, for every predicted class, that class's most confident share of
 // the cells, so a lab the head reads as mostly one class still gives every class its share; the share grows
 // round by round (portion × round / rounds), and the next round's labels come from the head just trained.
+// With views, every cell also comes as its augmented variants (the training data's augmentation): a cell's
+// label is the mean prediction over it and its variants, the head trains on all of them, and the final
+// probabilities are that mean too, so a label must hold across the variations the head should ignore.
 // It needs no training-lab data, so `pipe predict` runs it on a folder exactly as the leave-one-lab-out
 // study measured it (cross-lab, adapt: self-training).
 import * as tf from '@tensorflow/tfjs';
@@ -22,10 +25,16 @@ export interface SelfTrainingSettings {
   epochs: number;
   /** Adam's learning rate: a tenth of the head's own, so the head moves towards the lab without forgetting. */
   learningRate: number;
+  /**
+   * Augmented variants per cell that join it (at most what the features or the augment settings give; 0:
+   * the cells alone). Absent in records written before 2026-12-07, which self-trained on the cells alone.
+   */
+  views?: number;
 }
 
-// 5 rounds to 80 % (3 to 60 % until 2026-12-07 08:30): higher on both backbones' mean over held-out labs, every seed (BENCHMARKS.md, Labs).
-export const SELF_TRAINING_DEFAULTS: SelfTrainingSettings = { rounds: 5, portion: 0.8, epochs: 5, learningRate: 1e-4 };
+// 5 rounds to 80 % (3 to 60 % until 2026-12-07 08:30): higher on both backbones' mean over held-out labs, every
+// seed; 4 views (none until 2026-12-07 10:30): higher on MobileNet's, every seed (BENCHMARKS.md, Labs).
+export const SELF_TRAINING_DEFAULTS: Required<SelfTrainingSettings> = { rounds: 5, portion: 0.8, epochs: 5, learningRate: 1e-4, views: 4 };
 const BATCH_SIZE = 32;
 
 /** Indices of each predicted class's most confident `portion` of the rows (at least one per predicted class), ascending. */
@@ -95,24 +104,50 @@ export async function trainHeadOnRows(
 
 /**
  * Self-trains `head` (the study's head, input [dim]) in place on one lab's vectors `x` and returns its
- * class probabilities for them afterwards. `stateDir` holds the rounds' training state (a temporary folder
- * when null, removed afterwards).
+ * class probabilities for them afterwards. `views` are the vectors of the cells' augmented variants, one
+ * matrix per variant in the rows' order of `x` (none: the cells alone). `stateDir` holds the rounds'
+ * training state (a temporary folder when null, removed afterwards).
  */
 export async function selfTrainHead(
   head: tf.LayersModel,
   x: Float32Array,
   dim: number,
-  options: { settings: SelfTrainingSettings; seed: number; stateDir: string | null; signal?: AbortSignal },
+  options: { settings: SelfTrainingSettings; seed: number; stateDir: string | null; signal?: AbortSignal; views?: readonly Float32Array[] },
 ): Promise<number[][]> {
   const { settings, seed } = options;
+  const views = options.views ?? [];
+  const cells = x.length / dim;
+  for (const [j, v] of views.entries()) {
+    if (v.length !== x.length) throw new Error(`self-training: view ${j} has ${v.length / dim} vectors for ${cells} cells`);
+  }
+  // Row j·cells + i is cell i in view j (view 0: the cell itself).
+  const copies = views.length + 1;
+  const all = copies === 1 ? x : new Float32Array(x.length * copies);
+  if (copies > 1) [x, ...views].forEach((v, j) => all.set(v, j * x.length));
+  const probabilities = (): number[][] => {
+    const p = predictFeatureMatrix(head, all, dim);
+    if (copies === 1) return p;
+    return Array.from({ length: cells }, (_, i) => p[i]!.map((_, c) => {
+      let sum = 0;
+      for (let j = 0; j < copies; j++) sum += p[j * cells + i]![c]!;
+      return sum / copies;
+    }));
+  };
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'leukopipe-self-training-'));
   try {
-    const first = predictFeatureMatrix(head, x, dim);
+    const first = probabilities();
     const classes = first[0]?.length ?? 0;
     if (classes === 0) return first;
     return await selfTrain(first, settings, async (rows, labels, round) => {
-      await trainHeadOnRows(head, x, dim, rows, labels, { classes, settings, seed: seed + round, stateDir: join(stateDir, `self-training-${round}`), signal: options.signal });
-      return predictFeatureMatrix(head, x, dim);
+      const every = (row: number) => Array.from({ length: copies }, (_, j) => j * cells + row);
+      await trainHeadOnRows(head, all, dim, rows.flatMap(every), labels.flatMap((l) => Array<number>(copies).fill(l)), {
+        classes,
+        settings,
+        seed: seed + round,
+        stateDir: join(stateDir, `self-training-${round}`),
+        signal: options.signal,
+      });
+      return probabilities();
     });
   } finally {
     if (!options.stateDir) rmSync(stateDir, { recursive: true, force: true });

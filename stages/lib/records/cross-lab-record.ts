@@ -2,6 +2,7 @@
 // curve) and the report reads.
 import type { SourceMetrics } from '../metrics/evaluation-metrics.js';
 import type { SelfTrainingSettings } from '../classifier/self-training.js';
+import type { AugmentSettings } from './augment-record.js';
 
 export interface HeldOutResult {
   lab: string;
@@ -42,6 +43,11 @@ export interface CrossLabRecord {
   adapt: CrossLabAdaptation;
   /** The self-training's settings (adapt: self-training; stages/lib/classifier/self-training.ts). */
   selfTraining?: SelfTrainingSettings | null;
+  /**
+   * How the variants that self-training used as views were made (augment.json), present when
+   * `selfTraining.views` > 0: pipe predict makes the same of a folder's cells.
+   */
+  views?: AugmentSettings;
   protocol: string;
   heldOut: HeldOutResult[];
   /** Mean over held-out labs (the figure settings are chosen on). */

@@ -49,7 +49,8 @@ function adaptationText(r: CrossLabRecord, short: boolean): string {
   if (r.adapt === 'adabn') return short ? 'with AdaBN' : `with test-time adaptation (AdaBN on the held-out lab), ${kept}`;
   if (r.adapt === 'self-training') {
     const st = r.selfTraining;
-    const how = st ? `${st.rounds} rounds, the last taking ${Math.round(st.portion * 100)} % of each predicted class` : 'several rounds';
+    const views = st?.views ? `; each cell with ${st.views} augmented variant${st.views === 1 ? '' : 's'} of it, made as the training cells' were, its label and its result the mean over them` : '';
+    const how = st ? `${st.rounds} rounds, the last taking ${Math.round(st.portion * 100)} % of each predicted class${views}` : 'several rounds';
     return short
       ? 'after self-training on its unlabelled cells'
       : `after self-training on the held-out lab's unlabelled cells (the head trained on its own most confident labels of that lab's cells, ${how}; what pipe predict does to a folder), ${kept}`;
