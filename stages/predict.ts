@@ -272,13 +272,13 @@ function isAugmentParams(s: AugmentSettings): s is AugmentSettings & AugmentPara
  * very variants it had there.
  */
 function viewsOfCells(cells: readonly RgbImage[], size: number): MakeViews {
-  return async (settings, count) => {
-    const hashes = await Promise.all(cells.map(async (c) => createHash('sha256').update(await encodePng(c)).digest('hex')));
-    const views: Uint8Array[][] = [];
-    for (let k = 0; k < count; k++) {
-      views.push(await Promise.all(cells.map(async (c, i) => preparedCellToInput((await cellVariant(c, hashes[i]!, k, settings)).image, size))));
-    }
-    return views;
+  return (settings, count) => {
+    let hashes: Promise<string[]> | null = null;
+    const hashesOnce = () => (hashes ??= Promise.all(cells.map(async (c) => createHash('sha256').update(await encodePng(c)).digest('hex'))));
+    return Array.from({ length: count }, (_, k) => async () => {
+      const h = await hashesOnce();
+      return Promise.all(cells.map(async (c, i) => preparedCellToInput((await cellVariant(c, h[i]!, k, settings)).image, size)));
+    });
   };
 }
 
@@ -305,8 +305,11 @@ export interface KeptAdaptation {
 // Without a study's record there are no augment settings to make views with: the cells alone.
 export const DEFAULT_ADAPTATION: KeptAdaptation = { adapt: 'self-training', selfTraining: { ...SELF_TRAINING_DEFAULTS, views: 0 }, views: null, from: 'the default study' };
 
-/** The variants of every image, one array per variant (k = 0, 1, …) in the images' order. */
-export type MakeViews = (settings: AugmentParams, count: number) => Promise<Uint8Array[][]>;
+/**
+ * The variants of every image: one producer per variant (k = 0, 1, …), each giving that variant of every image in
+ * the images' order when called, so a large folder holds one variant's pixels at a time.
+ */
+export type MakeViews = (settings: AugmentParams, count: number) => (() => Promise<Uint8Array[]>)[];
 
 const ONE_LAB =
   'run one lab\'s cells of every class per folder: a folder mixing labs, or of one class, misleads it';
@@ -341,7 +344,7 @@ export async function adaptToFolder(
     // The settings the study measured, also when --adapt forces the method.
     const settings = kept.selfTraining;
     const count = kept.views && options.makeViews ? (settings.views ?? 0) : 0;
-    const views = count > 0 ? await options.makeViews!(kept.views!, count) : [];
+    const views = count > 0 ? options.makeViews!(kept.views!, count) : [];
     const { layers, probabilities } = (await selfTrainOnFolder(model, images, { ...options, settings, seed: 1, views }))!;
     const withViews = views.length ? `, each image with ${views.length} augmented variants of it made as the study's training cells were, its label and its result the mean over them` : '';
     return {

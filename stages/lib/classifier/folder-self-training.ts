@@ -34,9 +34,10 @@ export interface FolderSelfTraining {
 }
 
 /**
- * Self-trains `model`'s head in place on `images` (RGB at the model's input size); `views` are the images'
- * augmented variants, one array per variant in the images' order (none: the images alone). Returns the
- * layers trained and the images' probabilities, or null when the model has no study head.
+ * Self-trains `model`'s head in place on `images` (RGB at the model's input size); `views` give the images'
+ * augmented variants, one producer per variant returning that variant of every image in the images' order
+ * (none: the images alone); each view's pixels are dropped once its vectors are taken. Returns the layers
+ * trained and the images' probabilities, or null when the model has no study head.
  */
 export async function selfTrainOnFolder(
   model: tf.LayersModel,
@@ -47,7 +48,7 @@ export async function selfTrainOnFolder(
     batchSize?: number;
     settings: SelfTrainingSettings;
     seed: number;
-    views?: readonly (readonly Uint8Array[])[];
+    views?: readonly (() => Promise<readonly Uint8Array[]>)[];
   },
 ): Promise<FolderSelfTraining | null> {
   const head = studyHead(model);
@@ -68,7 +69,7 @@ export async function selfTrainOnFolder(
   };
   const x = await vectors(images);
   const views: Float32Array[] = [];
-  for (const view of options.views ?? []) views.push(await vectors(view));
+  for (const view of options.views ?? []) views.push(await vectors(await view()));
   // The same layer objects on a vector input: training this model trains the whole model's head.
   const input = tf.input({ shape: [dim], name: 'head_input' });
   const headOnly = tf.model({ inputs: input, outputs: applyLayers(input, head), name: `${model.name}_head` });
