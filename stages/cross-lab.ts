@@ -191,7 +191,7 @@ export default defineStage<CrossLabParams>({
     // so that pipe predict makes the same of a folder's cells.
     const augment = declaredDep(ctx, 'augment');
     const augmentSettings = augment && existsSync(join(augment.dir, AUGMENT_JSON)) ? (JSON.parse(readFileSync(join(augment.dir, AUGMENT_JSON), 'utf8')) as AugmentSettings) : null;
-    const viewCount = wanted && augment && augmentSettings ? Math.min(wanted.views, augmentSettings.variants, record.variants ?? Infinity) : 0;
+    const viewCount = wanted && augmentSettings ? Math.min(wanted.views, augmentSettings.variants, record.variants ?? Infinity) : 0;
     const selfTraining = wanted ? { ...wanted, views: viewCount } : null;
     const viewsOf = async (cells: readonly LabelledFile[]): Promise<Float32Array[]> => {
       const views: Float32Array[] = [];
@@ -278,6 +278,8 @@ export default defineStage<CrossLabParams>({
         let selfTrainedSum: number[][] | null = null;
         let adaptable = true;
         let epochs = 0;
+        // Self-training's views of the held-out cells, read once for every head.
+        const views = selfTraining && k === 0 ? await viewsOf(testCells) : [];
         const fitHead = async (matrix: HeadMatrix, seed: number, name: string) => {
           const model = headModel(dim, createHeadLayers(classes.length, seed, { standardize: p.standardizeFeatures ?? true, normalization: p.headNormalization ?? 'batch' }));
           const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
@@ -321,7 +323,6 @@ export default defineStage<CrossLabParams>({
           // figure, and would seed worse labels.
           if (selfTraining && k === 0) {
             const stateDir = join(ctx.stateDir, `${name}-self-training`);
-            const views = await viewsOf(testCells);
             selfTrainedSum = addProbabilities(selfTrainedSum, await selfTrainHead(model, x, dim, { settings: selfTraining, seed, stateDir, signal: ctx.signal, views }));
           }
           model.dispose();

@@ -272,13 +272,11 @@ function isAugmentParams(s: AugmentSettings): s is AugmentSettings & AugmentPara
  * very variants it had there.
  */
 function viewsOfCells(cells: readonly RgbImage[], size: number): MakeViews {
-  return (settings, count) => {
-    let hashes: Promise<string[]> | null = null;
-    const hashesOnce = () => (hashes ??= Promise.all(cells.map(async (c) => createHash('sha256').update(await encodePng(c)).digest('hex'))));
-    return Array.from({ length: count }, (_, k) => async () => {
-      const h = await hashesOnce();
-      return Promise.all(cells.map(async (c, i) => preparedCellToInput((await cellVariant(c, h[i]!, k, settings)).image, size)));
-    });
+  return async (settings, count) => {
+    const hashes = await Promise.all(cells.map(async (c) => createHash('sha256').update(await encodePng(c)).digest('hex')));
+    return Array.from({ length: count }, (_, k) => () =>
+      Promise.all(cells.map(async (c, i) => preparedCellToInput((await cellVariant(c, hashes[i]!, k, settings)).image, size))),
+    );
   };
 }
 
@@ -309,7 +307,7 @@ export const DEFAULT_ADAPTATION: KeptAdaptation = { adapt: 'self-training', self
  * The variants of every image: one producer per variant (k = 0, 1, …), each giving that variant of every image in
  * the images' order when called, so a large folder holds one variant's pixels at a time.
  */
-export type MakeViews = (settings: AugmentParams, count: number) => (() => Promise<Uint8Array[]>)[];
+export type MakeViews = (settings: AugmentParams, count: number) => Promise<(() => Promise<Uint8Array[]>)[]>;
 
 const ONE_LAB =
   'run one lab\'s cells of every class per folder: a folder mixing labs, or of one class, misleads it';
@@ -344,7 +342,7 @@ export async function adaptToFolder(
     // The settings the study measured, also when --adapt forces the method.
     const settings = kept.selfTraining;
     const count = kept.views && options.makeViews ? (settings.views ?? 0) : 0;
-    const views = count > 0 ? options.makeViews!(kept.views!, count) : [];
+    const views = count > 0 ? await options.makeViews!(kept.views!, count) : [];
     const { layers, probabilities } = (await selfTrainOnFolder(model, images, { ...options, settings, seed: 1, views }))!;
     const withViews = views.length ? `, each image with ${views.length} augmented variants of it made as the study's training cells were, its label and its result the mean over them` : '';
     return {
@@ -440,20 +438,19 @@ export default defineCommand({
       keptAdaptation(studies.get(record.arch), record.arch),
     );
     ctx.log(`test-time adaptation: ${adaptation.summary}`);
-    const { probabilities } = await predictProbabilities(
-      model,
-      files,
-      async (file) => prepared.get(file) ?? blank, // a failed image is classified on white; its row carries the error instead
-      { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize },
-    );
-    // With views, an adapted image's result is the mean over it and its variants, as the study measured.
-    if (adaptation.probabilities) {
-      const adapted = new Map([...prepared.keys()].map((file, i) => [file, adaptation.probabilities![i]!] as const));
-      files.forEach((file, i) => {
-        const p = adapted.get(file);
-        if (p) probabilities[i] = p;
-      });
-    }
+    // With views, self-training already gave each adapted image its result, the mean over it and its variants,
+    // as the study measured; the model runs over the images only where it did not.
+    const adapted = adaptation.probabilities ? new Map([...prepared.keys()].map((file, i) => [file, adaptation.probabilities![i]!] as const)) : null;
+    const probabilities = adapted
+      ? files.map((file) => adapted.get(file) ?? []) // a failed image: its row carries the error instead
+      : (
+          await predictProbabilities(
+            model,
+            files,
+            async (file) => prepared.get(file) ?? blank, // a failed image is classified on white; its row carries the error instead
+            { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize },
+          )
+        ).probabilities;
     model.dispose();
 
     const rows: ImagePrediction[] = files.map((file, i) => {

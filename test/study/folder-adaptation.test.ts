@@ -91,7 +91,7 @@ test('self-training with views: each image\'s variants, made with the study\'s a
   const view = (k: number) => images.map((im) => im.map((v) => Math.max(0, Math.min(255, v + (k ? 20 : -20)))));
   const settings = { variants: 4, seed: 1, rotation: 20, widthShift: 0.1, heightShift: 0.1, shear: 0.2, horizontalFlip: true, verticalFlip: true, fill: 'white' as const };
   const calls: [unknown, number][] = [];
-  const makeViews = (s: unknown, count: number) => (calls.push([s, count]), Array.from({ length: count }, (_, k) => async () => view(k)));
+  const makeViews = async (s: unknown, count: number) => (calls.push([s, count]), Array.from({ length: count }, (_, k) => async () => view(k)));
   const kept = { ...DEFAULT_ADAPTATION, selfTraining: { rounds: 2, portion: 0.5, epochs: 3, learningRate: 0.01, views: 2 }, views: settings, from: 'a test study' };
   const m = studyModel();
   const result = await adaptToFolder(m, images, 'self-training', { ...opts, makeViews }, kept);
