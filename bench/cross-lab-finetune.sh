@@ -6,6 +6,7 @@
 # MODE=transfer checks the cross-lab stage's cached-feature figures through predict's whole path on raw images.
 #   bench/cross-lab-finetune.sh                      (MobileNet α=0.25 fine-tuned, the default run's settings)
 #   ARCH=resnet50 MODE=transfer bench/cross-lab-finetune.sh
+#   SETS='train.seed=2' bench/cross-lab-finetune.sh  (more `--set` values for the trainings, separated by ' && ')
 # Run it in a workspace where `npx pipe run` has finished; it leaves the last model published (a plain
 # `npx pipe run` restores the default from the store).
 set -euo pipefail
@@ -14,10 +15,14 @@ mode=${MODE:-finetune}
 instance="train[arch=$arch,mode=$mode]"
 labs=$(ls artifacts/stages/labs/images)
 out=$(mktemp -d)
+extra=()
+if [ -n "${SETS:-}" ]; then
+  while IFS= read -r s || [ -n "$s" ]; do extra+=(--set "$s"); done < <(printf '%s\n' "$SETS" | sed 's/ && /\n/g')
+fi
 for lab in $labs; do
   others=$(printf '%s\n' $labs | grep -vx "$lab" | sed 's/.*/"&"/' | paste -sd, -)
   t0=$(date +%s)
-  npx pipe run "$instance" --plain --set "train.trainLabs=[$others]" > "$out/$lab-run.log" 2>&1 || { echo "FAILED $lab (log: $out/$lab-run.log)"; tail -5 "$out/$lab-run.log"; exit 1; }
+  npx pipe run "$instance" --plain --set "train.trainLabs=[$others]" ${extra[@]+"${extra[@]}"} > "$out/$lab-run.log" 2>&1 || { echo "FAILED $lab (log: $out/$lab-run.log)"; tail -5 "$out/$lab-run.log"; exit 1; }
   for adapt in none adabn self-training; do
     npx pipe predict --model "$instance" --adapt "$adapt" --out "$out/$lab-$adapt" "artifacts/stages/labs/images/$lab" > "$out/$lab-$adapt.log" 2>&1
   done
