@@ -16,6 +16,9 @@ import type { Instance } from '../config/plan.js';
 import type { JobEvent } from './slurm-job.js';
 import { StageFailure, type HostCallbacks } from '../host/stage-process.js';
 
+// Slurm's time limit and memory enforcement signal the job's processes before the job's state says why; a
+// command killed by a signal waits this long for that verdict (squeue is polled about once a second).
+const SIGNAL_VERDICT_WAIT_MS = 10_000;
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE', 'GONE']);
 
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -223,6 +226,8 @@ export class SlurmStageProcess implements HostProcess {
   private lastState = '';
   private stderrTail: string[] = [];
   private hostExit: { message: string; code: number | undefined } | undefined;
+  /** The command died of a signal: held until Slurm says whether it sent it (time limit, memory, cancel). */
+  private signalled: { error: StageFailure; at: number } | undefined;
 
   constructor(private readonly ex: SlurmExecutor, env: Record<string, string>, private readonly cb: HostCallbacks, private readonly spec: JobSpec) {
     this.dir = join(ex.ws.pipeDir, 'slurm', `${spec.name.replace(/[^A-Za-z0-9_.=-]+/g, '_').slice(0, 80)}-${tmpSuffix()}`);
@@ -326,6 +331,8 @@ export class SlurmStageProcess implements HostProcess {
       const p = this.pending;
       this.pending = undefined;
       p?.resolve();
+    } else if (m.type === 'error' && m.signal && !this.cancelled) {
+      this.signalled = { error: new StageFailure(`${m.message}\n  (${this.where()})`, m.exitCode), at: Date.now() };
     } else if (m.type === 'error') {
       this.fail(new StageFailure(`${m.clean ? m.message : `${m.message}${this.tail()}`}\n  (${this.where()})`, m.exitCode));
     } else if (m.type === 'exited') {
@@ -345,7 +352,14 @@ export class SlurmStageProcess implements HostProcess {
       this.lastState = shown;
       this.cb.log('log', `slurm job ${this.jobId}: ${state.toLowerCase()}${reason && reason !== 'None' ? ` (${reason})` : ''}${node && state === 'RUNNING' ? ` on ${node}` : ''}`);
     }
-    if (!TERMINAL.has(state)) return;
+    if (!TERMINAL.has(state)) {
+      // The job lives on, so the signal was not Slurm's verdict on it: report the command's own failure.
+      if (this.signalled && Date.now() - this.signalled.at > SIGNAL_VERDICT_WAIT_MS) {
+        this.fail(this.signalled.error);
+        this.signalled = undefined;
+      }
+      return;
+    }
     this.ended = true;
     this.readEvents();
     rmSync(join(this.ex.activeDir, this.jobId!), { force: true });
@@ -356,7 +370,8 @@ export class SlurmStageProcess implements HostProcess {
       const code = exit && exit.signal === 0 ? exit.code : undefined;
       // Slurm's own verdict (time limit, cancel, node failure) wins over the signal the host died of.
       const crashed = (state === 'FAILED' || state === 'COMPLETED') && !oom;
-      if (this.hostExit && crashed) this.fail(new StageFailure(this.hostExit.message, this.hostExit.code));
+      if (this.signalled && crashed) this.fail(this.signalled.error);
+      else if (this.hostExit && crashed) this.fail(new StageFailure(this.hostExit.message, this.hostExit.code));
       else this.fail(new StageFailure(`${this.describeEnd(oom ? 'OUT_OF_MEMORY' : state, exit)}\n  log: ${this.logPath()}${this.logTail()}`, state === 'FAILED' && !oom ? code : undefined));
     } else if (state === 'COMPLETED' && this.closed) rmSync(this.dir, { recursive: true, force: true });
     this.ex.forget(this);

@@ -25,4 +25,5 @@ export type FromHost =
   | { type: 'skip-check'; reason: string | null; unwanted?: number[] }
   /** `usage`: what the host process has used so far (cumulative, not per job). */
   | { type: 'done'; usage?: ProcessUsage }
-  | { type: 'error'; message: string; clean: boolean; exitCode?: number };
+  /** `signal`: the stage's command was killed by this signal (on a cluster node, often the scheduler's doing). */
+  | { type: 'error'; message: string; clean: boolean; exitCode?: number; signal?: string };

@@ -152,6 +152,7 @@ async function runShell(command: string, data: ContextData, inputsFile: string):
   if (out.code !== 0) {
     throw Object.assign(new CleanError(`command exited with code ${out.code ?? out.signal}${tail.length ? `\n${tail.map((l) => `    ${l}`).join('\n')}` : ''}`), {
       exitCode: out.code ?? undefined,
+      ...(out.signal ? { signal: out.signal } : {}),
     });
   }
 }
@@ -167,11 +168,11 @@ process.on('message', (m: ToHost) => {
   runJob(m.job).then(
     () => send({ type: 'done', usage: processUsage() }),
     (e: unknown) => {
-      const err = e as Error & { exitCode?: number };
+      const err = e as Error & { exitCode?: number; signal?: string };
       const clean = err instanceof CleanError || err?.name === 'StageError';
       // A stage's stack names stages/<file>.ts:line (the bundle's inline map), not .pipe/bundles/<file>.mjs.
       const message = clean ? err.message : err?.stack ? mapBundleStack(err.stack) : String(e);
-      send({ type: 'error', message, clean, ...(err?.exitCode !== undefined ? { exitCode: err.exitCode } : {}) });
+      send({ type: 'error', message, clean, ...(err?.exitCode !== undefined ? { exitCode: err.exitCode } : {}), ...(err?.signal ? { signal: err.signal } : {}) });
     },
   );
 });

@@ -119,6 +119,9 @@ if (skip) {
       stages: [
         { id: 'bad', command: 'echo about to fail >&2; exit 3', outputs: [] },
         { id: 'dies', module: 'stages/exit7.ts', outputs: [] },
+        // Killed by a signal Slurm did not send: the job lives on, so after a short wait for Slurm's verdict
+        // the command's own failure is what is reported.
+        { id: 'shot', command: 'kill -TERM $$', outputs: [] },
       ],
     });
     const r = await ws.pipe(['run', '--executor', 'slurm', '--keep-going']);
@@ -127,6 +130,7 @@ if (skip) {
     const m = /FAILED\s+dies[^\n]*\n\s+stage process exited \(code 7\) in slurm job (\d+), log (\S+)/.exec(r.stdout);
     assert.ok(m, r.stdout);
     assert.ok(existsSync(ws.path(m![2]!)), 'the log is where the message says');
+    assert.match(r.stdout, /FAILED\s+shot[^\n]*\n\s+command exited with code SIGTERM\n\s+\(slurm job \d+, log /);
     await until('job state', () => jobState(m![1]!) === 'FAILED');
     assert.not.ok(ws.exists('artifacts/stages/bad'));
   });
