@@ -331,10 +331,10 @@ export class SlurmStageProcess implements HostProcess {
       const p = this.pending;
       this.pending = undefined;
       p?.resolve();
-    } else if (m.type === 'error' && m.signal && !this.cancelled) {
-      this.signalled = { error: new StageFailure(`${m.message}\n  (${this.where()})`, m.exitCode), at: Date.now() };
     } else if (m.type === 'error') {
-      this.fail(new StageFailure(`${m.clean ? m.message : `${m.message}${this.tail()}`}\n  (${this.where()})`, m.exitCode));
+      const error = new StageFailure(`${m.clean ? m.message : `${m.message}${this.tail()}`}\n  (${this.where()})`, m.exitCode);
+      if (m.signal && !this.cancelled) this.signalled = { error, at: Date.now() };
+      else this.fail(error);
     } else if (m.type === 'exited') {
       // Reported once Slurm says how the job ended: a host killed for its memory is an OOM, not a crash.
       if (!this.closed || this.pending) this.hostExit = { message: `stage process exited (${m.signal ?? `code ${m.code}`}) in ${this.where()}${this.tail()}`, code: m.code ?? undefined };
