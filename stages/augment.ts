@@ -1,6 +1,6 @@
 // augment (per item): N deterministic variants of each cell with the study's Keras
 // ImageDataGenerator settings (rotation, shifts, shear, flips, fill white), optionally followed by
-// photometric ops (stain/colour jitter, blur, JPEG, scale) from lib/shift/photometric.ts. Before those, a
+// photometric ops (stain/colour jitter, gamma, blur, grain noise, JPEG, scale) from lib/shift/photometric.ts. Before those, a
 // share of variants can lose part of their cytoplasm (lib/shift/cytoplasm-loss.ts), as cells segmented on
 // another lab's paler smears do.
 // Same source bytes + params + seed → byte-identical variants, whatever order items run in.

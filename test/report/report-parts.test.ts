@@ -157,9 +157,9 @@ test('the leave-one-lab-out section says how the cells were low-passed and that 
 test('the labs section says what the training variants were made with and that it was chosen on held-out labs', () => {
   const figures = { accuracy: 0.7, balancedAccuracy: 0.7, macroF1: 0.7 };
   const record: CrossLabRecord = { status: 'evaluated', arch: 'mobilenet_v1_0.25', features: 'f', classes: ['A', 'B'], labs: ['x', 'y'], adapt: 'adabn', protocol: 'p', heldOut: [], mean: { asTrained: figures, adapted: figures }, curve: [] };
-  const augmentation = { variants: 4, seed: 1, photometric: { stain: { sigma: 0.05, bias: 0.05 }, gamma: { range: [0.7, 1.4] as [number, number], p: 0.5 } }, cytoplasmLoss: null };
+  const augmentation = { variants: 4, seed: 1, photometric: { stain: { sigma: 0.05, bias: 0.05 }, gamma: { range: [0.7, 1.4] as [number, number], p: 0.5 }, noise: { sigma: [0, 20] as [number, number], grain: 6, p: 0.5 } }, cytoplasmLoss: null };
   const md = labsMarkdown({ labs: [], crossLab: [record], augmentation }, []).join('\n');
-  assert.match(md, /variants \(4 per cell\), they were re-stained in HED space \(scale 1 ± 0\.05, bias ± 0\.05\) and given a random gamma of 0\.7–1\.4 on 50 % of them; .*mean balanced accuracy over the held-out labs, never chosen on one lab/);
+  assert.match(md, /variants \(4 per cell\), they were re-stained in HED space \(scale 1 ± 0\.05, bias ± 0\.05\) and given a random gamma of 0\.7–1\.4 on 50 % of them and mottled with colour blotches \(noise in each channel, of up to 20 in 255, in grains of about 6 px\) on 50 % of them; .*mean balanced accuracy over the held-out labs, never chosen on one lab/);
   assert.is(trainingVariants({ ...augmentation, photometric: null }), null);
   assert.not.match(labsMarkdown({ labs: [], crossLab: [], augmentation }, []).join('\n'), /variants/, 'no held-out figures, nothing to say it beside');
 });

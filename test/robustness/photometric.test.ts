@@ -5,6 +5,7 @@ import {
   colourShift,
   gammaAdjust,
   gaussianBlur,
+  grainNoise,
   hedShift,
   jpegRoundTrip,
   photometricEnabled,
@@ -84,6 +85,35 @@ test('the identity HED shift returns the input (within rounding) and stain/colou
   assert.ok(isWhite(stained, 0) && isWhite(coloured, 0), 'corner stays white');
   const centre = (40 * 20 + 20) * 3;
   assert.not.equal([...stained.subarray(centre, centre + 3)], [...cell.data.subarray(centre, centre + 3)]);
+});
+
+test('grain noise mottles the cell in blobs of about the grain size, at the drawn strength, and leaves white and the other draws alone', async () => {
+  const size = 64;
+  const cell = cellOnWhite(size, [110, 60, 150], [180, 150, 190]);
+  const mask = cellMask(cell.data, size, size);
+  const spread = (img: Uint8Array, lag: number) => {
+    // Mean change per channel, its standard deviation, and the correlation of changes `lag` px apart.
+    let n = 0, sum = 0, sumSq = 0, sumLag = 0, nLag = 0;
+    const d = (i: number) => img[i]! - cell.data[i]!;
+    for (let y = 0; y < size; y++) for (let x = 0; x < size - lag; x++) {
+      const i = y * size + x;
+      if (!mask[i] || !mask[i + lag]) continue;
+      for (let c = 0; c < 3; c++) { const v = d(3 * i + c); n++; sum += v; sumSq += v * v; sumLag += v * d(3 * (i + lag) + c); nLag++; }
+    }
+    const sd = Math.sqrt(sumSq / n - (sum / n) ** 2);
+    return { sd, lagCorrelation: sumLag / nLag / (sumSq / n) };
+  };
+  const fine = grainNoise(cell.data, size, size, 10, 0, mulberry32(3));
+  const coarse = grainNoise(cell.data, size, size, 10, 4, mulberry32(3));
+  assert.ok(Math.abs(spread(fine, 2).sd - 10) < 2 && Math.abs(spread(coarse, 2).sd - 10) < 4, `strength ${spread(fine, 2).sd}, ${spread(coarse, 2).sd}`);
+  assert.ok(spread(fine, 2).lagCorrelation < 0.15, 'without grain, neighbours change independently');
+  assert.ok(spread(coarse, 2).lagCorrelation > 0.6, 'with a 4 px grain, pixels 2 px apart change together');
+  assert.ok(isWhite(coarse, 0), 'corner stays white');
+  assert.equal(grainNoise(cell.data, size, size, 10, 4, mulberry32(3)), coarse, 'deterministic for the generator');
+  const onlyGamma = await applyPhotometric(cell.data, size, size, { gamma: { range: [0.6, 1.6] } }, 9);
+  const withNoiseOff = await applyPhotometric(cell.data, size, size, { gamma: { range: [0.6, 1.6] }, noise: { sigma: [5, 20], grain: 4, p: 0 } }, 9);
+  assert.equal(withNoiseOff, onlyGamma, 'noise draws from its own stream');
+  assert.not.equal(await applyPhotometric(cell.data, size, size, { gamma: { range: [0.6, 1.6] }, noise: { sigma: [5, 20], grain: 4 } }, 9), onlyGamma);
 });
 
 test('gamma fixes black and white and darkens mid-tones for gamma > 1', () => {

@@ -37,6 +37,7 @@ export function trainingVariants(a: AugmentSettings | null | undefined): string 
     if (op === 'whiteThreshold' || !v) return [];
     if (op === 'stain' && ph.stain) return [`re-stained in HED space (scale 1 ± ${ph.stain.sigma}, bias ± ${ph.stain.bias})${share(ph.stain.p)}`];
     if (op === 'gamma' && ph.gamma) return [`given a random gamma of ${ph.gamma.range[0]}–${ph.gamma.range[1]}${share(ph.gamma.p)}`];
+    if (op === 'noise' && ph.noise) return [`mottled with colour blotches (noise in each channel, of up to ${ph.noise.sigma[1]} in 255, in grains of about ${ph.noise.grain ?? 0} px)${share(ph.noise.p)}`];
     return [`given the ${op} op (augment.photometric.${op})`];
   });
   if (ops.length === 0) return null;

@@ -8,6 +8,7 @@ import { assertRgb, cellMask, DEFAULT_WHITE_THRESHOLD } from '../stain/cell-mask
 import { clampByte, fromOd, HED_FROM_RGB_OD, invert3, toOd } from '../stain/color-spaces.js';
 
 import { mulberry32, uniform, type Random } from '../random.js';
+import { gaussianKernel } from '../image/gaussian-blur.js';
 import { applyStainTemplate, drawStainTemplate, randomTemplateParamsSchema, type RandomTemplateParams } from '../stain/random-stain-template.js';
 
 
@@ -337,6 +338,12 @@ export interface PhotometricParams {
   /** Content scale about the centre (e.g. [0.8, 1.25]); canvas size unchanged, fill white. */
   scale?: { range: [number, number]; p?: number };
   jpeg?: { quality: [number, number]; p?: number };
+  /**
+   * Grain: Gaussian noise, independent per channel, low-passed to blobs of about `grain` px and scaled to a
+   * standard deviation drawn from `sigma` (of 255), on the cell's pixels only: the mottle a hazy photo shows
+   * once normalisation has stretched its contrast, which a network could take for granules.
+   */
+  noise?: { sigma: [number, number]; grain?: number; p?: number };
   whiteThreshold?: number;
 }
 
@@ -367,6 +374,7 @@ export const photometricParamsSchema = {
     blur: { type: 'object', properties: { sigma: range(0, 20), p: prob() }, required: ['sigma'], additionalProperties: false },
     scale: { type: 'object', properties: { range: range(0.1, 10), p: prob() }, required: ['range'], additionalProperties: false },
     jpeg: { type: 'object', properties: { quality: range(1, 100), p: prob() }, required: ['quality'], additionalProperties: false },
+    noise: { type: 'object', properties: { sigma: range(0, 64), grain: { type: 'number', minimum: 0, maximum: 16 }, p: prob() }, required: ['sigma'], additionalProperties: false },
     whiteThreshold: { type: 'number', minimum: 1, maximum: 255 },
   },
 } as const;
@@ -380,12 +388,12 @@ function prob() {
 
 /** True when at least one photometric op is configured. */
 export function photometricEnabled(params: PhotometricParams | undefined | null): boolean {
-  return !!params && !!(params.stain || params.randomTemplate || params.colour || params.gamma || params.blur || params.scale || params.jpeg);
+  return !!params && !!(params.stain || params.randomTemplate || params.colour || params.gamma || params.blur || params.scale || params.jpeg || params.noise);
 }
 
 /**
  * Applies the configured ops in acquisition order — stain, random stain template, colour, gamma (sample/illumination), scale
- * (magnification), blur (optics), JPEG (storage) — each with its probability. Deterministic for `seed`.
+ * (magnification), blur (optics), noise (sensor), JPEG (storage) — each with its probability. Deterministic for `seed`.
  */
 export async function applyPhotometric(
   rgb: Uint8Array,
@@ -433,10 +441,58 @@ export async function applyPhotometric(
     const s = uniform(rng, params.blur.sigma[0], params.blur.sigma[1]);
     if (go) img = gaussianBlur(img, width, height, s);
   }
+  if (params.noise) {
+    // Its own stream (it draws a number per pixel), so turning it on leaves every other op's draws as they were.
+    const own = mulberry32((seed ^ 0x27d4eb2f) >>> 0);
+    const go = own() < (params.noise.p ?? 1);
+    const amplitude = uniform(own, params.noise.sigma[0], params.noise.sigma[1]);
+    if (go) img = grainNoise(img, width, height, amplitude, params.noise.grain ?? 0, own, wt);
+  }
   if (params.jpeg) {
     const go = fires(params.jpeg.p);
     const q = uniform(rng, params.jpeg.quality[0], params.jpeg.quality[1]);
     if (go) img = await jpegRoundTrip(img, width, height, q);
   }
   return img === rgb ? rgb.slice() : img;
+}
+
+/** Adds per-channel Gaussian noise, low-passed by σ `grain` px and rescaled to standard deviation `amplitude`, to the cell's pixels. */
+export function grainNoise(rgb: Uint8Array, width: number, height: number, amplitude: number, grain: number, rng: Random, whiteThreshold = DEFAULT_WHITE_THRESHOLD): Uint8Array {
+  const mask = cellMask(rgb, width, height, whiteThreshold);
+  const out = rgb.slice();
+  const n = width * height;
+  for (let c = 0; c < 3; c++) {
+    let field: Float64Array = new Float64Array(n);
+    for (let i = 0; i < n; i += 2) {
+      // Box–Muller: two normals per pair of uniforms.
+      const u = Math.max(rng(), 1e-12), v = rng();
+      const r = Math.sqrt(-2 * Math.log(u));
+      field[i] = r * Math.cos(2 * Math.PI * v);
+      if (i + 1 < n) field[i + 1] = r * Math.sin(2 * Math.PI * v);
+    }
+    if (grain > 0) field = lowPassPlane(field, width, height, grain);
+    let sumSq = 0;
+    for (let i = 0; i < n; i++) sumSq += field[i]! * field[i]!;
+    const scale = sumSq > 0 ? amplitude / Math.sqrt(sumSq / n) : 0;
+    for (let i = 0; i < n; i++) if (mask[i]) out[3 * i + c] = clampByte(rgb[3 * i + c]! + field[i]! * scale);
+  }
+  return out;
+}
+
+function lowPassPlane(plane: Float64Array, width: number, height: number, sigma: number): Float64Array {
+  const k = gaussianKernel(sigma);
+  const radius = (k.length - 1) / 2;
+  const at = (v: number, hi: number) => Math.min(hi - 1, Math.max(0, v));
+  const tmp = new Float64Array(plane.length), out = new Float64Array(plane.length);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    let acc = 0;
+    for (let j = -radius; j <= radius; j++) acc += k[j + radius]! * plane[y * width + at(x + j, width)]!;
+    tmp[y * width + x] = acc;
+  }
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    let acc = 0;
+    for (let j = -radius; j <= radius; j++) acc += k[j + radius]! * tmp[at(y + j, height) * width + x]!;
+    out[y * width + x] = acc;
+  }
+  return out;
 }
