@@ -5,13 +5,14 @@
 // On a synthetic disc edge blurred by a known σ it reads about 0.4 px high (1 → 1.28, 2 → 2.43, 3 → 3.43):
 // it is for comparing labs, not for absolute figures.
 import { gaussianBlurRgb } from '../../stages/lib/image/gaussian-blur.js';
-import { insetMask } from './channel-shift.js';
+import { erode } from '../../stages/lib/image/morphology.js';
+import { cellMask } from '../../stages/lib/stain/cell-mask.js';
 
 const luma = (rgb: Uint8Array, i: number) => 0.299 * rgb[3 * i]! + 0.587 * rgb[3 * i + 1]! + 0.114 * rgb[3 * i + 2]!;
 
 export function estimateBlurSigma(rgb: Uint8Array, width: number, height: number, opts: { white?: number; inset?: number; reblur?: number; top?: number } = {}): number | null {
   const white = opts.white ?? 245, inset = opts.inset ?? 4, reblur = opts.reblur ?? 1, top = opts.top ?? 0.1;
-  const mask = insetMask(rgb, width, height, white, inset);
+  const mask = erode({ width, height, data: cellMask(rgb, width, height, white) }, inset).data;
   const blurred = gaussianBlurRgb(rgb, width, height, reblur);
   const grad = (img: Uint8Array, i: number) => {
     const gx = luma(img, i + 1) - luma(img, i - 1), gy = luma(img, i + width) - luma(img, i - width);

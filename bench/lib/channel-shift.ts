@@ -2,13 +2,16 @@
 // against its green one whose edges (gradient magnitudes, which every channel shares where the intensities
 // themselves need not) correlate best over the cell. A lens that bends colours apart gives the same non-zero
 // shift cell after cell; aligned optics give (0, 0).
+import { erode } from '../../stages/lib/image/morphology.js';
+import { cellMask } from '../../stages/lib/stain/cell-mask.js';
+
 const MAX_SHIFT = 3;
 const MARGIN = 8;
 const INSET = 4;
 
 export function bestChannelShift(rgb: Uint8Array, width: number, height: number, channel: 0 | 2, white = 245): { dx: number; dy: number; r: number } {
   // Only edges well inside the cell: the cut-out's edge against white is one mask for all three channels.
-  const mask = insetMask(rgb, width, height, white, INSET);
+  const mask = erode({ width, height, data: cellMask(rgb, width, height, white) }, INSET).data;
   const inside = (i: number) => mask[i] === 1;
   const edges = (c: number) => {
     const g = new Float64Array(width * height);
@@ -35,17 +38,3 @@ export function bestChannelShift(rgb: Uint8Array, width: number, height: number,
   return best;
 }
 
-/** Cell pixels (any channel below `white`) at least `inset` px (square steps) from white. */
-export function insetMask(rgb: Uint8Array, width: number, height: number, white: number, inset: number): Uint8Array {
-  let mask = new Uint8Array(width * height);
-  for (let i = 0; i < mask.length; i++) mask[i] = rgb[3 * i]! < white || rgb[3 * i + 1]! < white || rgb[3 * i + 2]! < white ? 1 : 0;
-  for (let r = 0; r < inset; r++) {
-    const next = new Uint8Array(mask.length);
-    for (let y = 1; y < height - 1; y++) for (let x = 1; x < width - 1; x++) {
-      const i = y * width + x;
-      next[i] = mask[i]! & mask[i - 1]! & mask[i + 1]! & mask[i - width]! & mask[i + width]!;
-    }
-    mask = next;
-  }
-  return mask;
-}

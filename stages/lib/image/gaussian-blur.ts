@@ -18,14 +18,20 @@ export function gaussianKernel(sigma: number): Float64Array {
  * new buffer.
  */
 export function gaussianBlurRgb(rgb: Uint8Array, width: number, height: number, sigma: number): Uint8Array {
-  const kernel = gaussianKernel(sigma);
-  const rows = new Float64Array(rgb.length);
-  convolve(new Float64Array(rgb), rows, kernel, height, width, width, 1);
-  const both = new Float64Array(rgb.length);
-  convolve(rows, both, kernel, width, height, 1, width);
+  const both = gaussianBlurRgbFloat(new Float64Array(rgb), width, height, sigma);
   const out = new Uint8Array(rgb.length);
   for (let i = 0; i < out.length; i++) out[i] = Math.round(both[i]!);
   return out;
+}
+
+/** The same blur of an interleaved three-channel float plane (width×height×3), unrounded. Returns a new buffer. */
+export function gaussianBlurRgbFloat(src: Float64Array, width: number, height: number, sigma: number): Float64Array {
+  const kernel = gaussianKernel(sigma);
+  const rows = new Float64Array(src.length);
+  convolve(src, rows, kernel, height, width, width, 1);
+  const both = new Float64Array(src.length);
+  convolve(rows, both, kernel, width, height, 1, width);
+  return both;
 }
 
 /**

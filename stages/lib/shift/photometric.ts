@@ -8,7 +8,7 @@ import { assertRgb, cellMask, DEFAULT_WHITE_THRESHOLD } from '../stain/cell-mask
 import { clampByte, fromOd, HED_FROM_RGB_OD, invert3, toOd } from '../stain/color-spaces.js';
 
 import { mulberry32, uniform, type Random } from '../random.js';
-import { gaussianKernel } from '../image/gaussian-blur.js';
+import { gaussianBlurRgbFloat } from '../image/gaussian-blur.js';
 import { applyStainTemplate, drawStainTemplate, randomTemplateParamsSchema, type RandomTemplateParams } from '../stain/random-stain-template.js';
 
 
@@ -459,40 +459,25 @@ export async function applyPhotometric(
 /** Adds per-channel Gaussian noise, low-passed by σ `grain` px and rescaled to standard deviation `amplitude`, to the cell's pixels. */
 export function grainNoise(rgb: Uint8Array, width: number, height: number, amplitude: number, grain: number, rng: Random, whiteThreshold = DEFAULT_WHITE_THRESHOLD): Uint8Array {
   const mask = cellMask(rgb, width, height, whiteThreshold);
-  const out = rgb.slice();
   const n = width * height;
+  // Interleaved like the image; drawn a whole channel at a time.
+  let field: Float64Array = new Float64Array(3 * n);
   for (let c = 0; c < 3; c++) {
-    let field: Float64Array = new Float64Array(n);
     for (let i = 0; i < n; i += 2) {
       // Box–Muller: two normals per pair of uniforms.
       const u = Math.max(rng(), 1e-12), v = rng();
       const r = Math.sqrt(-2 * Math.log(u));
-      field[i] = r * Math.cos(2 * Math.PI * v);
-      if (i + 1 < n) field[i + 1] = r * Math.sin(2 * Math.PI * v);
+      field[3 * i + c] = r * Math.cos(2 * Math.PI * v);
+      if (i + 1 < n) field[3 * (i + 1) + c] = r * Math.sin(2 * Math.PI * v);
     }
-    if (grain > 0) field = lowPassPlane(field, width, height, grain);
+  }
+  if (grain > 0) field = gaussianBlurRgbFloat(field, width, height, grain);
+  const out = rgb.slice();
+  for (let c = 0; c < 3; c++) {
     let sumSq = 0;
-    for (let i = 0; i < n; i++) sumSq += field[i]! * field[i]!;
+    for (let i = 0; i < n; i++) sumSq += field[3 * i + c]! * field[3 * i + c]!;
     const scale = sumSq > 0 ? amplitude / Math.sqrt(sumSq / n) : 0;
-    for (let i = 0; i < n; i++) if (mask[i]) out[3 * i + c] = clampByte(rgb[3 * i + c]! + field[i]! * scale);
-  }
-  return out;
-}
-
-function lowPassPlane(plane: Float64Array, width: number, height: number, sigma: number): Float64Array {
-  const k = gaussianKernel(sigma);
-  const radius = (k.length - 1) / 2;
-  const at = (v: number, hi: number) => Math.min(hi - 1, Math.max(0, v));
-  const tmp = new Float64Array(plane.length), out = new Float64Array(plane.length);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    let acc = 0;
-    for (let j = -radius; j <= radius; j++) acc += k[j + radius]! * plane[y * width + at(x + j, width)]!;
-    tmp[y * width + x] = acc;
-  }
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    let acc = 0;
-    for (let j = -radius; j <= radius; j++) acc += k[j + radius]! * tmp[at(y + j, height) * width + x]!;
-    out[y * width + x] = acc;
+    for (let i = 0; i < n; i++) if (mask[i]) out[3 * i + c] = clampByte(rgb[3 * i + c]! + field[3 * i + c]! * scale);
   }
   return out;
 }
