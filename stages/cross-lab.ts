@@ -63,6 +63,11 @@ export interface CrossLabParams extends HeadSettings {
    * (domain-specific normalisation; AdaBN does it only at test). Default false.
    */
   standardizePerLab?: boolean;
+  /**
+   * With adapt: self-training, the labelling curve's k > 0 points self-train too (on the rest of the lab, as
+   * `pipe predict` would on a lab that had labelled k cells per class); otherwise they are as trained. Default false.
+   */
+  curveSelfTraining?: boolean;
 }
 
 const paramsSchema = {
@@ -97,6 +102,7 @@ const paramsSchema = {
     backend: { type: 'string' },
     headSeeds: { type: 'integer', minimum: 1 },
     standardizePerLab: { type: 'boolean' },
+    curveSelfTraining: { type: 'boolean' },
   },
 };
 
@@ -211,7 +217,10 @@ export default defineStage<CrossLabParams>({
       ...(selfTraining ? { selfTraining } : {}),
       ...(selfTraining && selfTraining.views > 0 ? { views: augmentSettings! } : {}),
       protocol:
-        'Leave one lab out: the head is fitted on the cached features of every other lab (train split, early stopping on their val split) and measured on all cells of the held-out lab; labelling curve: k labelled cells per class of the held-out lab, taken session by session (or smear, or cell), join training and the other sessions of that lab are the test set; k > 0 points are as trained (the head has seen the lab).',
+        'Leave one lab out: the head is fitted on the cached features of every other lab (train split, early stopping on their val split) and measured on all cells of the held-out lab; labelling curve: k labelled cells per class of the held-out lab, taken session by session (or smear, or cell), join training and the other sessions of that lab are the test set; ' +
+        (selfTraining && p.curveSelfTraining
+          ? 'k > 0 points are self-trained on the rest of the lab too, as pipe predict would on a lab that labelled k cells per class.'
+          : 'k > 0 points are as trained (the head has seen the lab).'),
     };
     const write = (r: CrossLabRecord) => writeFile(join(ctx.outDir, CROSS_LAB_JSON), json(r));
     if (record.status !== 'computed' || !record.dim) {
@@ -279,7 +288,8 @@ export default defineStage<CrossLabParams>({
         let adaptable = true;
         let epochs = 0;
         // Self-training's views of the held-out cells, read once for every head.
-        const views = selfTraining && k === 0 ? await viewsOf(testCells) : [];
+        const selfTrains = !!selfTraining && (k === 0 || !!p.curveSelfTraining);
+        const views = selfTrains ? await viewsOf(testCells) : [];
         const fitHead = async (matrix: HeadMatrix, seed: number, name: string) => {
           const model = headModel(dim, createHeadLayers(classes.length, seed, { standardize: p.standardizeFeatures ?? true, normalization: p.headNormalization ?? 'batch' }));
           const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
@@ -321,7 +331,7 @@ export default defineStage<CrossLabParams>({
           // Last, since it trains the head in place. It starts from the head as trained, as predict's does:
           // on a lab of mostly one class (bccd) AdaBN's standardisation by that class's statistics lowers the
           // figure, and would seed worse labels.
-          if (selfTraining && k === 0) {
+          if (selfTraining && selfTrains) {
             const stateDir = join(ctx.stateDir, `${name}-self-training`);
             selfTrainedSum = addProbabilities(selfTrainedSum, await selfTrainHead(model, x, dim, { settings: selfTraining, seed, stateDir, signal: ctx.signal, views }));
           }
@@ -348,8 +358,9 @@ export default defineStage<CrossLabParams>({
         // has, and re-estimating the statistics on the rest — whose class mix the taken cells skew —
         // lowered the mean over held-out labs at every k > 0 point (BENCHMARKS.md, Labs); so the curve's
         // figure there is as trained, and the AdaBN figure is kept beside it.
-        // Self-training, likewise, runs at k = 0 only.
-        const headline = k > 0 ? asTrained : p.adapt === 'adabn' && adapted ? adapted : p.adapt === 'self-training' && selfTrained ? selfTrained : asTrained;
+        // Self-training, likewise, runs at k = 0 only unless curveSelfTraining asks for it at every k.
+        const headline =
+          p.adapt === 'self-training' && selfTrained ? selfTrained : k > 0 ? asTrained : p.adapt === 'adabn' && adapted ? adapted : asTrained;
         if (k === 0) {
           heldOut.push({ lab, trainedOn: labs.filter((l) => l !== lab), trainRows: others.train.length, asTrained, adapted, ...(selfTraining ? { selfTrained } : {}), epochs });
         }
@@ -364,6 +375,7 @@ export default defineStage<CrossLabParams>({
           macroF1: headline.macroF1,
           accuracyCi: headline.accuracyCi ? { low: headline.accuracyCi.low, high: headline.accuracyCi.high } : null,
           ...(adapted && headline !== adapted ? { adapted: { accuracy: adapted.accuracy, balancedAccuracy: adapted.balancedAccuracy, macroF1: adapted.macroF1 } } : {}),
+          ...(headline !== asTrained ? { asTrained: { accuracy: asTrained.accuracy, balancedAccuracy: asTrained.balancedAccuracy, macroF1: asTrained.macroF1 } } : {}),
         });
         ctx.progress(++done, total, `${lab} k=${k}`);
         const selfTrainedLog = selfTrained ? `; self-trained ${fmt(selfTrained.accuracy)}, balanced ${fmt(selfTrained.balancedAccuracy)}` : '';

@@ -189,6 +189,27 @@ test('with adapt self-training the held-out rows and mean are the self-trained f
   assert.match(withViews, /60 % of each predicted class; each cell with 4 augmented variants of it, made as the training cells&#39; were, its label and its result the mean over them; what pipe predict does/);
 });
 
+test('the labelling curve says which figure its k > 0 points give, from the record, with the as-trained figure beside a self-trained one', () => {
+  const figures = { accuracy: 0.7, balancedAccuracy: 0.7, macroF1: 0.7 };
+  const point = (k: number, figure: 'as-trained' | 'self-trained', accuracy: number) => ({
+    lab: 'x', k, added: 2 * k, figure, testN: 10, accuracy, balancedAccuracy: accuracy, macroF1: accuracy, accuracyCi: null,
+    ...(figure === 'self-trained' ? { asTrained: { accuracy: 0.6, balancedAccuracy: 0.6, macroF1: 0.6 } } : {}),
+  });
+  const record = (figure: 'as-trained' | 'self-trained'): CrossLabRecord => ({
+    status: 'evaluated', arch: 'mobilenet_v1_0.25', features: 'f', classes: ['A', 'B'], labs: ['x', 'y'], adapt: 'self-training', protocol: 'p',
+    heldOut: [], mean: { asTrained: figures, adapted: figures, selfTrained: figures }, curve: [point(0, 'self-trained', 0.7), point(5, figure, 0.9)],
+  });
+  const selfMd = labsMarkdown({ labs: [], crossLab: [record('self-trained')] }, []).join('\n');
+  assert.match(selfMd, /### Labelling curve \(accuracy on the rest of the lab; self-trained on it at every k\)/);
+  assert.match(selfMd, /\| x \| 70\.0 % \(n=10\) \| 90\.0 % \(n=10\) \|/);
+  const selfHtml = labsHtml({ labs: [], crossLab: [record('self-trained')] }, [], null);
+  assert.match(selfHtml, /At every k, as at k = 0, the head then self-trains on the rest of the lab/);
+  assert.match(selfHtml, /90\.0 %<br><span class="ci">bal\. 90\.0 %, n=10; as trained 60\.0 %<\/span>/);
+  const trainedMd = labsMarkdown({ labs: [], crossLab: [record('as-trained')] }, []).join('\n');
+  assert.match(trainedMd, /### Labelling curve \(accuracy on the rest of the lab; k > 0 as trained\)/);
+  assert.match(labsHtml({ labs: [], crossLab: [record('as-trained')] }, [], null), /For k &gt; 0 the figure is as trained.*self-training runs at k = 0 only/);
+});
+
 test('a skipped model\'s reason shows as its first clause, without the repeated "skipped:"', () => {
   const long = 'skipped: weights missing — ImageNet weights for vgg16 (VGG16) are not available offline: put vgg16_weights….h5 (md5 6d6b…) at data/weights/keras/';
   assert.is(tableReason(long), 'weights missing');

@@ -158,6 +158,28 @@ test('adapt self-training: the held-out figure is the self-trained head\'s, roun
   assert.is(record.mean.selfTrained!.accuracy, mean(record.heldOut.map((h) => h.selfTrained!.accuracy!)));
 });
 
+test('curveSelfTraining: the k > 0 points self-train on the rest of the lab too, with the as-trained figure beside', async () => {
+  const ctx = await crossLabContext(await writeStudy(tempDir('leukopipe-cross-lab-curve-self-training-')), {
+    curve: [0, 1], adapt: 'self-training', selfTraining: { rounds: 2, portion: 0.5 }, curveSelfTraining: true,
+  });
+  await crossLab.run(ctx);
+  const record = JSON.parse(readFileSync(join(ctx.outDir, 'cross-lab.json'), 'utf8')) as CrossLabRecord;
+  assert.match(record.protocol, /k > 0 points are self-trained/);
+  for (const round of [1, 2]) assert.ok(existsSync(join(ctx.stateDir, 'alpha-k1-self-training', `self-training-${round}`)), `alpha k=1: round ${round} trained the head`);
+  // beta is one session: its labelled cells take all of it, so nothing is left to self-train on.
+  assert.not.ok(existsSync(join(ctx.stateDir, 'beta-k1-self-training')));
+  assert.is(record.curve.find((c) => c.lab === 'beta' && c.k === 1)!.testN, 0);
+  const point = record.curve.find((c) => c.lab === 'alpha' && c.k === 1)!;
+  assert.is(point.figure, 'self-trained');
+  assert.ok(point.asTrained, 'the as-trained figure is kept beside it');
+  assert.is(point.testN, 10, 'alpha\'s 12 cells less one labelled cell per class');
+  // The leave-one-lab-out rows are k = 0's, unchanged by the option.
+  assert.is(record.heldOut.length, 2);
+  // The held-out predictions are k = 0's only.
+  const { predictions } = parsePredictionsCsv(readFileSync(join(ctx.outDir, HELD_OUT_PREDICTIONS.selfTrained), 'utf8'), HELD_OUT_PREDICTIONS.selfTrained);
+  assert.is(predictions.length, 18);
+});
+
 test('self-training views: the augment stage\'s variants of each held-out cell, as many as it and the features give', async () => {
   const study = await writeStudy(tempDir('leukopipe-cross-lab-views-'), 2);
   const run = async (selfTraining: CrossLabParams['selfTraining']) => {

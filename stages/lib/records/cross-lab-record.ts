@@ -22,7 +22,10 @@ export interface CurvePoint {
   k: number;
   /** Cells added (fewer where a class has fewer); their whole groups left the test set. */
   added: number;
-  /** Which figure the point gives: the adaptation only at k = 0 (adapt: adabn or self-training); as trained once the head has seen the lab. */
+  /**
+   * Which figure the point gives: the adaptation at k = 0 (adapt: adabn or self-training); once the head has seen
+   * the lab, as trained, or self-trained where curveSelfTraining asks for it.
+   */
   figure?: 'as-trained' | 'adabn' | 'self-trained';
   testN: number;
   accuracy: number | null;
@@ -31,6 +34,8 @@ export interface CurvePoint {
   accuracyCi: { low: number; high: number } | null;
   /** With AdaBN on the rest of the lab, where that is not the point's figure (for comparison). */
   adapted?: MeanFigures;
+  /** As trained, where that is not the point's figure (for comparison). */
+  asTrained?: MeanFigures;
 }
 
 export interface CrossLabRecord {
