@@ -7,18 +7,19 @@ import sharp from 'sharp';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { parseCsv } from '../stages/lib/io/csv.js';
+import { readSplitCsv } from '../stages/lib/records/split-csv.js';
 
 const out = process.argv[2] ?? '/tmp/leukopipe-tint';
 const gains = (process.argv[3] ?? '1,0.88,0.65').split(',').map(Number);
 if (gains.length !== 3 || gains.some((g) => !(g > 0))) throw new Error(`GAINS must be three positive numbers, got ${process.argv[3]}`);
-const rows = readFileSync('artifacts/stages/split/test.csv', 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
-const pbc = rows.filter((r) => r[2] === 'pbc');
+const pbc = readSplitCsv('artifacts/stages/split/test.csv').filter((r) => r.lab === 'pbc');
 rmSync(out, { recursive: true, force: true });
 for (const dir of ['plain', 'tinted']) mkdirSync(path.join(out, dir), { recursive: true });
 for (const r of pbc) {
   // The split's origin column names the lab stage's copy of the original image.
-  const src = path.join('artifacts/stages', r[4]!);
-  const name = `${r[1]}__${path.basename(src).replace(/\.\w+$/, '')}.png`;
+  const src = path.join('artifacts/stages', r.origin);
+  const name = `${r.class}__${path.basename(src).replace(/\.\w+$/, '')}.png`;
   const { data, info } = await sharp(src).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const tinted = Buffer.from(data);
   for (let i = 0; i < tinted.length; i++) tinted[i] = Math.min(255, Math.round(tinted[i]! * gains[i % 3]!));
@@ -29,7 +30,7 @@ for (const r of pbc) {
 for (const dir of ['plain', 'tinted']) {
   const predictions = path.join(out, `predictions-${dir}`);
   execFileSync('npx', ['pipe', 'predict', '--adapt', 'none', '--out', predictions, path.join(out, dir)], { stdio: 'ignore' });
-  const lines = readFileSync(path.join(predictions, 'predictions.csv'), 'utf8').trim().split('\n').slice(1);
-  const right = lines.filter((l) => { const [file, predicted] = l.split(','); return path.basename(file!).split('__')[0] === predicted; }).length;
-  console.log(`${dir}: ${right} of ${lines.length} right (gains ${dir === 'plain' ? '1,1,1' : gains.join(',')})`);
+  const rows = parseCsv(readFileSync(path.join(predictions, 'predictions.csv'), 'utf8'), 'predictions.csv');
+  const right = rows.filter((r) => path.basename(r.file ?? '').split('__')[0] === r.predicted).length;
+  console.log(`${dir}: ${right} of ${rows.length} right (gains ${dir === 'plain' ? '1,1,1' : gains.join(',')})`);
 }
