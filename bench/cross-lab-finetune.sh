@@ -13,32 +13,21 @@ set -euo pipefail
 arch=${ARCH:-mobilenet_v1_0.25}
 mode=${MODE:-finetune}
 instance="train[arch=$arch,mode=$mode]"
-labs=$(ls artifacts/stages/labs/images)
+source "$(dirname "$0")/lib/train-without-lab.sh"
 out=$(mktemp -d)
-extra=()
-if [ -n "${SETS:-}" ]; then
-  while IFS= read -r s || [ -n "$s" ]; do extra+=(--set "$s"); done < <(printf '%s\n' "$SETS" | sed 's/ && /\n/g')
-fi
 for lab in $labs; do
-  others=$(printf '%s\n' $labs | grep -vx "$lab" | sed 's/.*/"&"/' | paste -sd, -)
   t0=$(date +%s)
-  npx pipe run "$instance" --plain --set "train.trainLabs=[$others]" ${extra[@]+"${extra[@]}"} > "$out/$lab-run.log" 2>&1 || { echo "FAILED $lab (log: $out/$lab-run.log)"; tail -5 "$out/$lab-run.log"; exit 1; }
+  train_without_lab "$lab" "$instance" "$out/$lab-run.log"
   for adapt in none adabn self-training; do
     npx pipe predict --model "$instance" --adapt "$adapt" --out "$out/$lab-$adapt" "artifacts/stages/labs/images/$lab" > "$out/$lab-$adapt.log" 2>&1
   done
-  echo "$lab: trained on [$others] and predicted in $(( $(date +%s) - t0 )) s" >&2
+  echo "$lab: trained on $trained_on and predicted in $(( $(date +%s) - t0 )) s" >&2
 done
-python3 - "$out" $labs <<'PY'
-import csv, sys
+PYTHONPATH="$(dirname "$0")/lib" python3 - "$out" $labs <<'PY'
+import sys
+from prediction_scores import pct as f, score as score_paths
 out, labs = sys.argv[1], sys.argv[2:]
-def score(path, lab):
-    rows = list(csv.DictReader(open(path)))
-    truth = lambda r: r['file'].replace('\\', '/').split(f'/{lab}/', 1)[1].split('/')[0]
-    classes = sorted({truth(r) for r in rows})
-    hits = [truth(r) == r['predicted'] for r in rows]
-    recall = [sum(h for r, h in zip(rows, hits) if truth(r) == c) / sum(truth(r) == c for r in rows) for c in classes]
-    return sum(hits) / len(rows), sum(recall) / len(recall), len(rows)
-f = lambda x: f'{100 * x:.1f}%'
+score = lambda path, lab: score_paths([path], lambda file: file.split(f'/{lab}/', 1)[1].split('/')[0])
 print('| held-out lab | cells | accuracy | balanced | AdaBN accuracy | AdaBN balanced | self-trained accuracy | self-trained balanced |\n|---|--:|--:|--:|--:|--:|--:|--:|')
 means = [[], [], [], [], [], []]
 for lab in labs:

@@ -32,7 +32,8 @@ import { headlineMean, type CrossLabAdaptation, type CrossLabRecord } from './li
 import { csvField } from './lib/io/csv.js';
 import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
-export const USAGE = 'pipe predict [--model <train or ensemble instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] [--adapt auto|self-training|adabn|none] <image file or folder>…';
+export const USAGE =
+  'pipe predict [--model <train or ensemble instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] [--adapt auto|self-training|adabn|none] [--adapt-with <image file or folder>]… <image file or folder>…';
 
 /** `--adapt auto` adapts only with at least this many classified images: fewer give noisy statistics. */
 export const MIN_ADAPT_IMAGES = 32;
@@ -49,11 +50,13 @@ export interface PredictArgs {
   backend: string | undefined;
   /** Test-time adaptation to the images given, as if they came from one lab (see MIN_ADAPT_IMAGES). */
   adapt: AdaptMode;
+  /** More unlabelled images of the same lab that adaptation reads with the classified ones; they are not classified. */
+  adaptWith: string[];
   inputs: string[];
 }
 
 export function parsePredictArgs(argv: string[]): PredictArgs {
-  const args: PredictArgs = { model: null, out: '.', batchSize: 16, backend: undefined, adapt: 'auto', inputs: [] };
+  const args: PredictArgs = { model: null, out: '.', batchSize: 16, backend: undefined, adapt: 'auto', adaptWith: [], inputs: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -71,11 +74,14 @@ export function parsePredictArgs(argv: string[]): PredictArgs {
       const v = value();
       if (!(ADAPT_MODES as readonly string[]).includes(v)) throw new StageError(`--adapt must be auto, self-training, adabn or none, got ${v}`, 'pipe predict');
       args.adapt = v as AdaptMode;
-    }
+    } else if (arg === '--adapt-with') args.adaptWith.push(value());
     else if (arg.startsWith('--')) throw new StageError(`unknown option ${arg}; usage: ${USAGE}`, 'pipe predict');
     else args.inputs.push(arg);
   }
   if (args.inputs.length === 0) throw new StageError(`no images given; usage: ${USAGE}`, 'pipe predict');
+  if (args.adapt === 'none' && args.adaptWith.length) {
+    throw new StageError('--adapt-with gives test-time adaptation more images of the lab, and --adapt none turns adaptation off: give one of them', 'pipe predict');
+  }
   return args;
 }
 
@@ -282,10 +288,13 @@ function viewsOfCells(cells: readonly RgbImage[], size: number): MakeViews {
 
 export interface FolderAdaptation {
   applied: 'self-training' | 'adabn' | 'none';
+  /** The images adaptation read: the classified ones and those of --adapt-with. */
   images: number;
+  /** Of them, the images from --adapt-with (read, not classified). */
+  poolImages: number;
   layers: string[];
   summary: string;
-  /** Self-training with views: each image's probabilities, the mean over it and its variants (the final figures). */
+  /** Self-training with views: each image's probabilities (the pool's after the classified ones), the mean over it and its variants (the final figures). */
   probabilities?: number[][];
 }
 
@@ -317,15 +326,23 @@ const ONE_LAB =
  * the leave-one-lab-out study kept for this backbone (`kept`: self-training, AdaBN or none) when there are at
  * least MIN_ADAPT_IMAGES images; self-training and adabn force their method from 2 images. A model without
  * the study's head (a CNN, an ensemble) cannot self-train: auto then falls back to AdaBN where it can.
+ * `options.classified` says how many of `images`, first, are to be classified; the rest are a pool of more of the
+ * same lab's cells (--adapt-with) that adaptation reads as well, and count towards MIN_ADAPT_IMAGES.
  */
 export async function adaptToFolder(
   model: LayersModel,
   images: readonly Uint8Array[],
   mode: AdaptMode,
-  options: { size: number; preprocessing: TrainRecord['preprocessing']; batchSize: number; makeViews?: MakeViews },
+  options: { size: number; preprocessing: TrainRecord['preprocessing']; batchSize: number; makeViews?: MakeViews; classified?: number },
   kept: KeptAdaptation = DEFAULT_ADAPTATION,
 ): Promise<FolderAdaptation> {
-  const none = (why: string): FolderAdaptation => ({ applied: 'none', images: 0, layers: [], summary: `none (${why})` });
+  const none = (why: string): FolderAdaptation => ({ applied: 'none', images: 0, poolImages: 0, layers: [], summary: `none (${why})` });
+  const classified = Math.min(options.classified ?? images.length, images.length);
+  const pool = images.length - classified;
+  // What the adaptation read, for the summary: the pool named apart, so a user sees it was used.
+  const these = pool
+    ? `these ${classified} images and ${pool} more from --adapt-with, taken as one lab's cells (only these ${classified} classified)`
+    : `these ${images.length} images, taken as one lab's cells`;
   if (mode === 'none') return none('--adapt none');
   const wanted = mode === 'auto' ? kept.adapt : mode;
   if (wanted === 'none') return none(`${kept.from} kept no test-time adaptation`);
@@ -336,7 +353,8 @@ export async function adaptToFolder(
   }
   if (method === 'adabn' && featureStandardizations(model).length === 0) return none('the model has no feature standardisation to adapt');
   if (images.length < 2 || (mode === 'auto' && images.length < MIN_ADAPT_IMAGES)) {
-    return none(`${images.length} classified image(s); auto adapts from ${MIN_ADAPT_IMAGES}, --adapt ${method} forces it`);
+    const counted = pool ? `${classified} classified image(s) and ${pool} from --adapt-with` : `${images.length} classified image(s)`;
+    return none(`${counted}; auto adapts from ${MIN_ADAPT_IMAGES}, --adapt ${method} forces it${pool ? '' : ', --adapt-with <more of the lab\'s images> makes it'}`);
   }
   if (method === 'self-training') {
     // The settings the study measured, also when --adapt forces the method.
@@ -348,18 +366,54 @@ export async function adaptToFolder(
     return {
       applied: 'self-training',
       images: images.length,
+      poolImages: pool,
       layers,
       ...(views.length ? { probabilities } : {}),
-      summary: `self-training: the head trained on its own most confident labels of these ${images.length} images, taken as one lab's cells (${settings.rounds} rounds, the last taking ${Math.round(settings.portion * 100)} % of each predicted class${withViews}; ${mode === 'auto' ? `kept by ${kept.from}; ` : ''}--adapt none turns it off; ${ONE_LAB})`,
+      summary: `self-training: the head trained on its own most confident labels of ${these} (${settings.rounds} rounds, the last taking ${Math.round(settings.portion * 100)} % of each predicted class${withViews}; ${mode === 'auto' ? `kept by ${kept.from}; ` : ''}--adapt none turns it off; ${ONE_LAB})`,
     };
   }
   const layers = await adaptFeatureStandardizations(model, images, options);
   return {
     applied: 'adabn',
     images: images.length,
+    poolImages: pool,
     layers,
-    summary: `AdaBN: ${layers.length} feature standardisation layer(s) re-estimated on these ${images.length} images, taken as one lab's cells (--adapt none turns it off; ${ONE_LAB})`,
+    summary: `AdaBN: ${layers.length} feature standardisation layer(s) re-estimated on ${these} (--adapt none turns it off; ${ONE_LAB})`,
   };
+}
+
+/** A file's bytes' SHA-256: the same image under two names is one image. */
+function fileDigest(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+interface PreparedImages {
+  /** Each file's segmentation status, or why it could not be prepared. */
+  status: Map<string, { cell: string | null; reason: string | null; error: string | null }>;
+  /** The model's input of each file prepared. */
+  prepared: Map<string, Uint8Array>;
+  /** The normalised cells at the cell size: self-training's views are made of them, as augment made the training cells'. */
+  cells: Map<string, RgbImage>;
+}
+
+/** Raw images → canonical cell → the model's input, as the training data was prepared; failures are recorded, not thrown. */
+async function prepareImages(files: readonly string[], record: TrainRecord): Promise<PreparedImages> {
+  const out: PreparedImages = { status: new Map(), prepared: new Map(), cells: new Map() };
+  for (const file of files) {
+    try {
+      const { cell, ...input } = await rawImageToCell(file, { cell: record.cell!, normalization: record.normalization });
+      // Segment rejects these for training; a prediction on a few pixels would be noise with a percentage.
+      if (input.sourceWidth < MIN_SIDE || input.sourceHeight < MIN_SIDE) {
+        throw new Error(`${file}: image too small (${input.sourceWidth}×${input.sourceHeight} px, need ≥ ${MIN_SIDE} on each side); not classified`);
+      }
+      out.status.set(file, { cell: input.cellStatus, reason: input.cellReason, error: null });
+      out.prepared.set(file, await preparedCellToInput(cell, record.inputSize));
+      out.cells.set(file, cell);
+    } catch (error) {
+      out.status.set(file, { cell: null, reason: null, error: (error as Error).message });
+    }
+  }
+  return out;
 }
 
 export interface ImagePrediction {
@@ -399,6 +453,7 @@ export default defineCommand({
     const { record } = chosen;
     if (!record.cell) throw new StageError('train.json records no cell representation; retrain with the current train stage', chosen.root);
     const files = await collectImages(args.inputs, cwd);
+    const poolFiles = args.adaptWith.length ? await collectImages(args.adaptWith, cwd) : [];
     await initBackend({ prefer: args.backend ?? 'auto', quiet: true });
     const model = await loadModel(chosen.modelDir);
     ctx.log(
@@ -410,31 +465,32 @@ export default defineCommand({
     const crossLab = args.model ? null : crossLabVerdict(studies.get(record.arch), record.arch);
     ctx.log(`trained on ${trainedOn.length} lab(s): ${trainedOn.join(', ') || 'unknown'}${crossLab ? `; ${crossLab}` : ''}`);
 
-    const status = new Map<string, { cell: string | null; reason: string | null; error: string | null }>();
     const blank = new Uint8Array(record.inputSize * record.inputSize * 3).fill(255);
     // Every image prepared once: adaptation reads them all before any is classified.
-    const prepared = new Map<string, Uint8Array>();
-    // The normalised cells at the cell size: self-training's views are made of them, as augment made the training cells'.
-    const cells = new Map<string, RgbImage>();
-    for (const file of files) {
-      try {
-        const { cell, ...input } = await rawImageToCell(file, { cell: record.cell!, normalization: record.normalization });
-        // Segment rejects these for training; a prediction on a few pixels would be noise with a percentage.
-        if (input.sourceWidth < MIN_SIDE || input.sourceHeight < MIN_SIDE) {
-          throw new Error(`${file}: image too small (${input.sourceWidth}×${input.sourceHeight} px, need ≥ ${MIN_SIDE} on each side); not classified`);
-        }
-        status.set(file, { cell: input.cellStatus, reason: input.cellReason, error: null });
-        prepared.set(file, await preparedCellToInput(cell, record.inputSize));
-        cells.set(file, cell);
-      } catch (error) {
-        status.set(file, { cell: null, reason: null, error: (error as Error).message });
-      }
-    }
+    const { status, prepared, cells } = await prepareImages(files, record);
+    // --adapt-with: more of the lab's images, prepared the same way, read by adaptation only. An image also given
+    // to classify (an archive that already holds today's cells), or twice in the archive, is read once.
+    const seen = new Set(files.map(fileDigest));
+    const unseen = poolFiles.filter((file) => {
+      const digest = fileDigest(file);
+      if (seen.has(digest)) return false;
+      seen.add(digest);
+      return true;
+    });
+    const pool = await prepareImages(unseen, record);
+    const poolFailed = [...pool.status.values()].filter((s) => s.error);
+    if (poolFailed.length) ctx.warn(`${poolFailed.length} of ${pool.status.size} --adapt-with image(s) left out of adaptation: ${poolFailed[0]!.error}${poolFailed.length > 1 ? ' (and others)' : ''}`);
     const adaptation = await adaptToFolder(
       model,
-      [...prepared.values()],
+      [...prepared.values(), ...pool.prepared.values()],
       args.adapt,
-      { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize, makeViews: viewsOfCells([...cells.values()], record.inputSize) },
+      {
+        size: record.inputSize,
+        preprocessing: record.preprocessing,
+        batchSize: args.batchSize,
+        makeViews: viewsOfCells([...cells.values(), ...pool.cells.values()], record.inputSize),
+        classified: prepared.size,
+      },
       keptAdaptation(studies.get(record.arch), record.arch),
     );
     ctx.log(`test-time adaptation: ${adaptation.summary}`);
@@ -482,7 +538,14 @@ export default defineCommand({
       JSON.stringify(
         {
           model: { id: chosen.label, arch: record.arch, mode: record.mode, classes: record.classes, inputSize: record.inputSize, testAccuracy: chosen.testAccuracy ?? null, trainedOnLabs: trainedOn },
-          testTimeAdaptation: { applied: adaptation.applied, images: adaptation.images, layers: adaptation.layers, why: adaptation.summary, crossLab },
+          testTimeAdaptation: {
+            applied: adaptation.applied,
+            images: adaptation.images,
+            adaptWith: { folders: args.adaptWith, images: pool.prepared.size },
+            layers: adaptation.layers,
+            why: adaptation.summary,
+            crossLab,
+          },
           images: rows,
         },
         null,

@@ -1,0 +1,123 @@
+// `pipe predict --adapt-with <folder>` through the CLI: more unlabelled images of the same lab that test-time
+// adaptation reads beside the images classified. They count towards auto's threshold, change what the
+// classified images get, are never classified themselves, and an image given both ways (the same bytes) is read once.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { saveModelToDirectory } from '../../stages/lib/classifier/model-directory.js';
+import { parseCsvRows } from '../../stages/lib/io/csv.js';
+import { parsePredictArgs } from '../../stages/predict.js';
+import { TINY_CLASSES } from './tiny-images.js';
+import { disposeAll, repo, Workspace, type Result } from '../runner/rig.js';
+
+const SIZE = 16;
+const SMOKE = join(repo, 'test/study/fixtures/smoke-data');
+
+let ws: Workspace;
+
+/** conv → pool → the study head by its Keras names (graph-surgery.ts, createHeadLayers), seeded. */
+function studyHeadModel(): tf.LayersModel {
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  const input = tf.input({ shape: [SIZE, SIZE, 3] });
+  let x = tf.layers.conv2d({ filters: 6, kernelSize: 3, activation: 'relu', kernelInitializer: init(1), name: 'conv' }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization({ name: 'head_standardize' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dense({ units: 8, activation: 'relu', kernelInitializer: init(2), name: 'head_dense' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dropout({ rate: 0.5, name: 'head_dropout' }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: TINY_CLASSES.length, activation: 'softmax', kernelInitializer: init(3), name: 'head_predictions' }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out });
+}
+
+const predict = (args: string[]): Promise<Result> => ws.pipe(['predict', '--backend', 'cpu', '--model', ws.path('trained'), ...args], { INIT_CWD: ws.dir });
+
+interface PredictionsJson {
+  testTimeAdaptation: { applied: string; images: number; adaptWith: { folders: string[]; images: number }; why: string };
+  images: { file: string; probabilities: Record<string, number> | null }[];
+}
+const readJson = (out: string) => JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8')) as PredictionsJson;
+
+test.before(async () => {
+  await tf.setBackend('cpu');
+  ws = new Workspace({
+    'pipeline.json': { stages: [{ id: 'noop', command: 'true' }], commands: { predict: { module: 'stages/predict.ts' } } },
+  });
+  symlinkSync(join(repo, 'stages'), ws.path('stages'));
+  await saveModelToDirectory(studyHeadModel(), ws.path('trained/model'));
+  writeFileSync(
+    ws.path('trained/train.json'),
+    JSON.stringify({
+      schemaVersion: 1, instanceId: 'train[arch=tiny,mode=transfer]', arch: 'tiny', mode: 'transfer', status: 'trained',
+      classes: TINY_CLASSES, inputSize: SIZE, preprocessing: 'rescale', weights: 'random',
+      cell: { size: 32, margin: 0.1 }, normalization: null, sources: ['tiny'], params: {},
+      data: { train: 0, val: 0 }, epochs: { planned: 0, completed: 0, kept: null, stoppedEarly: false, resumedFrom: null },
+      best: null, parameters: null, backend: null, versions: {}, seconds: { wall: 0, training: 0 },
+    }),
+  );
+  // Today's two cells to classify; the lab's archive holds all 24 smoke cells (today's two among them) and a dot.
+  mkdirSync(ws.path('today'));
+  cpSync(join(SMOKE, 'EOSINOPHIL/EO_10690.jpg'), ws.path('today/a.jpg'));
+  cpSync(join(SMOKE, 'LYMPHOCYTE/LY_100275.jpg'), ws.path('today/b.jpg'));
+  cpSync(SMOKE, ws.path('archive'), { recursive: true });
+  await sharp({ create: { width: 1, height: 1, channels: 3, background: '#c04060' } }).png().toFile(ws.path('archive/dot.png'));
+});
+
+test('the archive counts towards auto\'s threshold, is read by self-training and is not classified; only today\'s images get rows', async () => {
+  // Alone, two images are too few for auto.
+  let r = await predict(['--out', ws.path('alone'), ws.path('today')]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /test-time adaptation: none \(2 classified image\(s\); auto adapts from 32, --adapt self-training forces it, --adapt-with <more of the lab's images> makes it\)/);
+  const alone = readJson(ws.path('alone'));
+
+  // With the archive: 2 + 22 cells (today's two are not read again; the 1×1 dot is left out, with a warning) — under 32 for auto.
+  r = await predict(['--out', ws.path('auto'), '--adapt-with', ws.path('archive'), ws.path('today')]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stderr, /1 of 23 --adapt-with image\(s\) left out of adaptation: \S+dot\.png: image too small/);
+  assert.match(r.stdout, /none \(2 classified image\(s\) and 22 from --adapt-with; auto adapts from 32, --adapt self-training forces it\)/);
+
+  // Forced: self-training reads all 24; the two classified images' probabilities change; the archive gets no rows.
+  const out = ws.path('forced');
+  r = await predict(['--out', out, '--adapt', 'self-training', '--adapt-with', ws.path('archive'), ws.path('today')]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /self-training: the head trained on its own most confident labels of these 2 images and 22 more from --adapt-with, taken as one lab's cells \(only these 2 classified\)/);
+  const forced = readJson(out);
+  assert.is(forced.testTimeAdaptation.applied, 'self-training');
+  assert.is(forced.testTimeAdaptation.images, 24);
+  assert.equal(forced.testTimeAdaptation.adaptWith, { folders: [ws.path('archive')], images: 22 });
+  const [, ...rows] = parseCsvRows(readFileSync(join(out, 'predictions.csv'), 'utf8'));
+  assert.equal(rows.map((row) => row[0]).sort(), ['today/a.jpg', 'today/b.jpg']);
+  const p = (json: PredictionsJson, i: number) => json.images[i]!.probabilities![TINY_CLASSES[0]!]!;
+  assert.ok(Math.abs(p(forced, 0) - p(alone, 0)) > 1e-4 || Math.abs(p(forced, 1) - p(alone, 1)) > 1e-4, 'the adapted head classifies differently');
+
+  // Forced on the two alone: a different adaptation from the one with the archive.
+  r = await predict(['--out', ws.path('forced-alone'), '--adapt', 'self-training', ws.path('today')]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.is(readJson(ws.path('forced-alone')).testTimeAdaptation.images, 2);
+  assert.not.equal(readJson(ws.path('forced-alone')).images.map((i) => i.probabilities), forced.images.map((i) => i.probabilities));
+});
+
+test('an image given to classify and found in the archive under another name is read once', async () => {
+  cpSync(join(SMOKE, 'EOSINOPHIL/EO_110764.jpg'), ws.path('renamed.jpg'));
+  const r = await predict(['--out', ws.path('once'), '--adapt', 'adabn', '--adapt-with', ws.path('archive'), ws.path('renamed.jpg')]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const json = readJson(ws.path('once'));
+  assert.is(json.testTimeAdaptation.applied, 'adabn');
+  assert.is(json.testTimeAdaptation.images, 24, '1 classified + 23 more, not 1 + 24');
+  assert.is(json.testTimeAdaptation.adaptWith.images, 23);
+});
+
+test('--adapt-with a missing folder, or with --adapt none: errors naming the flag or the path', async () => {
+  let r = await predict(['--adapt-with', ws.path('no-such-archive'), ws.path('today')]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, new RegExp(`${ws.path('no-such-archive')}: no such file or folder`));
+  r = await predict(['--adapt', 'none', '--adapt-with', ws.path('archive'), ws.path('today')]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /--adapt-with gives test-time adaptation more images of the lab, and --adapt none turns adaptation off/);
+  assert.equal(parsePredictArgs(['--adapt-with', 'a', '--adapt-with', 'b', 'x.png']).adaptWith, ['a', 'b']);
+  assert.throws(() => parsePredictArgs(['--adapt-with', '--adapt', 'none', 'x.png']), /--adapt-with needs a value/);
+});
+
+test.after(disposeAll);
+test.run();
