@@ -68,6 +68,11 @@ export interface CrossLabParams extends HeadSettings {
    * `pipe predict` would on a lab that had labelled k cells per class); otherwise they are as trained. Default false.
    */
   curveSelfTraining?: boolean;
+  /**
+   * With curveSelfTraining, the k labelled cells (and their variants) also join every self-training round with
+   * their classes, as `pipe predict --labelled` gives them. Default false.
+   */
+  curveAnchors?: boolean;
 }
 
 const paramsSchema = {
@@ -103,6 +108,7 @@ const paramsSchema = {
     headSeeds: { type: 'integer', minimum: 1 },
     standardizePerLab: { type: 'boolean' },
     curveSelfTraining: { type: 'boolean' },
+    curveAnchors: { type: 'boolean' },
   },
 };
 
@@ -219,8 +225,9 @@ export default defineStage<CrossLabParams>({
       protocol:
         'Leave one lab out: the head is fitted on the cached features of every other lab (train split, early stopping on their val split) and measured on all cells of the held-out lab; labelling curve: k labelled cells per class of the held-out lab, taken session by session (or smear, or cell), join training and the other sessions of that lab are the test set; ' +
         (selfTraining && p.curveSelfTraining
-          ? 'k > 0 points are self-trained on the rest of the lab too, as pipe predict would on a lab that labelled k cells per class.'
+          ? `k > 0 points are self-trained on the rest of the lab too, as pipe predict would on a lab that labelled k cells per class${p.curveAnchors ? ', the labelled cells joining every round with their classes (pipe predict --labelled)' : ''}.`
           : 'k > 0 points are as trained (the head has seen the lab).'),
+      ...(selfTraining && p.curveSelfTraining && p.curveAnchors ? { curveAnchors: true } : {}),
     };
     const write = (r: CrossLabRecord) => writeFile(join(ctx.outDir, CROSS_LAB_JSON), json(r));
     if (record.status !== 'computed' || !record.dim) {
@@ -290,6 +297,9 @@ export default defineStage<CrossLabParams>({
         // Self-training's views of the held-out cells, read once for every head.
         const selfTrains = !!selfTraining && (k === 0 || !!p.curveSelfTraining);
         const views = selfTrains ? await viewsOf(testCells) : [];
+        // The k labelled cells and their variants, with their classes, in every self-training round too, as
+        // `pipe predict --labelled` gives a lab's labelled cells.
+        const anchors = selfTrains && k > 0 && p.curveAnchors ? matrixOf(added) : undefined;
         const fitHead = async (matrix: HeadMatrix, seed: number, name: string) => {
           const model = headModel(dim, createHeadLayers(classes.length, seed, { standardize: p.standardizeFeatures ?? true, normalization: p.headNormalization ?? 'batch' }));
           const { optimizer, schedule } = createOptimizer(p.optimizer, `${ctx.instanceId} params.optimizer`);
@@ -333,7 +343,7 @@ export default defineStage<CrossLabParams>({
           // figure, and would seed worse labels.
           if (selfTraining && selfTrains) {
             const stateDir = join(ctx.stateDir, `${name}-self-training`);
-            selfTrainedSum = addProbabilities(selfTrainedSum, await selfTrainHead(model, x, dim, { settings: selfTraining, seed, stateDir, signal: ctx.signal, views }));
+            selfTrainedSum = addProbabilities(selfTrainedSum, await selfTrainHead(model, x, dim, { settings: selfTraining, seed, stateDir, signal: ctx.signal, views, anchors }));
           }
           model.dispose();
           tf.disposeVariables();

@@ -33,7 +33,7 @@ import { csvField } from './lib/io/csv.js';
 import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
 export const USAGE =
-  'pipe predict [--model <train or ensemble instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] [--adapt auto|self-training|adabn|none] [--adapt-with <image file or folder>]… <image file or folder>…';
+  'pipe predict [--model <train or ensemble instance | evaluate instance | model folder>] [--out <folder>] [--batch-size <n>] [--adapt auto|self-training|adabn|none] [--adapt-with <image file or folder>]… [--labelled <folder of class folders>]… <image file or folder>…';
 
 /** `--adapt auto` adapts only with at least this many classified images: fewer give noisy statistics. */
 export const MIN_ADAPT_IMAGES = 32;
@@ -52,11 +52,13 @@ export interface PredictArgs {
   adapt: AdaptMode;
   /** More unlabelled images of the same lab that adaptation reads with the classified ones; they are not classified. */
   adaptWith: string[];
+  /** Folders of class folders: cells of the same lab with their classes, which self-training trains on every round. */
+  labelled: string[];
   inputs: string[];
 }
 
 export function parsePredictArgs(argv: string[]): PredictArgs {
-  const args: PredictArgs = { model: null, out: '.', batchSize: 16, backend: undefined, adapt: 'auto', adaptWith: [], inputs: [] };
+  const args: PredictArgs = { model: null, out: '.', batchSize: 16, backend: undefined, adapt: 'auto', adaptWith: [], labelled: [], inputs: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -75,6 +77,7 @@ export function parsePredictArgs(argv: string[]): PredictArgs {
       if (!(ADAPT_MODES as readonly string[]).includes(v)) throw new StageError(`--adapt must be auto, self-training, adabn or none, got ${v}`, 'pipe predict');
       args.adapt = v as AdaptMode;
     } else if (arg === '--adapt-with') args.adaptWith.push(value());
+    else if (arg === '--labelled') args.labelled.push(value());
     else if (arg.startsWith('--')) throw new StageError(`unknown option ${arg}; usage: ${USAGE}`, 'pipe predict');
     else args.inputs.push(arg);
   }
@@ -82,29 +85,61 @@ export function parsePredictArgs(argv: string[]): PredictArgs {
   if (args.adapt === 'none' && args.adaptWith.length) {
     throw new StageError('--adapt-with gives test-time adaptation more images of the lab, and --adapt none turns adaptation off: give one of them', 'pipe predict');
   }
+  if ((args.adapt === 'none' || args.adapt === 'adabn') && args.labelled.length) {
+    throw new StageError(`--labelled gives self-training the lab's labelled cells, and --adapt ${args.adapt} does not self-train: give --adapt auto or self-training`, 'pipe predict');
+  }
   return args;
+}
+
+/** Image files in `dir`, recursively, sorted; hidden files and folders skipped. */
+async function imagesIn(dir: string, files: string[] = []): Promise<string[]> {
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const path = join(dir, e.name);
+    if (e.isDirectory()) await imagesIn(path, files);
+    else if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(path);
+  }
+  return files;
 }
 
 /** Image files named directly or found (recursively, sorted) in the named folders. */
 export async function collectImages(inputs: string[], cwd: string): Promise<string[]> {
   const files: string[] = [];
-  const walk = async (dir: string) => {
-    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const path = join(dir, e.name);
-      if (e.isDirectory()) await walk(path);
-      else if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(path);
-    }
-  };
   for (const input of inputs) {
     const path = resolve(cwd, input);
     if (!existsSync(path)) throw new StageError('no such file or folder', input);
-    if (statSync(path).isDirectory()) await walk(path);
+    if (statSync(path).isDirectory()) await imagesIn(path, files);
     else files.push(path);
   }
   if (files.length === 0) throw new StageError(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) found`, inputs.join(' '));
   return files;
+}
+
+/**
+ * The labelled cells of `--labelled` folders: each folder holds one folder per class, named as the model's
+ * classes (any case), with images in it at any depth. A folder named otherwise, or an image outside a class
+ * folder, is an error naming it: a misplaced label would teach the head the wrong class.
+ */
+export async function collectLabelled(folders: readonly string[], classes: readonly string[], cwd: string): Promise<{ file: string; label: number }[]> {
+  const out: { file: string; label: number }[] = [];
+  for (const folder of folders) {
+    const root = resolve(cwd, folder);
+    if (!existsSync(root) || !statSync(root).isDirectory()) throw new StageError('not a folder (--labelled wants a folder of class folders)', folder);
+    for (const entry of (await readdir(root, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (entry.name.startsWith('.')) continue;
+      const path = join(root, entry.name);
+      if (!entry.isDirectory()) {
+        if (IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) throw new StageError(`an image outside a class folder; put it in one of ${classes.join(', ')}`, path);
+        continue;
+      }
+      const label = classes.findIndex((c) => c.toLowerCase() === entry.name.toLowerCase());
+      if (label < 0) throw new StageError(`not one of the model's classes (${classes.join(', ')})`, path);
+      for (const file of await imagesIn(path)) out.push({ file, label });
+    }
+  }
+  if (out.length === 0) throw new StageError(`no labelled images found (expected class folders: ${classes.join(', ')})`, folders.join(' '));
+  return out;
 }
 
 interface ChosenModel {
@@ -292,10 +327,20 @@ export interface FolderAdaptation {
   images: number;
   /** Of them, the images from --adapt-with (read, not classified). */
   poolImages: number;
+  /** Labelled cells of the lab (--labelled) that self-training trained on, besides `images`. */
+  labelledImages: number;
   layers: string[];
   summary: string;
   /** Self-training with views: each image's probabilities (the pool's after the classified ones), the mean over it and its variants (the final figures). */
   probabilities?: number[][];
+}
+
+/** `pipe predict --labelled`: the lab's own cells at the model's input, with their class indices. */
+export interface LabelledCells {
+  images: readonly Uint8Array[];
+  labels: readonly number[];
+  /** Their augmented variants, made as `makeViews` makes the classified images'. */
+  makeViews?: MakeViews;
 }
 
 /** What the leave-one-lab-out study kept for a model's backbone, and with which settings. */
@@ -333,10 +378,11 @@ export async function adaptToFolder(
   model: LayersModel,
   images: readonly Uint8Array[],
   mode: AdaptMode,
-  options: { size: number; preprocessing: TrainRecord['preprocessing']; batchSize: number; makeViews?: MakeViews; classified?: number },
+  options: { size: number; preprocessing: TrainRecord['preprocessing']; batchSize: number; makeViews?: MakeViews; classified?: number; labelled?: LabelledCells },
   kept: KeptAdaptation = DEFAULT_ADAPTATION,
 ): Promise<FolderAdaptation> {
-  const none = (why: string): FolderAdaptation => ({ applied: 'none', images: 0, poolImages: 0, layers: [], summary: `none (${why})` });
+  const none = (why: string): FolderAdaptation => ({ applied: 'none', images: 0, poolImages: 0, labelledImages: 0, layers: [], summary: `none (${why})` });
+  const labelled = options.labelled?.images.length ? options.labelled : null;
   const classified = Math.min(options.classified ?? images.length, images.length);
   const pool = images.length - classified;
   // What the adaptation read, for the summary: the pool named apart, so a user sees it was used.
@@ -344,16 +390,21 @@ export async function adaptToFolder(
     ? `these ${classified} images and ${pool} more from --adapt-with, taken as one lab's cells (only these ${classified} classified)`
     : `these ${images.length} images, taken as one lab's cells`;
   if (mode === 'none') return none('--adapt none');
-  const wanted = mode === 'auto' ? kept.adapt : mode;
+  // Labelled cells are used by self-training only: giving them asks for it, whatever the study kept.
+  const wanted = mode === 'auto' && !labelled ? kept.adapt : mode === 'auto' ? 'self-training' : mode;
   if (wanted === 'none') return none(`${kept.from} kept no test-time adaptation`);
   let method = wanted;
   if (method === 'self-training' && !studyHead(model)) {
-    if (mode !== 'auto') return none('the model has no study head (feature vector → head_dense → head_predictions) to self-train');
+    const why = 'the model has no study head (feature vector → head_dense → head_predictions) to self-train';
+    if (labelled) throw new StageError(`--labelled: ${why}, and only self-training uses labelled cells`, 'pipe predict');
+    if (mode !== 'auto') return none(why);
     method = 'adabn';
   }
+  if (labelled && method !== 'self-training') throw new StageError(`--labelled gives self-training the lab's labelled cells, and --adapt ${method} does not self-train`, 'pipe predict');
   if (method === 'adabn' && featureStandardizations(model).length === 0) return none('the model has no feature standardisation to adapt');
-  if (images.length < 2 || (mode === 'auto' && images.length < MIN_ADAPT_IMAGES)) {
-    const counted = pool ? `${classified} classified image(s) and ${pool} from --adapt-with` : `${images.length} classified image(s)`;
+  const read = images.length + (labelled?.images.length ?? 0);
+  if (images.length < 2 || (mode === 'auto' && read < MIN_ADAPT_IMAGES)) {
+    const counted = [`${classified} classified image(s)`, ...(pool ? [`${pool} from --adapt-with`] : []), ...(labelled ? [`${labelled.images.length} labelled`] : [])].join(' and ');
     return none(`${counted}; auto adapts from ${MIN_ADAPT_IMAGES}, --adapt ${method} forces it${pool ? '' : ', --adapt-with <more of the lab\'s images> makes it'}`);
   }
   if (method === 'self-training') {
@@ -361,15 +412,21 @@ export async function adaptToFolder(
     const settings = kept.selfTraining;
     const count = kept.views && options.makeViews ? (settings.views ?? 0) : 0;
     const views = count > 0 ? await options.makeViews!(kept.views!, count) : [];
-    const { layers, probabilities } = (await selfTrainOnFolder(model, images, { ...options, settings, seed: 1, views }))!;
+    // The labelled cells' variants too, as the study's labelled training cells had theirs.
+    const anchors = labelled
+      ? { images: labelled.images, labels: labelled.labels, views: count > 0 && labelled.makeViews ? await labelled.makeViews(kept.views!, count) : [] }
+      : undefined;
+    const { layers, probabilities } = (await selfTrainOnFolder(model, images, { ...options, settings, seed: 1, views, anchors }))!;
     const withViews = views.length ? `, each image with ${views.length} augmented variants of it made as the study's training cells were, its label and its result the mean over them` : '';
+    const withLabelled = labelled ? `, and every round also on ${labelled.images.length} labelled cells of the lab with their classes (--labelled)` : '';
     return {
       applied: 'self-training',
       images: images.length,
       poolImages: pool,
+      labelledImages: labelled?.images.length ?? 0,
       layers,
       ...(views.length ? { probabilities } : {}),
-      summary: `self-training: the head trained on its own most confident labels of ${these} (${settings.rounds} rounds, the last taking ${Math.round(settings.portion * 100)} % of each predicted class${withViews}; ${mode === 'auto' ? `kept by ${kept.from}; ` : ''}--adapt none turns it off; ${ONE_LAB})`,
+      summary: `self-training: the head trained on its own most confident labels of ${these}${withLabelled} (${settings.rounds} rounds, the last taking ${Math.round(settings.portion * 100)} % of each predicted class${withViews}; ${mode === 'auto' ? `kept by ${kept.from}; ` : ''}--adapt none turns it off; ${ONE_LAB})`,
     };
   }
   const layers = await adaptFeatureStandardizations(model, images, options);
@@ -377,6 +434,7 @@ export async function adaptToFolder(
     applied: 'adabn',
     images: images.length,
     poolImages: pool,
+    labelledImages: 0,
     layers,
     summary: `AdaBN: ${layers.length} feature standardisation layer(s) re-estimated on ${these} (--adapt none turns it off; ${ONE_LAB})`,
   };
@@ -454,6 +512,7 @@ export default defineCommand({
     if (!record.cell) throw new StageError('train.json records no cell representation; retrain with the current train stage', chosen.root);
     const files = await collectImages(args.inputs, cwd);
     const poolFiles = args.adaptWith.length ? await collectImages(args.adaptWith, cwd) : [];
+    const labelledFiles = args.labelled.length ? await collectLabelled(args.labelled, record.classes, cwd) : [];
     await initBackend({ prefer: args.backend ?? 'auto', quiet: true });
     const model = await loadModel(chosen.modelDir);
     ctx.log(
@@ -470,7 +529,13 @@ export default defineCommand({
     const { status, prepared, cells } = await prepareImages(files, record);
     // --adapt-with: more of the lab's images, prepared the same way, read by adaptation only. An image also given
     // to classify (an archive that already holds today's cells), or twice in the archive, is read once.
-    const seen = new Set(files.map(fileDigest));
+    // The labelled cells: self-training trains on them with their classes every round; an archive's copy of
+    // one is not read again as unlabelled.
+    const labelled = await prepareImages(labelledFiles.map((l) => l.file), record);
+    const labelledFailed = [...labelled.status.values()].filter((s) => s.error);
+    if (labelledFailed.length) ctx.warn(`${labelledFailed.length} of ${labelled.status.size} --labelled image(s) left out: ${labelledFailed[0]!.error}${labelledFailed.length > 1 ? ' (and others)' : ''}`);
+    const labelOf = new Map(labelledFiles.map((l) => [l.file, l.label] as const));
+    const seen = new Set([...files, ...labelled.prepared.keys()].map(fileDigest));
     const unseen = poolFiles.filter((file) => {
       const digest = fileDigest(file);
       if (seen.has(digest)) return false;
@@ -490,6 +555,11 @@ export default defineCommand({
         batchSize: args.batchSize,
         makeViews: viewsOfCells([...cells.values(), ...pool.cells.values()], record.inputSize),
         classified: prepared.size,
+        labelled: {
+          images: [...labelled.prepared.values()],
+          labels: [...labelled.prepared.keys()].map((file) => labelOf.get(file)!),
+          makeViews: viewsOfCells([...labelled.cells.values()], record.inputSize),
+        },
       },
       keptAdaptation(studies.get(record.arch), record.arch),
     );
@@ -542,6 +612,11 @@ export default defineCommand({
             applied: adaptation.applied,
             images: adaptation.images,
             adaptWith: { folders: args.adaptWith, images: pool.prepared.size },
+            labelled: {
+              folders: args.labelled,
+              images: labelled.prepared.size,
+              perClass: Object.fromEntries(record.classes.map((c, k) => [c, [...labelled.prepared.keys()].filter((f) => labelOf.get(f) === k).length])),
+            },
             layers: adaptation.layers,
             why: adaptation.summary,
             crossLab,

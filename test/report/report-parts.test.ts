@@ -208,6 +208,11 @@ test('the labelling curve says which figure its k > 0 points give, from the reco
   const trainedMd = labsMarkdown({ labs: [], crossLab: [record('as-trained')] }, []).join('\n');
   assert.match(trainedMd, /### Labelling curve \(accuracy on the rest of the lab; k > 0 as trained\)/);
   assert.match(labsHtml({ labs: [], crossLab: [record('as-trained')] }, [], null), /For k &gt; 0 the figure is as trained.*self-training runs at k = 0 only/);
+  assert.not.match(selfHtml, /--labelled/);
+  // With curveAnchors the labelled cells joined self-training too: the heading and the lead say so.
+  const anchored = { ...record('self-trained'), curveAnchors: true };
+  assert.match(labsMarkdown({ labs: [], crossLab: [anchored] }, []).join('\n'), /### Labelling curve \(accuracy on the rest of the lab; self-trained on it at every k, the labelled cells in every round\)/);
+  assert.match(labsHtml({ labs: [], crossLab: [anchored] }, [], null), /The k labelled cells, with their classes, join every round of it, as pipe predict --labelled gives them/);
 });
 
 test('a skipped model\'s reason shows as its first clause, without the repeated "skipped:"', () => {

@@ -180,6 +180,24 @@ test('curveSelfTraining: the k > 0 points self-train on the rest of the lab too,
   assert.is(predictions.length, 18);
 });
 
+test('curveAnchors: the curve\'s labelled cells join its self-training; the record and its protocol say so, and k = 0 is unchanged', async () => {
+  const study = await writeStudy(tempDir('leukopipe-cross-lab-curve-anchors-'));
+  const run = async (curveAnchors: boolean) => {
+    const ctx = await crossLabContext(study, { curve: [0, 1], adapt: 'self-training', selfTraining: { rounds: 2, portion: 0.5 }, curveSelfTraining: true, curveAnchors });
+    await crossLab.run(ctx);
+    return JSON.parse(readFileSync(join(ctx.outDir, 'cross-lab.json'), 'utf8')) as CrossLabRecord;
+  };
+  const [anchored, plain] = [await run(true), await run(false)];
+  assert.is(anchored.curveAnchors, true);
+  assert.is(plain.curveAnchors, undefined);
+  assert.match(anchored.protocol, /the labelled cells joining every round with their classes \(pipe predict --labelled\)/);
+  assert.not.match(plain.protocol, /--labelled/);
+  assert.equal(anchored.heldOut, plain.heldOut, 'no labelled cells at k = 0: the leave-one-lab-out rows are the same');
+  const point = anchored.curve.find((c) => c.lab === 'alpha' && c.k === 1)!;
+  assert.is(point.figure, 'self-trained');
+  assert.is(point.testN, 10);
+});
+
 test('self-training views: the augment stage\'s variants of each held-out cell, as many as it and the features give', async () => {
   const study = await writeStudy(tempDir('leukopipe-cross-lab-views-'), 2);
   const run = async (selfTraining: CrossLabParams['selfTraining']) => {

@@ -110,6 +110,20 @@ test('self-training with views: each image\'s variants, made with the study\'s a
   assert.not.match(alone.summary, /augmented variants/);
 });
 
+test('labelled cells ask for self-training: auto self-trains with them whatever the study kept; a model that cannot self-train is an error', async () => {
+  const opts = { size: 4, preprocessing: 'rescale' as const, batchSize: 8 };
+  const images = Array.from({ length: 40 }, (_, i) => (i % 2 ? colour(200 + (i % 7), 60, 80) : colour(60, 80, 200 + (i % 5))));
+  const labelled = { images: [colour(205, 60, 80), colour(60, 80, 203)], labels: [1, 0] };
+  const kept = { ...DEFAULT_ADAPTATION, adapt: 'adabn' as const, selfTraining: { rounds: 2, portion: 0.5, epochs: 3, learningRate: 0.01 }, from: 'a test study' };
+  const result = await adaptToFolder(studyModel(), images, 'auto', { ...opts, labelled }, kept);
+  assert.is(result.applied, 'self-training');
+  assert.is(result.labelledImages, 2);
+  assert.match(result.summary, /every round also on 2 labelled cells of the lab with their classes/);
+  assert.is((await adaptToFolder(studyModel(), images, 'auto', opts, kept)).applied, 'adabn', 'without labels auto follows the study');
+  const error = await adaptToFolder(model(), images, 'auto', { ...opts, labelled }).catch((e: Error) => e);
+  assert.match(String(error), /--labelled: the model has no study head .* only self-training uses labelled cells/);
+});
+
 test('--adapt: auto adapts from MIN_ADAPT_IMAGES images, none never, adabn and self-training always; a bad value is an error naming the flag', async () => {
   const opts = { size: 4, preprocessing: 'rescale' as const, batchSize: 8 };
   const few = Array.from({ length: MIN_ADAPT_IMAGES - 1 }, (_, i) => flat(i * 3));

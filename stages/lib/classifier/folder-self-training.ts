@@ -33,11 +33,21 @@ export interface FolderSelfTraining {
   probabilities: number[][];
 }
 
+/** Labelled images of the lab (`pipe predict --labelled`): every round trains on them with their classes. */
+export interface FolderAnchors {
+  images: readonly Uint8Array[];
+  /** Class index of each image. */
+  labels: readonly number[];
+  /** Their augmented variants, as `views` are the images'. */
+  views?: readonly (() => Promise<readonly Uint8Array[]>)[];
+}
+
 /**
  * Self-trains `model`'s head in place on `images` (RGB at the model's input size); `views` give the images'
  * augmented variants, one producer per variant returning that variant of every image in the images' order
- * (none: the images alone); each view's pixels are dropped once its vectors are taken. Returns the layers
- * trained and the images' probabilities, or null when the model has no study head.
+ * (none: the images alone); each view's pixels are dropped once its vectors are taken. `anchors` are labelled
+ * images that join every round with their classes. Returns the layers trained and the images' probabilities, or
+ * null when the model has no study head.
  */
 export async function selfTrainOnFolder(
   model: tf.LayersModel,
@@ -49,6 +59,7 @@ export async function selfTrainOnFolder(
     settings: SelfTrainingSettings;
     seed: number;
     views?: readonly (() => Promise<readonly Uint8Array[]>)[];
+    anchors?: FolderAnchors;
   },
 ): Promise<FolderSelfTraining | null> {
   const head = studyHead(model);
@@ -70,9 +81,19 @@ export async function selfTrainOnFolder(
   const x = await vectors(images);
   const views: Float32Array[] = [];
   for (const view of options.views ?? []) views.push(await vectors(await view()));
+  // The labelled images and each of their variants: one more row per image and variant, with its class.
+  let anchors: { x: Float32Array; labels: number[] } | undefined;
+  if (options.anchors?.images.length) {
+    const { images: labelled, labels } = options.anchors;
+    const copies = [await vectors(labelled)];
+    for (const view of options.anchors.views ?? []) copies.push(await vectors(await view()));
+    const x = new Float32Array(copies.length * labelled.length * dim);
+    copies.forEach((v, j) => x.set(v, j * labelled.length * dim));
+    anchors = { x, labels: copies.flatMap(() => [...labels]) };
+  }
   // The same layer objects on a vector input: training this model trains the whole model's head.
   const input = tf.input({ shape: [dim], name: 'head_input' });
   const headOnly = tf.model({ inputs: input, outputs: applyLayers(input, head), name: `${model.name}_head` });
-  const probabilities = await selfTrainHead(headOnly, x, dim, { settings: options.settings, seed: options.seed, stateDir: null, views });
+  const probabilities = await selfTrainHead(headOnly, x, dim, { settings: options.settings, seed: options.seed, stateDir: null, views, anchors });
   return { layers: head.map((l) => l.name), probabilities };
 }

@@ -106,13 +106,15 @@ export async function trainHeadOnRows(
  * Self-trains `head` (the study's head, input [dim]) in place on one lab's vectors `x` and returns its
  * class probabilities for them afterwards. `views` are the vectors of the cells' augmented variants, one
  * matrix per variant in the rows' order of `x` (none: the cells alone). `stateDir` holds the rounds'
- * training state (a temporary folder when null, removed afterwards).
+ * training state (a temporary folder when null, removed afterwards). `anchors` are labelled vectors of the same
+ * lab (with their views' vectors, if any, as more rows) that every round trains on with their true labels; they
+ * are not scored.
  */
 export async function selfTrainHead(
   head: tf.LayersModel,
   x: Float32Array,
   dim: number,
-  options: { settings: SelfTrainingSettings; seed: number; stateDir: string | null; signal?: AbortSignal; views?: readonly Float32Array[] },
+  options: { settings: SelfTrainingSettings; seed: number; stateDir: string | null; signal?: AbortSignal; views?: readonly Float32Array[]; anchors?: { x: Float32Array; labels: number[] } },
 ): Promise<number[][]> {
   const { settings, seed } = options;
   const views = options.views ?? [];
@@ -133,6 +135,18 @@ export async function selfTrainHead(
       return sum / copies;
     }));
   };
+  // Anchors: labelled rows of the lab (its own cells with their classes) that join every round beside the
+  // pseudo-labelled ones, so the head is pulled towards what the lab's labels say, not only its own guesses.
+  const anchors = options.anchors && options.anchors.labels.length ? options.anchors : null;
+  if (anchors && anchors.x.length !== anchors.labels.length * dim) {
+    throw new Error(`self-training: ${anchors.x.length / dim} anchor vectors for ${anchors.labels.length} labels`);
+  }
+  const withAnchors = anchors ? new Float32Array(all.length + anchors.x.length) : all;
+  if (anchors) {
+    withAnchors.set(all);
+    withAnchors.set(anchors.x, all.length);
+  }
+  const anchorRows = anchors ? anchors.labels.map((_, i) => all.length / dim + i) : [];
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'leukopipe-self-training-'));
   try {
     const first = probabilities();
@@ -140,7 +154,7 @@ export async function selfTrainHead(
     if (classes === 0) return first;
     return await selfTrain(first, settings, async (rows, labels, round) => {
       const every = (row: number) => Array.from({ length: copies }, (_, j) => j * cells + row);
-      await trainHeadOnRows(head, all, dim, rows.flatMap(every), labels.flatMap((l) => Array<number>(copies).fill(l)), {
+      await trainHeadOnRows(head, withAnchors, dim, [...rows.flatMap(every), ...anchorRows], [...labels.flatMap((l) => Array<number>(copies).fill(l)), ...(anchors?.labels ?? [])], {
         classes,
         settings,
         seed: seed + round,

@@ -53,6 +53,8 @@ export interface CrossLabRecord {
    * `selfTraining.views` > 0: pipe predict makes the same of a folder's cells.
    */
   views?: AugmentSettings;
+  /** The curve's self-training at k > 0 also trained on the k labelled cells with their classes (cross-lab curveAnchors). */
+  curveAnchors?: boolean;
   protocol: string;
   heldOut: HeldOutResult[];
   /** Mean over held-out labs (the figure settings are chosen on). */

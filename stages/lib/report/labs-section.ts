@@ -116,7 +116,10 @@ function curveSelfTrained(r: CrossLabRecord): boolean {
 /** What the curve's k > 0 figures are, from the record itself. */
 function curveFigureText(r: CrossLabRecord): string {
   if (curveSelfTrained(r)) {
-    return 'At every k, as at k = 0, the head then self-trains on the rest of the lab (its unlabelled cells), as pipe predict would on a folder from a lab that had labelled k cells per class; that raised the mean over the held-out labs at every k over the as-trained figure, which is given beside it (BENCHMARKS.md, Labs).';
+    const anchored = r.curveAnchors
+      ? ' The k labelled cells, with their classes, join every round of it, as pipe predict --labelled gives them; that raised the mean again at most points.'
+      : '';
+    return `At every k, as at k = 0, the head then self-trains on the rest of the lab (its unlabelled cells), as pipe predict would on a folder from a lab that had labelled k cells per class; that raised the mean over the held-out labs at every k over the as-trained figure, which is given beside it (BENCHMARKS.md, Labs).${anchored}`;
   }
   const selfNote = r.adapt === 'self-training' ? '; self-training runs at k = 0 only' : '';
   return `For k > 0 the figure is as trained: the head has seen the lab, and AdaBN on the rest of it, whose class mix the taken cells skew, lowered the mean over the labs at every such point${selfNote}.`;
@@ -179,7 +182,7 @@ export function labsMarkdown(data: LabsData, models: readonly ModelResult[]): st
     const m = headlineMean(r);
     out.push(`| mean | | ${pct(m.accuracy)} | | ${pct(m.balancedAccuracy)} | ${num(m.macroF1)} |${r.classes.map(() => ' |').join('')} |`, '');
     const ks = [...new Set(r.curve.map((c) => c.k))].sort((a, b) => a - b);
-    out.push(`### Labelling curve (accuracy on the rest of the lab; ${curveSelfTrained(r) ? 'self-trained on it at every k' : 'k > 0 as trained'})`, '', `| Lab | ${ks.map((k) => `k = ${k}`).join(' | ')} |`, `|---|${ks.map(() => '--:|').join('')}`);
+    out.push(`### Labelling curve (accuracy on the rest of the lab; ${curveSelfTrained(r) ? `self-trained on it at every k${r.curveAnchors ? ', the labelled cells in every round' : ''}` : 'k > 0 as trained'})`, '', `| Lab | ${ks.map((k) => `k = ${k}`).join(' | ')} |`, `|---|${ks.map(() => '--:|').join('')}`);
     for (const lab of [...new Set(r.curve.map((c) => c.lab))]) {
       out.push(`| ${e(lab)} | ${ks.map((k) => { const c = r.curve.find((x) => x.lab === lab && x.k === k); return c && c.accuracy !== null ? `${pct(c.accuracy)} (n=${c.testN})` : NA; }).join(' | ')} |`);
     }

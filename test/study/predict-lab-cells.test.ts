@@ -1,6 +1,8 @@
-// `pipe predict --adapt-with <folder>` through the CLI: more unlabelled images of the same lab that test-time
-// adaptation reads beside the images classified. They count towards auto's threshold, change what the
-// classified images get, are never classified themselves, and an image given both ways (the same bytes) is read once.
+// More of a lab's cells for `pipe predict`'s test-time adaptation, through the CLI. `--adapt-with <folder>`:
+// unlabelled images that adaptation reads beside the images classified; they count towards auto's threshold,
+// change what the classified images get, are never classified themselves, and an image given both ways (the
+// same bytes) is read once. `--labelled <folder of class folders>`: cells with their classes that self-training
+// trains on every round; a folder that is not a class, or a method that does not self-train, is an error.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
@@ -34,7 +36,13 @@ function studyHeadModel(): tf.LayersModel {
 const predict = (args: string[]): Promise<Result> => ws.pipe(['predict', '--backend', 'cpu', '--model', ws.path('trained'), ...args], { INIT_CWD: ws.dir });
 
 interface PredictionsJson {
-  testTimeAdaptation: { applied: string; images: number; adaptWith: { folders: string[]; images: number }; why: string };
+  testTimeAdaptation: {
+    applied: string;
+    images: number;
+    adaptWith: { folders: string[]; images: number };
+    labelled: { folders: string[]; images: number; perClass: Record<string, number> };
+    why: string;
+  };
   images: { file: string; probabilities: Record<string, number> | null }[];
 }
 const readJson = (out: string) => JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8')) as PredictionsJson;
@@ -62,6 +70,11 @@ test.before(async () => {
   cpSync(join(SMOKE, 'LYMPHOCYTE/LY_100275.jpg'), ws.path('today/b.jpg'));
   cpSync(SMOKE, ws.path('archive'), { recursive: true });
   await sharp({ create: { width: 1, height: 1, channels: 3, background: '#c04060' } }).png().toFile(ws.path('archive/dot.png'));
+  // Six of the archive's cells labelled, in class folders named in any case.
+  for (const [dir, files] of [['eosinophil', ['EO_110764', 'EO_114080', 'EO_114325']], ['LYMPHOCYTE', ['LY_107981', 'LY_113005', 'LY_10361']]] as const) {
+    mkdirSync(ws.path(`labelled/${dir}`), { recursive: true });
+    for (const f of files) cpSync(join(SMOKE, `${f.startsWith('EO') ? 'EOSINOPHIL' : 'LYMPHOCYTE'}/${f}.jpg`), ws.path(`labelled/${dir}/${f}.jpg`));
+  }
 });
 
 test('the archive counts towards auto\'s threshold, is read by self-training and is not classified; only today\'s images get rows', async () => {
@@ -117,6 +130,40 @@ test('--adapt-with a missing folder, or with --adapt none: errors naming the fla
   assert.match(r.stderr, /--adapt-with gives test-time adaptation more images of the lab, and --adapt none turns adaptation off/);
   assert.equal(parsePredictArgs(['--adapt-with', 'a', '--adapt-with', 'b', 'x.png']).adaptWith, ['a', 'b']);
   assert.throws(() => parsePredictArgs(['--adapt-with', '--adapt', 'none', 'x.png']), /--adapt-with needs a value/);
+});
+
+test('--labelled: self-training trains on the lab\'s labelled cells every round; they leave the archive and are counted by class', async () => {
+  let r = await predict(['--out', ws.path('labelled-auto'), '--labelled', ws.path('labelled'), '--adapt-with', ws.path('archive'), ws.path('today')]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /none \(2 classified image\(s\) and 16 from --adapt-with and 6 labelled; auto adapts from 32/);
+  const out = ws.path('labelled-forced');
+  r = await predict(['--out', out, '--adapt', 'self-training', '--labelled', ws.path('labelled'), '--adapt-with', ws.path('archive'), ws.path('today')]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /these 2 images and 16 more from --adapt-with, taken as one lab's cells \(only these 2 classified\), and every round also on 6 labelled cells of the lab with their classes \(--labelled\)/);
+  const json = readJson(out);
+  assert.equal(json.testTimeAdaptation.labelled, { folders: [ws.path('labelled')], images: 6, perClass: { EOSINOPHIL: 3, LYMPHOCYTE: 3 } });
+  assert.is(json.testTimeAdaptation.adaptWith.images, 16, 'the archive\'s copies of the labelled cells are not read again as unlabelled');
+  assert.is(json.testTimeAdaptation.images, 18);
+  // The labels change the adapted head: the same call without them classifies differently.
+  r = await predict(['--out', ws.path('unlabelled-forced'), '--adapt', 'self-training', '--adapt-with', ws.path('archive'), ws.path('today')]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.not.equal(readJson(ws.path('unlabelled-forced')).images.map((i) => i.probabilities), json.images.map((i) => i.probabilities));
+});
+
+test('--labelled errors: a folder that is not a class, an image outside a class folder, a method that does not self-train', async () => {
+  mkdirSync(ws.path('bad-labels/BASOPHIL'), { recursive: true });
+  cpSync(join(SMOKE, 'EOSINOPHIL/EO_115441.jpg'), ws.path('bad-labels/BASOPHIL/x.jpg'));
+  let r = await predict(['--labelled', ws.path('bad-labels'), ws.path('today')]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, new RegExp(`${ws.path('bad-labels/BASOPHIL')}: not one of the model's classes \\(EOSINOPHIL, LYMPHOCYTE\\)`));
+  mkdirSync(ws.path('loose-labels/EOSINOPHIL'), { recursive: true });
+  cpSync(join(SMOKE, 'EOSINOPHIL/EO_115441.jpg'), ws.path('loose-labels/x.jpg'));
+  r = await predict(['--labelled', ws.path('loose-labels'), ws.path('today')]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, new RegExp(`${ws.path('loose-labels/x.jpg')}: an image outside a class folder`));
+  r = await predict(['--adapt', 'adabn', '--labelled', ws.path('labelled'), ws.path('today')]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /--labelled gives self-training the lab's labelled cells, and --adapt adabn does not self-train/);
 });
 
 test.after(disposeAll);
