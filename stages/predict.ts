@@ -12,8 +12,8 @@
 // A model folder that is not a model, or whose files are broken, is an error naming the file.
 import type { LayersModel } from '@tensorflow/tfjs';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { extname, join, relative, resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import { defineCommand, StageError, type CommandContext } from '../pipeline/stage-api.js';
 import { initBackend } from './tf/backend.js';
 import { argMax, predictProbabilities } from './lib/classifier/inference.js';
@@ -30,6 +30,7 @@ import { createHash } from 'node:crypto';
 import { MIN_SIDE } from './lib/cell/cell-representation.js';
 import { headlineMean, type CrossLabAdaptation, type CrossLabRecord } from './lib/records/cross-lab-record.js';
 import { csvField } from './lib/io/csv.js';
+import { collectImages, collectLabelled, fileDigest } from './lib/io/image-files.js';
 import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
 export const USAGE =
@@ -40,8 +41,6 @@ export const MIN_ADAPT_IMAGES = 32;
 
 export type AdaptMode = 'auto' | 'self-training' | 'adabn' | 'none';
 const ADAPT_MODES: readonly AdaptMode[] = ['auto', 'self-training', 'adabn', 'none'];
-
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp', '.gif']);
 
 export interface PredictArgs {
   model: string | null;
@@ -89,57 +88,6 @@ export function parsePredictArgs(argv: string[]): PredictArgs {
     throw new StageError(`--labelled gives self-training the lab's labelled cells, and --adapt ${args.adapt} does not self-train: give --adapt auto or self-training`, 'pipe predict');
   }
   return args;
-}
-
-/** Image files in `dir`, recursively, sorted; hidden files and folders skipped. */
-async function imagesIn(dir: string, files: string[] = []): Promise<string[]> {
-  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const path = join(dir, e.name);
-    if (e.isDirectory()) await imagesIn(path, files);
-    else if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) files.push(path);
-  }
-  return files;
-}
-
-/** Image files named directly or found (recursively, sorted) in the named folders. */
-export async function collectImages(inputs: string[], cwd: string): Promise<string[]> {
-  const files: string[] = [];
-  for (const input of inputs) {
-    const path = resolve(cwd, input);
-    if (!existsSync(path)) throw new StageError('no such file or folder', input);
-    if (statSync(path).isDirectory()) await imagesIn(path, files);
-    else files.push(path);
-  }
-  if (files.length === 0) throw new StageError(`no images (${[...IMAGE_EXTENSIONS].join(' ')}) found`, inputs.join(' '));
-  return files;
-}
-
-/**
- * The labelled cells of `--labelled` folders: each folder holds one folder per class, named as the model's
- * classes (any case), with images in it at any depth. A folder named otherwise, or an image outside a class
- * folder, is an error naming it: a misplaced label would teach the head the wrong class.
- */
-export async function collectLabelled(folders: readonly string[], classes: readonly string[], cwd: string): Promise<{ file: string; label: number }[]> {
-  const out: { file: string; label: number }[] = [];
-  for (const folder of folders) {
-    const root = resolve(cwd, folder);
-    if (!existsSync(root) || !statSync(root).isDirectory()) throw new StageError('not a folder (--labelled wants a folder of class folders)', folder);
-    for (const entry of (await readdir(root, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (entry.name.startsWith('.')) continue;
-      const path = join(root, entry.name);
-      if (!entry.isDirectory()) {
-        if (IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) throw new StageError(`an image outside a class folder; put it in one of ${classes.join(', ')}`, path);
-        continue;
-      }
-      const label = classes.findIndex((c) => c.toLowerCase() === entry.name.toLowerCase());
-      if (label < 0) throw new StageError(`not one of the model's classes (${classes.join(', ')})`, path);
-      for (const file of await imagesIn(path)) out.push({ file, label });
-    }
-  }
-  if (out.length === 0) throw new StageError(`no labelled images found (expected class folders: ${classes.join(', ')})`, folders.join(' '));
-  return out;
 }
 
 interface ChosenModel {
@@ -438,11 +386,6 @@ export async function adaptToFolder(
     layers,
     summary: `AdaBN: ${layers.length} feature standardisation layer(s) re-estimated on ${these} (--adapt none turns it off; ${ONE_LAB})`,
   };
-}
-
-/** A file's bytes' SHA-256: the same image under two names is one image. */
-function fileDigest(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
 
 interface PreparedImages {
