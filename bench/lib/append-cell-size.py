@@ -9,7 +9,8 @@ A held-out lab's median is over its own cells, as AdaBN's statistics are.
 COPIES repeats the value (weight in the head's first layer); JITTER (log units, uniform ±) perturbs the
 augmented variants' value by a hash of their name, as a scale augmentation would. MIXED=f simulates a lab
 photographed through two microscopes: half of every lab's cells (by a hash of the name) are f times larger.
-`shuffle` is the control: each cell gets the size of another cell of its lab (a fixed permutation), so the values
+FOLDER_MEDIAN=n (environment) takes each median over a folder of about n cells of the lab (cells dealt to folders by
+a hash), as `pipe predict` on a folder of n would, instead of over the whole lab. `shuffle` is the control: each cell gets the size of another cell of its lab (a fixed permutation), so the values
 are as before but say nothing of the class.
 """
 import glob, hashlib, json, math, os, shutil, statistics, struct, sys
@@ -30,6 +31,15 @@ for f in glob.glob(os.path.join(glob.escape(segment), 'records', '*', '*', '*.js
     diam[(lab, cls, stem)] = d
     by_lab.setdefault(lab, []).append(d)
 median = {lab: statistics.median(v) for lab, v in by_lab.items()}
+folder_size = int(os.environ.get('FOLDER_MEDIAN', '0'))
+folder_of = lambda key: 0
+if folder_size:
+    folders_in = {lab: max(1, round(len(v) / folder_size)) for lab, v in by_lab.items()}
+    folder_of = lambda key: int(unit('folder:' + '/'.join(key)) * folders_in[key[0]])
+    groups = {}
+    for key, d in diam.items():
+        groups.setdefault((key[0], folder_of(key)), []).append(d)
+    folder_median = {g: statistics.median(v) for g, v in groups.items()}
 if len(sys.argv) > 7 and sys.argv[7] == 'shuffle':
     keys = sorted(diam, key=lambda k: unit('order:' + '/'.join(k)))
     for lab in by_lab:
@@ -51,7 +61,7 @@ for src in glob.glob(os.path.join(glob.escape(features), 'features', '**', '*.f3
     if d is None:
         missing += 1
     else:
-        value = math.log(d / median[lab])
+        value = math.log(d / (folder_median[(lab, folder_of((lab, cls, stem)))] if folder_size else median[lab]))
         if variant and jitter:
             value += (2 * unit(name) - 1) * jitter
     dst = os.path.join(out, 'features', rel)
