@@ -9,7 +9,8 @@ A held-out lab's median is over its own cells, as AdaBN's statistics are.
 COPIES repeats the value (weight in the head's first layer); JITTER (log units, uniform ±) perturbs the
 augmented variants' value by a hash of their name, as a scale augmentation would. MIXED=f simulates a lab
 photographed through two microscopes: half of every lab's cells (by a hash of the name) are f times larger.
-FOLDER_MEDIAN=n (environment) takes each median over a folder of about n cells of the lab (cells dealt to folders by
+ORIGINAL_JITTER=σ with CLEAN_LAB=L (environment) adds ± σ to the originals too, in every lab but L: noise on every
+training row, with held-out lab L's cells clean (score only L's row). FOLDER_MEDIAN=n (environment) takes each median over a folder of about n cells of the lab (cells dealt to folders by
 a hash), as `pipe predict` on a folder of n would, instead of over the whole lab. `shuffle` is the control: each cell gets the size of another cell of its lab (a fixed permutation), so the values
 are as before but say nothing of the class.
 """
@@ -64,6 +65,8 @@ for src in glob.glob(os.path.join(glob.escape(features), 'features', '**', '*.f3
         value = math.log(d / (folder_median[(lab, folder_of((lab, cls, stem)))] if folder_size else median[lab]))
         if variant and jitter:
             value += (2 * unit(name) - 1) * jitter
+        if not variant and os.environ.get('ORIGINAL_JITTER') and lab != os.environ.get('CLEAN_LAB'):
+            value += (2 * unit('original:' + name) - 1) * float(os.environ['ORIGINAL_JITTER'])
     dst = os.path.join(out, 'features', rel)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     with open(src, 'rb') as fi, open(dst, 'wb') as fo:
