@@ -61,8 +61,8 @@ const size = process.env.SIZE ? Number(process.env.SIZE) : null;
 const poolKind = process.env.POOL ?? 'avg';
 const gem = /^gem:([0-9.]+)$/.exec(poolKind);
 if (!['avg', 'max', 'avgmax', 'masked', 'std'].includes(poolKind) && !gem) throw new Error(`POOL must be avg, max, avgmax, gem:p, masked or std, got ${poolKind}`);
-// One tapped layer's output [n, h, w, c] → [n, c'] under POOL; `images` are the network's raw RGB inputs.
-const poolLayer = (t: tf.Tensor4D, images: tf.Tensor4D): tf.Tensor2D =>
+// One tapped layer's output [n, h, w, c] → [n, c'] under POOL; `images` (the network's raw RGB inputs) for masked only.
+const poolLayer = (t: tf.Tensor4D, images: tf.Tensor4D | null): tf.Tensor2D =>
   tf.tidy(() => {
     const avg = tf.mean(t, [1, 2]) as tf.Tensor2D;
     if (poolKind === 'avg') return avg;
@@ -74,7 +74,7 @@ const poolLayer = (t: tf.Tensor4D, images: tf.Tensor4D): tf.Tensor2D =>
       return tf.pow(tf.add(tf.mean(tf.pow(tf.relu(t), p), [1, 2]), 1e-12), 1 / p) as tf.Tensor2D;
     }
     // masked: the cell is every pixel with a channel below the white threshold of normalize's backdrop
-    const cell = tf.cast(tf.less(tf.min(images, 3, true), 245), 'float32') as tf.Tensor4D;
+    const cell = tf.cast(tf.less(tf.min(images!, 3, true), 245), 'float32') as tf.Tensor4D;
     const m = tf.image.resizeBilinear(cell, [t.shape[1], t.shape[2]]);
     const weight = tf.add(tf.sum(m, [1, 2]), 1e-3) as tf.Tensor2D;
     return tf.div(tf.sum(tf.mul(t, m), [1, 2]), weight) as tf.Tensor2D;
@@ -144,9 +144,12 @@ for (const lab of labs) {
     const y = tapModel
       ? tf.tidy(() => {
           const outs = tapModel.predict(x) as tf.Tensor4D | tf.Tensor4D[];
-          const flat = new Float32Array(images.length * inputSize * inputSize * 3);
-          images.forEach((im, j) => flat.set(im, j * im.length));
-          const raw = tf.tensor4d(flat, [images.length, inputSize, inputSize, 3]);
+          let raw: tf.Tensor4D | null = null;
+          if (poolKind === 'masked') {
+            const flat = new Float32Array(images.length * inputSize * inputSize * 3);
+            images.forEach((im, j) => flat.set(im, j * im.length));
+            raw = tf.tensor4d(flat, [images.length, inputSize, inputSize, 3]);
+          }
           return tf.concat((Array.isArray(outs) ? outs : [outs]).map((o) => poolLayer(o, raw)), 1) as tf.Tensor2D;
         })
       : (model.predict(x) as tf.Tensor2D);

@@ -478,7 +478,8 @@ export default defineCommand({
     const labelledFailed = [...labelled.status.values()].filter((s) => s.error);
     if (labelledFailed.length) ctx.warn(`${labelledFailed.length} of ${labelled.status.size} --labelled image(s) left out: ${labelledFailed[0]!.error}${labelledFailed.length > 1 ? ' (and others)' : ''}`);
     const labelOf = new Map(labelledFiles.map((l) => [l.file, l.label] as const));
-    const seen = new Set([...files, ...labelled.prepared.keys()].map(fileDigest));
+    // Digests only with an archive to compare against: hashing re-reads every file.
+    const seen = new Set(poolFiles.length ? [...files, ...labelled.prepared.keys()].map(fileDigest) : []);
     const unseen = poolFiles.filter((file) => {
       const digest = fileDigest(file);
       if (seen.has(digest)) return false;
