@@ -38,17 +38,25 @@ if (align && refit) throw new Error('ALIGN and SELF_TRAIN_REFIT each replace Ada
 
 const ws = process.cwd();
 const config = JSON.parse(readFileSync(path.join(ws, 'pipeline.json'), 'utf8'));
-const base = config.stages.find((s: { id: string }) => s.id === 'cross-lab').params as CrossLabParams;
+// The stage's params as pipeline.json gives them, a whole-value `${vars.name}` replaced by the var (as the runner does).
+const base = Object.fromEntries(
+  Object.entries(config.stages.find((s: { id: string }) => s.id === 'cross-lab').params as Record<string, unknown>).map(([k, v]) => {
+    const ref = typeof v === 'string' ? /^\$\{vars\.([\w-]+)\}$/.exec(v) : null;
+    return [k, ref ? config.vars[ref[1]!] : v];
+  }),
+) as unknown as CrossLabParams;
 const arch = process.env.ARCH ?? 'mobilenet_v1_0.25';
 const declaredDeps: Record<string, DeclaredDep> = {
   split: { where: 'bench/cross-lab-methods.ts', selector: 'split', instances: ['split'] },
   features: { where: 'bench/cross-lab-methods.ts', selector: 'features[arch=${matrix.arch}]', instances: [`features[arch=${arch}]`] },
   augment: { where: 'bench/cross-lab-methods.ts', selector: 'augment', instances: ['augment'] },
+  segment: { where: 'bench/cross-lab-methods.ts', selector: 'segment', instances: ['segment'] },
 };
 // Keyed by instance id, as the runner hands them.
 const deps: Record<string, DepOutput> = {
   split: { instanceId: 'split', stageId: 'split', matrix: {}, dir: path.join(ws, 'artifacts/stages/split'), name: 'split', key: 'bench-key', created: null, seconds: null },
   augment: { instanceId: 'augment', stageId: 'augment', matrix: {}, dir: path.join(ws, 'artifacts/stages/augment'), name: 'augment', key: 'bench-key', created: null, seconds: null },
+  segment: { instanceId: 'segment', stageId: 'segment', matrix: {}, dir: path.join(ws, 'artifacts/stages/segment'), name: 'segment', key: 'bench-key', created: null, seconds: null },
   [`features[arch=${arch}]`]: { instanceId: `features[arch=${arch}]`, stageId: 'features', matrix: { arch }, dir: process.env.FEATURES_DIR ?? path.join(ws, `artifacts/stages/features[arch=${arch}]`), name: 'features', key: 'bench-key', created: null, seconds: null },
 };
 const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : 'n/a');

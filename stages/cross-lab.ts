@@ -36,6 +36,8 @@ import { AUGMENT_JSON, type AugmentSettings } from './lib/records/augment-record
 import { variantFileName } from './lib/records/augment-variant-name.js';
 import { cellKey, json } from './lib/io/item-files.js';
 import { declaredDep } from './lib/deps/declared-dep.js';
+import { appendCellSize, cellSizeSchema, type CellSizeSettings } from './lib/classifier/cell-size.js';
+import { studyCellSizes } from './lib/classifier/study-cell-sizes.js';
 import { CROSS_LAB_JSON, HELD_OUT_PREDICTIONS, type CrossLabAdaptation, type CrossLabRecord, type CurvePoint, type HeldOutResult, type MeanFigures } from './lib/records/cross-lab-record.js';
 
 export interface CrossLabParams extends HeadSettings {
@@ -73,6 +75,11 @@ export interface CrossLabParams extends HeadSettings {
    * their classes, as `pipe predict --labelled` gives them. Default false.
    */
   curveAnchors?: boolean;
+  /**
+   * The cell's size relative to its lab after each vector, as train's transfer models read it (cell-size.ts): `copies`
+   * columns, augmented variants ± `jitter`; a held-out lab's median is over its own cells. Null or absent: none.
+   */
+  cellSize?: CellSizeSettings | null;
 }
 
 const paramsSchema = {
@@ -109,6 +116,7 @@ const paramsSchema = {
     standardizePerLab: { type: 'boolean' },
     curveSelfTraining: { type: 'boolean' },
     curveAnchors: { type: 'boolean' },
+    cellSize: cellSizeSchema,
   },
 };
 
@@ -205,18 +213,28 @@ export default defineStage<CrossLabParams>({
     const augmentSettings = augment && existsSync(join(augment.dir, AUGMENT_JSON)) ? (JSON.parse(readFileSync(join(augment.dir, AUGMENT_JSON), 'utf8')) as AugmentSettings) : null;
     const viewCount = wanted && augmentSettings ? Math.min(wanted.views, augmentSettings.variants, record.variants ?? Infinity) : 0;
     const selfTraining = wanted ? { ...wanted, views: viewCount } : null;
+    const segment = declaredDep(ctx, 'segment');
+    if (p.cellSize && !segment) throw new StageError('params.cellSize needs the segment stage as a dependency (its records give each cell\'s size)', ctx.instanceId);
+    const sizes = p.cellSize && segment ? studyCellSizes(segment.dir, p.cellSize.jitter) : null;
+    const copies = p.cellSize?.copies ?? 0;
+    // Every vector as the heads read it: the features, then the cell's size `copies` times.
+    const readRows = async (files: readonly string[]): Promise<Float32Array> => {
+      const x = await readFeatureMatrix(features.dir, files, record.dim!);
+      return sizes ? appendCellSize(x, record.dim!, files.map((f) => sizes.of(f)), copies) : x;
+    };
     const viewsOf = async (cells: readonly LabelledFile[]): Promise<Float32Array[]> => {
       const views: Float32Array[] = [];
       for (let k = 0; k < viewCount; k++) {
         // A cell's file is `<stage>/<rel>`; its variants are `<augment stage>/variants/<cell key>__v<k>.png`.
         const files = cells.map((r) => `${augment!.stageId}/${variantFileName(cellKey(r.file.slice(r.file.indexOf('/') + 1)).key, k)}`);
-        views.push(await readFeatureMatrix(features.dir, files, record.dim!));
+        views.push(await readRows(files));
       }
       return views;
     };
     const base: Omit<CrossLabRecord, 'status' | 'heldOut' | 'mean' | 'curve'> = {
       arch: record.arch,
-      features: `${record.arch}, ${record.weights} weights, ${record.inputSize} px, ${record.dim ?? '?'} values`,
+      features: `${record.arch}, ${record.weights} weights, ${record.inputSize} px, ${record.dim ?? '?'} values${p.cellSize ? `, then the cell's size relative to its lab ×${p.cellSize.copies}` : ''}`,
+      ...(p.cellSize ? { cellSize: p.cellSize } : {}),
       classes,
       labs,
       adapt: p.adapt,
@@ -240,12 +258,12 @@ export default defineStage<CrossLabParams>({
       return;
     }
     await initBackend({ prefer: p.backend ?? 'auto' });
-    const dim = record.dim;
+    const dim = record.dim + copies;
     const isOriginal = (r: LabelledFile) => r.file.startsWith(`${splitJson.cellsFrom}/`);
     // Every vector once, in memory: the study fits many heads on the same cells.
     const everyRow = [...new Set([...train, ...val, ...test].map((r) => r.file))];
     const rowIndex = new Map(everyRow.map((f, i) => [f, i] as const));
-    const matrix = await readFeatureMatrix(features.dir, everyRow, dim);
+    const matrix = await readRows(everyRow);
     if (p.standardizePerLab) {
       const labOf = new Map([...train, ...val, ...test].map((r) => [r.file, r.lab] as const));
       standardizeRowsByGroup(matrix, dim, everyRow.map((f) => labOf.get(f)!));

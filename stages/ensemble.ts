@@ -112,6 +112,8 @@ export default defineStage<EnsembleParams>({
       status: first ? 'trained' : 'skipped',
       ...(reason ? { reason } : {}),
       params: ctx.params as unknown as Record<string, unknown>,
+      // The merged model takes the cell's size when a member does (averaging-ensemble.ts).
+      cellSize: trained.find((m) => m.record.cellSize)?.record.cellSize ?? null,
       epochs: { planned: 0, completed: 0, kept: null, stoppedEarly: false, resumedFrom: null },
       best: null,
       parameters: trained.every((m) => m.record.parameters)

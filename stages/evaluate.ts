@@ -25,6 +25,8 @@ import { readLabelledSplit } from './lib/classifier/split-table.js';
 import { labsOf } from './lib/records/split-csv.js';
 import { declaredDep, declaredDepList } from './lib/deps/declared-dep.js';
 import { MODEL_DIR, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
+import { cellDiameter, relativeCellSizes, takesCellSize } from './lib/classifier/cell-size.js';
+import { studyCellSizes } from './lib/classifier/study-cell-sizes.js';
 
 /** Name of the pooled same-lab test split when the study has several labs. */
 export const ALL_LABS = 'all-labs';
@@ -133,11 +135,45 @@ export default defineStage<EvaluateParams>({
     const preparing = declaredDep(ctx, 'shifted-cells');
     const prepared = preparing ? preparedCellsFor(preparing, record) : null;
     if (prepared && 'reason' in prepared) ctx.log(`${ctx.instanceId}: shifted images cut here (${prepared.reason})`);
-    const preparedCells = prepared && 'cells' in prepared ? prepared.cells : new Map<string, { path: string; status: string }>();
+    const preparedCells = prepared && 'cells' in prepared ? prepared.cells : new Map<string, { path: string; status: string; scale?: number }>();
     let cellFallbacks = 0;
     let fromPrepared = 0;
+    // Raw images cut here before inference, for their cells' sizes: kept, so they are cut once.
+    const cutHere = new Map<EvalItem, { rgb: Uint8Array; status: string }>();
+    const cellSizes = takesCellSize(model) ? await itemCellSizes() : undefined;
+    async function itemCellSizes(): Promise<number[]> {
+      const segment = declaredDep(ctx, 'segment');
+      if (!segment) throw new StageError(`${trainDep!.instanceId}'s model takes the cell's size, which needs the segment stage as a dependency`, ctx.instanceId);
+      const study = studyCellSizes(segment.dir, 0);
+      // A shifted set's sizes are relative to its own median, as `pipe predict` takes a folder's.
+      const sets = new Map<string, { index: number; diameter: number | null }[]>();
+      const out = items.map((it) => (it.raw ? 0 : study.of(it.id)));
+      for (const [index, it] of items.entries()) {
+        if (!it.raw) continue;
+        const ready = preparedCells.get(`${it.from}/${it.rel}`);
+        let cell: { status: string; scale?: number };
+        if (ready && ready.scale !== undefined) cell = ready;
+        else {
+          const input = await rawImageToInput(it.path, { cell: record.cell!, normalization: record.normalization, size: record.inputSize });
+          cutHere.set(it, { rgb: input.rgb, status: input.cellStatus });
+          cell = { status: input.cellStatus, scale: input.scale };
+        }
+        (sets.get(it.source) ?? sets.set(it.source, []).get(it.source)!).push({ index, diameter: cellDiameter(cell) });
+      }
+      for (const members of sets.values()) {
+        const values = relativeCellSizes(members.map((m) => m.diameter));
+        members.forEach((m, i) => (out[m.index] = values[i]!));
+      }
+      return out;
+    }
     const load = async (it: EvalItem) => {
       if (!it.raw) return readImageRgb(it.path, record.inputSize);
+      const cut = cutHere.get(it);
+      if (cut) {
+        if (cut.status !== 'ok') cellFallbacks++;
+        cutHere.delete(it);
+        return cut.rgb;
+      }
       const ready = preparedCells.get(`${it.from}/${it.rel}`);
       if (ready) {
         fromPrepared++;
@@ -154,6 +190,7 @@ export default defineStage<EvaluateParams>({
       preprocessing: record.preprocessing,
       batchSize: p.batchSize ?? 32,
       onBatch: (done) => ctx.progress(done, items.length, 'evaluate'),
+      ...(cellSizes ? { cellSizes } : {}),
     });
     const predictions: Prediction[] = items.map((it, i) => ({
       path: it.id,
@@ -177,7 +214,7 @@ export default defineStage<EvaluateParams>({
         probabilities: pred.probabilities!,
       }));
     const extra = {
-      model: { arch: record.arch, mode: record.mode, inputSize: record.inputSize, preprocessing: record.preprocessing, weights: record.weights },
+      model: { arch: record.arch, mode: record.mode, inputSize: record.inputSize, preprocessing: record.preprocessing, weights: record.weights, cellSize: record.cellSize ?? null },
       inference: {
         msPerImage: Math.round(msPerImage * 1000) / 1000,
         batchSize: p.batchSize ?? 32,

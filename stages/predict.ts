@@ -19,7 +19,8 @@ import { initBackend } from './tf/backend.js';
 import { argMax, predictProbabilities } from './lib/classifier/inference.js';
 import { loadModelFromDirectory } from './lib/classifier/model-directory.js';
 import { adaptFeatureStandardizations, featureStandardizations } from './lib/classifier/folder-adaptation.js';
-import { selfTrainOnFolder, studyHead } from './lib/classifier/folder-self-training.js';
+import { selfTrainOnFolder, studyHead, type FolderCellSizes } from './lib/classifier/folder-self-training.js';
+import { cellDiameter, median, relativeCellSize, takesCellSize } from './lib/classifier/cell-size.js';
 import { SELF_TRAINING_DEFAULTS, type SelfTrainingSettings } from './lib/classifier/self-training.js';
 import { preparedCellToInput, rawImageToCell } from './lib/classifier/raw-image-input.js';
 import { cellVariant, type AugmentParams } from './lib/shift/cell-variants.js';
@@ -289,6 +290,8 @@ export interface LabelledCells {
   labels: readonly number[];
   /** Their augmented variants, made as `makeViews` makes the classified images'. */
   makeViews?: MakeViews;
+  /** Their cells' sizes, for a model that takes them. */
+  cellSizes?: FolderCellSizes;
 }
 
 /** What the leave-one-lab-out study kept for a model's backbone, and with which settings. */
@@ -326,7 +329,16 @@ export async function adaptToFolder(
   model: LayersModel,
   images: readonly Uint8Array[],
   mode: AdaptMode,
-  options: { size: number; preprocessing: TrainRecord['preprocessing']; batchSize: number; makeViews?: MakeViews; classified?: number; labelled?: LabelledCells },
+  options: {
+    size: number;
+    preprocessing: TrainRecord['preprocessing'];
+    batchSize: number;
+    makeViews?: MakeViews;
+    classified?: number;
+    labelled?: LabelledCells;
+    /** Each image's cell size relative to the call's cells, for a model that takes it (cell-size.ts). */
+    cellSizes?: FolderCellSizes;
+  },
   kept: KeptAdaptation = DEFAULT_ADAPTATION,
 ): Promise<FolderAdaptation> {
   const none = (why: string): FolderAdaptation => ({ applied: 'none', images: 0, poolImages: 0, labelledImages: 0, layers: [], summary: `none (${why})` });
@@ -362,7 +374,12 @@ export async function adaptToFolder(
     const views = count > 0 ? await options.makeViews!(kept.views!, count) : [];
     // The labelled cells' variants too, as the study's labelled training cells had theirs.
     const anchors = labelled
-      ? { images: labelled.images, labels: labelled.labels, views: count > 0 && labelled.makeViews ? await labelled.makeViews(kept.views!, count) : [] }
+      ? {
+          images: labelled.images,
+          labels: labelled.labels,
+          views: count > 0 && labelled.makeViews ? await labelled.makeViews(kept.views!, count) : [],
+          ...(labelled.cellSizes ? { cellSizes: labelled.cellSizes } : {}),
+        }
       : undefined;
     const { layers, probabilities } = (await selfTrainOnFolder(model, images, { ...options, settings, seed: 1, views, anchors }))!;
     const withViews = views.length ? `, each image with ${views.length} augmented variants of it made as the study's training cells were, its label and its result the mean over them` : '';
@@ -377,7 +394,8 @@ export async function adaptToFolder(
       summary: `self-training: the head trained on its own most confident labels of ${these}${withLabelled} (${settings.rounds} rounds, the last taking ${Math.round(settings.portion * 100)} % of each predicted class${withViews}; ${mode === 'auto' ? `kept by ${kept.from}; ` : ''}--adapt none turns it off; ${ONE_LAB})`,
     };
   }
-  const layers = await adaptFeatureStandardizations(model, images, options);
+  const { cellSizes, ...settings } = options;
+  const layers = await adaptFeatureStandardizations(model, images, { ...settings, ...(cellSizes ? { cellSizes: cellSizes.values } : {}) });
   return {
     applied: 'adabn',
     images: images.length,
@@ -395,11 +413,13 @@ interface PreparedImages {
   prepared: Map<string, Uint8Array>;
   /** The normalised cells at the cell size: self-training's views are made of them, as augment made the training cells'. */
   cells: Map<string, RgbImage>;
+  /** Each prepared file's cell diameter in source pixels (null: no cell found). */
+  diameters: Map<string, number | null>;
 }
 
 /** Raw images → canonical cell → the model's input, as the training data was prepared; failures are recorded, not thrown. */
 async function prepareImages(files: readonly string[], record: TrainRecord): Promise<PreparedImages> {
-  const out: PreparedImages = { status: new Map(), prepared: new Map(), cells: new Map() };
+  const out: PreparedImages = { status: new Map(), prepared: new Map(), cells: new Map(), diameters: new Map() };
   for (const file of files) {
     try {
       const { cell, ...input } = await rawImageToCell(file, { cell: record.cell!, normalization: record.normalization });
@@ -410,6 +430,7 @@ async function prepareImages(files: readonly string[], record: TrainRecord): Pro
       out.status.set(file, { cell: input.cellStatus, reason: input.cellReason, error: null });
       out.prepared.set(file, await preparedCellToInput(cell, record.inputSize));
       out.cells.set(file, cell);
+      out.diameters.set(file, cellDiameter({ status: input.cellStatus, scale: input.scale }));
     } catch (error) {
       out.status.set(file, { cell: null, reason: null, error: (error as Error).message });
     }
@@ -469,7 +490,8 @@ export default defineCommand({
 
     const blank = new Uint8Array(record.inputSize * record.inputSize * 3).fill(255);
     // Every image prepared once: adaptation reads them all before any is classified.
-    const { status, prepared, cells } = await prepareImages(files, record);
+    const classifiedImages = await prepareImages(files, record);
+    const { status, prepared, cells } = classifiedImages;
     // --adapt-with: more of the lab's images, prepared the same way, read by adaptation only. An image also given
     // to classify (an archive that already holds today's cells), or twice in the archive, is read once.
     // The labelled cells: self-training trains on them with their classes every round; an archive's copy of
@@ -489,6 +511,15 @@ export default defineCommand({
     const pool = await prepareImages(unseen, record);
     const poolFailed = [...pool.status.values()].filter((s) => s.error);
     if (poolFailed.length) ctx.warn(`${poolFailed.length} of ${pool.status.size} --adapt-with image(s) left out of adaptation: ${poolFailed[0]!.error}${poolFailed.length > 1 ? ' (and others)' : ''}`);
+    // The cell's size relative to the median of every cell this call read (classified, --adapt-with, --labelled),
+    // for a model that takes it: a folder is taken as one lab's cells, as for adaptation.
+    const sizing = takesCellSize(model) ? callCellSizes(record, [classifiedImages, pool, labelled]) : null;
+    if (sizing) ctx.log(`cell size: ${sizing.summary}`);
+    const sizesOf = (images: PreparedImages): FolderCellSizes | undefined =>
+      sizing ? { values: [...images.prepared.keys()].map((f) => relativeCellSize(images.diameters.get(f) ?? null, sizing.median)), jitter: sizing.jitter } : undefined;
+    const folderSizes = sizesOf(classifiedImages);
+    const poolSizes = sizesOf(pool);
+    const labelledSizes = sizesOf(labelled);
     const adaptation = await adaptToFolder(
       model,
       [...prepared.values(), ...pool.prepared.values()],
@@ -503,7 +534,9 @@ export default defineCommand({
           images: [...labelled.prepared.values()],
           labels: [...labelled.prepared.keys()].map((file) => labelOf.get(file)!),
           makeViews: viewsOfCells([...labelled.cells.values()], record.inputSize),
+          ...(labelledSizes ? { cellSizes: labelledSizes } : {}),
         },
+        ...(folderSizes && poolSizes ? { cellSizes: { values: [...folderSizes.values, ...poolSizes.values], jitter: folderSizes.jitter } } : {}),
       },
       keptAdaptation(studies.get(record.arch), record.arch),
     );
@@ -518,7 +551,12 @@ export default defineCommand({
             model,
             files,
             async (file) => prepared.get(file) ?? blank, // a failed image is classified on white; its row carries the error instead
-            { size: record.inputSize, preprocessing: record.preprocessing, batchSize: args.batchSize },
+            {
+              size: record.inputSize,
+              preprocessing: record.preprocessing,
+              batchSize: args.batchSize,
+              ...(sizing ? { cellSizes: files.map((f) => relativeCellSize(classifiedImages.diameters.get(f) ?? null, sizing.median)) } : {}),
+            },
           )
         ).probabilities;
     model.dispose();
@@ -565,6 +603,7 @@ export default defineCommand({
             why: adaptation.summary,
             crossLab,
           },
+          cellSize: sizing ? { medianDiameterPx: sizing.median, cells: sizing.cells, why: sizing.summary } : null,
           images: rows,
         },
         null,
@@ -582,3 +621,16 @@ export default defineCommand({
     return failed ? 1 : 0;
   },
 });
+
+/** The median cell diameter over every image a call prepared, and what to tell the user about it. */
+function callCellSizes(record: TrainRecord, sets: readonly PreparedImages[]): { median: number | null; cells: number; jitter: number; summary: string } {
+  const diameters = sets.flatMap((s) => [...s.diameters.values()]).filter((d): d is number => d !== null);
+  const m = median(diameters);
+  const jitter = record.cellSize?.jitter ?? 0;
+  const few = diameters.length < MIN_ADAPT_IMAGES ? `; with fewer than ${MIN_ADAPT_IMAGES} cells the median is rough, and one cell alone is taken as of typical size` : '';
+  const summary =
+    m === null
+      ? 'no cell found, so every cell is taken as of its lab\'s typical size'
+      : `each cell's diameter over the median of the ${diameters.length} cell(s) this call read (${m.toFixed(0)} source px), taken as one lab's cells; the model reads it beside the image, as it was trained with each lab's own median${few}`;
+  return { median: m, cells: diameters.length, jitter, summary };
+}

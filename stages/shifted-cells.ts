@@ -49,7 +49,7 @@ export default definePerItemStage<ShiftedCellsParams>({
         throw new StageError((e as Error).message, `${set}/${item.input.rel}`);
       }
       const paths = preparedCellPaths(set, item.input.rel);
-      const entry: PreparedCellEntry = { set, file: item.input.rel, cell: paths.cell, status: prepared.cellStatus, reason: prepared.cellReason };
+      const entry: PreparedCellEntry = { set, file: item.input.rel, cell: paths.cell, status: prepared.cellStatus, reason: prepared.cellReason, scale: prepared.scale };
       await writeAllOrNothing(item.outDir, { [paths.cell]: await encodePng(prepared.cell), [paths.record]: json(entry) });
       ctx.progress(++done, items.length, 'shifted-cells');
     }

@@ -33,6 +33,8 @@ import { MODEL_DIR, TRAIN_JSON, type CellOptions, type TrainMode, type TrainReco
 import { recordedNormalization, segmentCellOptions } from './lib/classifier/prediction-settings.js';
 import { fit, type EarlyStopping, type EpochRecord, type FitResult } from './lib/classifier/training-loop.js';
 import type { FeaturesRecord } from './lib/records/features-record.js';
+import { cellSizeSchema, withCellSizeInput, type CellSizeSettings } from './lib/classifier/cell-size.js';
+import { studyCellSizes } from './lib/classifier/study-cell-sizes.js';
 
 export interface TrainParams {
   arch: string;
@@ -72,6 +74,11 @@ export interface TrainParams {
    * other labs, for a leave-one-lab-out check of a mode cross-lab does not cover (finetune, scratch).
    */
   trainLabs?: string[] | null;
+  /**
+   * transfer: the cell's size relative to its lab as the model's second input (cell-size.ts), read `copies` times
+   * by the head, augmented variants' ± `jitter`; null or absent: the image alone. finetune and scratch take the image alone.
+   */
+  cellSize?: CellSizeSettings | null;
   backend: string;
 }
 
@@ -97,6 +104,7 @@ const paramsSchema = {
   properties: {
     arch: { type: 'string', minLength: 1 },
     mode: { enum: ['transfer', 'finetune', 'scratch'] },
+    cellSize: cellSizeSchema,
     classes: { type: ['array', 'null'], items: { type: 'string' } },
     epochs: { type: 'integer', minimum: 1 },
     batchSize: { type: 'integer', minimum: 1 },
@@ -148,6 +156,12 @@ type Ctx = StageContext<TrainParams>;
  */
 function depDir(ctx: Ctx, name: 'split' | 'segment' | 'normalize' | 'features' | 'weights'): string | null {
   return declaredDep(ctx, name)?.dir ?? null;
+}
+
+function requiredSegment(ctx: Ctx): string {
+  const dir = depDir(ctx, 'segment');
+  if (!dir) throw new StageError('params.cellSize needs the segment stage as a dependency (its records give each cell\'s size)', ctx.instanceId);
+  return dir;
 }
 
 function readJsonIfPresent<T>(path: string): T | null {
@@ -226,7 +240,7 @@ interface Phase {
 }
 
 /** Fits the study's head on cached features; returns the head layers (trained) and the features record. */
-async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val: LabelledFile[], features: FeaturesRecord, featuresDir: string) {
+async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val: LabelledFile[], features: FeaturesRecord, featuresDir: string, cellSize: CellSizeSettings | null) {
   const p = ctx.params;
   const dim = features.dim;
   if (!dim) throw new StageError('features.json gives no vector length (no features were computed)', `${featuresDir}/features.json`);
@@ -245,6 +259,7 @@ async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val
     settings: { ...p, seed: p.seed ?? 1, earlyStopping: p.earlyStopping ?? null },
     stateDir: join(ctx.stateDir, 'head'),
     subject: `${ctx.instanceId} params`,
+    cellSize: cellSize ? { copies: cellSize.copies, of: studyCellSizes(requiredSegment(ctx), cellSize.jitter).of } : null,
     signal: ctx.signal,
     log: (m) => ctx.log(`head ${m}`),
     progress: (d, t) => ctx.progress(d, t, 'head'),
@@ -283,6 +298,7 @@ export default defineStage<TrainParams>({
     let featuresNote: string | undefined;
     /** Training images the head saw, where fewer than the split's (features of only some variants). */
     let headRows: number | null = null;
+    let cellSizeRecord: TrainRecord['cellSize'] = null;
 
     if (p.mode === 'transfer' || p.mode === 'finetune') {
       const featuresDir = depDir(ctx, 'features');
@@ -301,7 +317,9 @@ export default defineStage<TrainParams>({
           const missing = missingWeightsReason(p.arch, weightsDir);
           if (missing) throw new StageError(missing, ctx.instanceId);
         }
-        const { head, result, headParams, headRows: rows } = await trainHead(ctx, classes, train, val, features, featuresDir);
+        // The cell's size is a transfer model's input only: a fine-tuned model learns from the image alone.
+        const cellSize = p.mode === 'transfer' ? (p.cellSize ?? null) : null;
+        const { head, result, headParams, headRows: rows } = await trainHead(ctx, classes, train, val, features, featuresDir, cellSize);
         headRows = rows;
         phases.push({ name: 'head', result });
         trainedParams = headParams;
@@ -344,7 +362,8 @@ export default defineStage<TrainParams>({
           phases.push({ name: 'finetune', result: result2 });
           trainedParams = countParameters(trainable);
         }
-        inference = stackModel(base, head, `${spec.kerasName}_${p.mode}`);
+        inference = stackModel(cellSize ? withCellSizeInput(base, cellSize.copies) : base, head, `${spec.kerasName}_${p.mode}`);
+        if (cellSize) cellSizeRecord = { ...cellSize, median: 'lab' };
       }
     } else if (p.mode === 'scratch') {
       const sc = { ...p, ...(p.scratch ?? {}) };
@@ -401,6 +420,7 @@ export default defineStage<TrainParams>({
       weights,
       cell,
       normalization: norm,
+      cellSize: cellSizeRecord,
       sources: [...new Set(train.map((r) => r.lab).filter((s) => s !== ''))].sort(),
       params: p as unknown as Record<string, unknown>,
       data: {

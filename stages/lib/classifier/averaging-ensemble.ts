@@ -2,10 +2,12 @@
 // output is the mean of their class probabilities. Done on the saved JSON and weight bytes, not on live
 // tfjs objects: every member layer is renamed with a prefix (so names stay unique and weights still
 // load by name), the members' input layers become one shared input, and an `Average` layer joins the
-// members' outputs. The result loads with `tf.loadLayersModel` like any model, so `pipe predict`,
+// members' outputs. A member that also takes the cell's size (cell-size.ts) reads a second shared input,
+// `ensemble_cell_size`, which the merged model then takes too. The result loads with `tf.loadLayersModel` like any model, so `pipe predict`,
 // evaluate and other tools need nothing special to use it.
 import type * as tf from '@tensorflow/tfjs';
 import { readModelJson, readWeights, WEIGHTS_BIN, writeModelFiles } from './model-directory.js';
+import { CELL_SIZE_INPUT } from './cell-size.js';
 
 /** A saved layers model: its model.json and the bytes of its weights (manifest order). */
 export interface SavedModel {
@@ -29,6 +31,7 @@ interface FunctionalConfig {
 
 export const ENSEMBLE_INPUT = 'ensemble_input';
 export const ENSEMBLE_OUTPUT = 'ensemble_mean';
+export const ENSEMBLE_CELL_SIZE = `ensemble_${CELL_SIZE_INPUT}`;
 
 const BYTES_PER_DTYPE: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1 };
 
@@ -39,8 +42,10 @@ function functionalConfig(model: SavedModel, label: string): FunctionalConfig {
     throw new Error(`${label}: only functional models can be merged (model.json has class "${inner.class_name ?? 'unknown'}")`);
   }
   const config = inner.config as FunctionalConfig;
-  if (config.input_layers.length !== 1 || config.output_layers.length !== 1) {
-    throw new Error(`${label}: a member must have one input and one output (has ${config.input_layers.length} and ${config.output_layers.length})`);
+  const inputs = config.input_layers.length;
+  const sizeSecond = inputs === 2 && config.input_layers[1]![0] === CELL_SIZE_INPUT;
+  if ((inputs !== 1 && !sizeSecond) || config.output_layers.length !== 1) {
+    throw new Error(`${label}: a member must have one input (or the image and the cell's size) and one output (has ${inputs} and ${config.output_layers.length})`);
   }
   return config;
 }
@@ -79,18 +84,24 @@ export function mergeAveragingEnsemble(members: readonly SavedModel[], prefixes:
   const specs: tf.io.WeightsManifestEntry[] = [];
   const chunks: Uint8Array[] = [];
   let inputLayer: LayerJson | null = null;
+  let sizeLayer: LayerJson | null = null;
 
   members.forEach((member, k) => {
     const prefix = prefixes[k]!;
     const label = `member ${k + 1} (${prefix})`;
     const config = functionalConfig(member, label);
     const inputName = config.input_layers[0]![0];
+    const sizeName = config.input_layers[1]?.[0] ?? null;
     const own = new Set(config.layers.map((l) => l.name));
     const rename = (layer: string) => {
       if (!own.has(layer)) throw new Error(`${label}: a node refers to unknown layer "${layer}"`);
-      return layer === inputName ? ENSEMBLE_INPUT : prefix + layer;
+      return layer === inputName ? ENSEMBLE_INPUT : layer === sizeName ? ENSEMBLE_CELL_SIZE : prefix + layer;
     };
     for (const layer of config.layers) {
+      if (layer.name === sizeName) {
+        sizeLayer ??= { ...layer, name: ENSEMBLE_CELL_SIZE, config: { ...layer.config, name: ENSEMBLE_CELL_SIZE } };
+        continue;
+      }
       if (layer.name === inputName) {
         const shape = JSON.stringify(layer.config.batch_input_shape ?? layer.config.batchInputShape);
         if (!inputLayer) inputLayer = { ...layer, name: ENSEMBLE_INPUT, config: { ...layer.config, name: ENSEMBLE_INPUT } };
@@ -128,10 +139,11 @@ export function mergeAveragingEnsemble(members: readonly SavedModel[], prefixes:
   };
   // Keras's Average needs two inputs or more; one member is passed through unchanged.
   const single = outputs.length === 1 ? outputs[0]! : null;
+  const inputLayers: LayerJson[] = [inputLayer!, ...(sizeLayer ? [sizeLayer] : [])];
   const config: FunctionalConfig = {
     name,
-    layers: single ? [inputLayer!, ...layers] : [inputLayer!, ...layers, average],
-    input_layers: [[ENSEMBLE_INPUT, 0, 0]],
+    layers: single ? [...inputLayers, ...layers] : [...inputLayers, ...layers, average],
+    input_layers: inputLayers.map((l) => [l.name, 0, 0]),
     output_layers: [single ? [single[0], single[1], single[2]] : [ENSEMBLE_OUTPUT, 0, 0]],
   };
   const first = members[0]!.json;

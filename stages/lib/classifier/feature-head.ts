@@ -10,6 +10,7 @@ import { targetShaping } from './loss-targets.js';
 import { fitHeadOnMatrix, type HeadMatrix } from './fit-head.js';
 import { readFeatureMatrix } from './feature-matrix.js';
 import { featureVectorPath } from '../records/features-record.js';
+import { appendCellSize } from './cell-size.js';
 
 export interface HeadSettings {
   epochs: number;
@@ -59,16 +60,23 @@ export async function fitFeatureHead(options: {
   settings: HeadSettings;
   stateDir: string;
   subject: string;
+  /** The cell's size relative to its lab, read `copies` times after each vector (cell-size.ts). */
+  cellSize?: { copies: number; of(file: string): number } | null;
   signal?: AbortSignal;
   log?: (m: string) => void;
   progress?: (done: number, total: number, label?: string) => void;
 }): Promise<{ head: tf.layers.Layer[]; model: tf.LayersModel; result: FitResult }> {
-  const { classes, dim, featuresDir, settings: p } = options;
+  const { classes, featuresDir, settings: p } = options;
+  const size = options.cellSize ?? null;
+  const dim = options.dim + (size?.copies ?? 0);
   const head = createHeadLayers(classes, p.seed, { standardize: p.standardizeFeatures ?? true, normalization: p.headNormalization ?? 'batch' });
   const model = headModel(dim, head);
   const { optimizer, schedule } = createOptimizer(p.optimizer, `${options.subject} optimizer`);
   // Every vector in memory once (a few tens of MB): epochs then cost no file reads.
-  const matrix = async (rows: readonly FeatureRow[]): Promise<HeadMatrix> => ({ x: await readFeatureMatrix(featuresDir, rows.map((r) => r.file), dim), labels: rows.map((r) => r.label) });
+  const matrix = async (rows: readonly FeatureRow[]): Promise<HeadMatrix> => {
+    const x = await readFeatureMatrix(featuresDir, rows.map((r) => r.file), options.dim);
+    return { x: size ? appendCellSize(x, options.dim, rows.map((r) => size.of(r.file)), size.copies) : x, labels: rows.map((r) => r.label) };
+  };
   const result = await fitHeadOnMatrix({
     model,
     optimizer,

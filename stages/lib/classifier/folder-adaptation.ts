@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchNormLayers, inputInModel } from './batch-norm-recalibration.js';
 import { imagesToTensor, type Preprocessing } from './preprocessing.js';
+import { modelInput } from './cell-size.js';
 
 /** The BatchNormalization layers of `model` that standardise feature vectors (rank-2 input). */
 export function featureStandardizations(model: tf.LayersModel): tf.layers.Layer[] {
@@ -19,7 +20,7 @@ export function featureStandardizations(model: tf.LayersModel): tf.layers.Layer[
 export async function adaptFeatureStandardizations(
   model: tf.LayersModel,
   images: readonly Uint8Array[],
-  options: { size: number; preprocessing: Preprocessing; batchSize?: number },
+  options: { size: number; preprocessing: Preprocessing; batchSize?: number; cellSizes?: readonly number[] },
 ): Promise<string[]> {
   const layers = featureStandardizations(model);
   if (layers.length === 0 || images.length < 2) return [];
@@ -31,7 +32,8 @@ export async function adaptFeatureStandardizations(
   const batchSize = options.batchSize ?? 32;
   for (let start = 0; start < images.length; start += batchSize) {
     const x = imagesToTensor(images.slice(start, start + batchSize), options.size, options.preprocessing);
-    const out = probe.predict(x) as tf.Tensor | tf.Tensor[];
+    const input = modelInput(probe, x, options.cellSizes?.slice(start, start + batchSize));
+    const out = probe.predict(input) as tf.Tensor | tf.Tensor[];
     const outs = Array.isArray(out) ? out : [out];
     for (let k = 0; k < outs.length; k++) {
       const v = await outs[k]!.data();
@@ -42,7 +44,7 @@ export async function adaptFeatureStandardizations(
         squares[i % d]! += v[i]! * v[i]!;
       }
     }
-    tf.dispose([x, ...outs]);
+    tf.dispose([x, input, ...outs]);
   }
   const n = images.length;
   layers.forEach((layer, k) => {

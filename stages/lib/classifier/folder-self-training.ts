@@ -8,6 +8,13 @@ import { inputInModel } from './batch-norm-recalibration.js';
 import { applyLayers } from './graph-surgery.js';
 import { imagesToTensor, type Preprocessing } from './preprocessing.js';
 import { selfTrainHead, type SelfTrainingSettings } from './self-training.js';
+import { jitteredCellSize, modelInput } from './cell-size.js';
+
+/** Each image's cell size relative to the folder's cells, for a model that takes it; views carry it ± jitter, as training's variants did. */
+export interface FolderCellSizes {
+  values: readonly number[];
+  jitter: number;
+}
 
 // The study head's Keras layer names (graph-surgery.ts, createHeadLayers); the standardisation is optional.
 const STANDARDIZE = 'head_standardize';
@@ -40,6 +47,8 @@ export interface FolderAnchors {
   labels: readonly number[];
   /** Their augmented variants, as `views` are the images'. */
   views?: readonly (() => Promise<readonly Uint8Array[]>)[];
+  /** Their cells' sizes, for a model that takes them. */
+  cellSizes?: FolderCellSizes;
 }
 
 /**
@@ -60,6 +69,7 @@ export async function selfTrainOnFolder(
     seed: number;
     views?: readonly (() => Promise<readonly Uint8Array[]>)[];
     anchors?: FolderAnchors;
+    cellSizes?: FolderCellSizes;
   },
 ): Promise<FolderSelfTraining | null> {
   const head = studyHead(model);
@@ -68,25 +78,30 @@ export async function selfTrainOnFolder(
   const dim = features.shape[1] as number;
   const probe = tf.model({ inputs: model.inputs, outputs: features, name: `${model.name}_head_input` });
   const batchSize = options.batchSize ?? 32;
-  const vectors = async (list: readonly Uint8Array[]): Promise<Float32Array> => {
+  // View k of image i carries the image's size ± jitter, fixed by (i, k), as augment's variants did in training.
+  const sizesOf = (sizes: FolderCellSizes | undefined, view: number | null): number[] | undefined =>
+    sizes && (view === null ? [...sizes.values] : sizes.values.map((v, i) => jitteredCellSize(v, `${i}__v${view}`, sizes.jitter)));
+  const vectors = async (list: readonly Uint8Array[], sizes: number[] | undefined): Promise<Float32Array> => {
     const x = new Float32Array(list.length * dim);
     for (let start = 0; start < list.length; start += batchSize) {
       const batch = imagesToTensor(list.slice(start, start + batchSize), options.size, options.preprocessing);
-      const out = probe.predict(batch) as tf.Tensor;
+      const input = modelInput(probe, batch, sizes?.slice(start, start + batchSize));
+      const out = probe.predict(input) as tf.Tensor;
       x.set(await out.data(), start * dim);
-      tf.dispose([batch, out]);
+      tf.dispose([batch, input, out]);
     }
     return x;
   };
-  const x = await vectors(images);
+  const x = await vectors(images, sizesOf(options.cellSizes, null));
   const views: Float32Array[] = [];
-  for (const view of options.views ?? []) views.push(await vectors(await view()));
+  for (const [k, view] of (options.views ?? []).entries()) views.push(await vectors(await view(), sizesOf(options.cellSizes, k)));
   // The labelled images and each of their variants: one more row per image and variant, with its class.
   let anchors: { x: Float32Array; labels: number[] } | undefined;
   if (options.anchors?.images.length) {
     const { images: labelled, labels } = options.anchors;
-    const copies = [await vectors(labelled)];
-    for (const view of options.anchors.views ?? []) copies.push(await vectors(await view()));
+    const sizes = options.anchors.cellSizes;
+    const copies = [await vectors(labelled, sizesOf(sizes, null))];
+    for (const [k, view] of (options.anchors.views ?? []).entries()) copies.push(await vectors(await view(), sizesOf(sizes, k)));
     const x = new Float32Array(copies.length * labelled.length * dim);
     copies.forEach((v, j) => x.set(v, j * labelled.length * dim));
     anchors = { x, labels: copies.flatMap(() => [...labels]) };

@@ -2,6 +2,7 @@
 // from decoding.
 import * as tf from '@tensorflow/tfjs';
 import { imagesToTensor, type Preprocessing } from './preprocessing.js';
+import { modelInput } from './cell-size.js';
 
 export interface InferenceResult {
   /** One row per item, in class order. */
@@ -14,7 +15,14 @@ export async function predictProbabilities<T>(
   model: tf.LayersModel,
   items: readonly T[],
   loadRgb: (item: T) => Promise<Uint8Array>,
-  options: { size: number; preprocessing: Preprocessing; batchSize?: number; onBatch?: (done: number) => void },
+  options: {
+    size: number;
+    preprocessing: Preprocessing;
+    batchSize?: number;
+    onBatch?: (done: number) => void;
+    /** Each item's cell size relative to its lab, for a model that takes it (cell-size.ts). */
+    cellSizes?: readonly number[];
+  },
 ): Promise<InferenceResult> {
   const batchSize = options.batchSize ?? 32;
   const probabilities: number[][] = [];
@@ -26,10 +34,11 @@ export async function predictProbabilities<T>(
     next = following.length > 0 ? Promise.all(following.map(loadRgb)) : null;
     const x = imagesToTensor(images, options.size, options.preprocessing);
     const t0 = performance.now();
-    const y = model.predict(x) as tf.Tensor;
+    const input = modelInput(model, x, options.cellSizes?.slice(start, start + images.length));
+    const y = model.predict(input) as tf.Tensor;
     const rows = (await y.array()) as number[][];
     modelMs += performance.now() - t0;
-    tf.dispose([x, y]);
+    tf.dispose([x, input, y]);
     probabilities.push(...rows);
     options.onBatch?.(probabilities.length);
   }

@@ -17,6 +17,8 @@ export interface PreparedCell {
   cellStatus: string;
   /** Why no cell was found (fallback), or what was doubtful; null when nothing was. */
   cellReason: string | null;
+  /** Output pixels per source pixel of the canonical crop (1 / scale ∝ the cell's diameter; cell-size.ts). */
+  scale: number;
   /** The image's own size in pixels (before any working downscale). */
   sourceWidth: number;
   sourceHeight: number;
@@ -46,6 +48,7 @@ export async function rawImageToCell(path: string, options: { cell: CellOptions;
     cell: { width, height, data },
     cellStatus: result.status,
     cellReason: result.record.reason,
+    scale: result.record.scale,
     sourceWidth: result.record.sourceWidth,
     sourceHeight: result.record.sourceHeight,
   };

@@ -33,6 +33,11 @@ export interface TrainRecord {
   /** How a raw image becomes the canonical cell (segment's options), and its colour normalisation. */
   cell: CellOptions | null;
   normalization: NormalizeParams | null;
+  /**
+   * The model's second input, the cell's size relative to its lab (cell-size.ts): read `copies` times by the head,
+   * variants ± `jitter` in training, a lab's median over all its cells (`lab`). Null or absent: the image alone.
+   */
+  cellSize?: { copies: number; jitter: number; median: 'lab' } | null;
   /** The source name of the training data (split CSV `source`). */
   sources: string[];
   params: Record<string, unknown>;

@@ -55,6 +55,8 @@ export interface CrossLabRecord {
   views?: AugmentSettings;
   /** The curve's self-training at k > 0 also trained on the k labelled cells with their classes (cross-lab curveAnchors). */
   curveAnchors?: boolean;
+  /** The heads read the cell's size relative to its lab after the features (cross-lab cellSize; cell-size.ts). */
+  cellSize?: { copies: number; jitter: number };
   protocol: string;
   heldOut: HeldOutResult[];
   /** Mean over held-out labs (the figure settings are chosen on). */

@@ -18,6 +18,8 @@ export interface PreparedCellEntry {
   /** toCanonicalCell's status: 'ok', or 'fallback' when no cell was found. */
   status: string;
   reason: string | null;
+  /** The canonical crop's output pixels per source pixel (the cell's size; absent in records from before it). */
+  scale?: number;
 }
 
 export interface PreparedCellsRecord {
@@ -51,7 +53,7 @@ function canonical(value: unknown): string {
 export function preparedCellsFor(
   dep: DepOutput,
   model: { cell: CellOptions | null; normalization: NormalizeParams | null },
-): { cells: Map<string, { path: string; status: string }> } | { reason: string } {
+): { cells: Map<string, { path: string; status: string; scale?: number }> } | { reason: string } {
   const path = join(dep.dir, PREPARED_CELLS_JSON);
   if (!existsSync(path)) return { reason: `${dep.instanceId} wrote no ${PREPARED_CELLS_JSON}` };
   const record = JSON.parse(readFileSync(path, 'utf8')) as PreparedCellsRecord;
@@ -59,5 +61,5 @@ export function preparedCellsFor(
   if (canonical(record.normalization) !== canonical(model.normalization)) {
     return { reason: `${dep.instanceId} normalised cells otherwise than the model's training data` };
   }
-  return { cells: new Map(record.items.map((it) => [`${it.set}/${it.file}`, { path: join(dep.dir, it.cell), status: it.status }])) };
+  return { cells: new Map(record.items.map((it) => [`${it.set}/${it.file}`, { path: join(dep.dir, it.cell), status: it.status, ...(it.scale !== undefined ? { scale: it.scale } : {}) }])) };
 }
