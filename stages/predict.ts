@@ -603,7 +603,7 @@ export default defineCommand({
             why: adaptation.summary,
             crossLab,
           },
-          cellSize: sizing ? { medianDiameterPx: sizing.median, cells: sizing.cells, why: sizing.summary } : null,
+          cellSize: sizing ? { medianCropSidePx: sizing.cropSide, cells: sizing.cells, why: sizing.summary } : null,
           images: rows,
         },
         null,
@@ -623,14 +623,16 @@ export default defineCommand({
 });
 
 /** The median cell diameter over every image a call prepared, and what to tell the user about it. */
-function callCellSizes(record: TrainRecord, sets: readonly PreparedImages[]): { median: number | null; cells: number; jitter: number; summary: string } {
+function callCellSizes(record: TrainRecord, sets: readonly PreparedImages[]): { median: number | null; cropSide: number | null; cells: number; jitter: number; summary: string } {
   const diameters = sets.flatMap((s) => [...s.diameters.values()]).filter((d): d is number => d !== null);
   const m = median(diameters);
   const jitter = record.cellSize?.jitter ?? 0;
+  // The canonical crop's side in the source image's pixels (cell size / scale): the median said in pixels a user can check.
+  const cropSide = m === null ? null : Math.round(m * record.cell!.size);
   const few = diameters.length < MIN_ADAPT_IMAGES ? `; with fewer than ${MIN_ADAPT_IMAGES} cells the median is rough, and one cell alone is taken as of typical size` : '';
   const summary =
     m === null
       ? 'no cell found, so every cell is taken as of its lab\'s typical size'
-      : `each cell's diameter over the median of the ${diameters.length} cell(s) this call read (${m.toFixed(0)} source px), taken as one lab's cells; the model reads it beside the image, as it was trained with each lab's own median${few}`;
-  return { median: m, cells: diameters.length, jitter, summary };
+      : `each cell's diameter over the median of the ${diameters.length} cell(s) this call read (the median crop around a cell ${cropSide} px of its image), taken as one lab's cells; the model reads it beside the image, as it was trained with each lab's own median${few}`;
+  return { median: m, cropSide, cells: diameters.length, jitter, summary };
 }

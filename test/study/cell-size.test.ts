@@ -139,12 +139,12 @@ test('pipe predict: each cell\'s size over the median of the call\'s cells, reco
   cpSync(join(SMOKE, 'EOSINOPHIL'), ws.path('many'), { recursive: true });
   cpSync(join(SMOKE, 'LYMPHOCYTE/LY_100275.jpg'), ws.path('many/b.jpg'));
   const predict = (out: string, ...args: string[]) => ws.pipe(['predict', '--backend', 'cpu', '--adapt', 'none', '--model', ws.path('trained'), '--out', ws.path(out), ...args], { INIT_CWD: ws.dir });
-  type Json = { cellSize: { medianDiameterPx: number; cells: number; why: string } | null; images: { file: string; probabilities: Record<string, number> | null }[] };
+  type Json = { cellSize: { medianCropSidePx: number; cells: number; why: string } | null; images: { file: string; probabilities: Record<string, number> | null }[] };
   const read = (out: string) => JSON.parse(readFileSync(ws.path(`${out}/predictions.json`), 'utf8')) as Json;
 
   let r = await predict('alone', ws.path('one'));
   assert.is(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /cell size: each cell's diameter over the median of the 1 cell\(s\) this call read \(\d+ source px\)/);
+  assert.match(r.stdout, /cell size: each cell's diameter over the median of the 1 cell\(s\) this call read \(the median crop around a cell \d+ px of its image\)/);
   assert.match(r.stdout, /one cell alone is taken as of typical size/);
   const alone = read('alone');
   assert.is(alone.cellSize!.cells, 1);
@@ -153,7 +153,7 @@ test('pipe predict: each cell\'s size over the median of the call\'s cells, reco
   const among = read('among');
   const count = among.images.length;
   assert.is(among.cellSize!.cells, count, 'every cell of the call counts');
-  assert.ok(among.cellSize!.medianDiameterPx > 0);
+  assert.ok(among.cellSize!.medianCropSidePx > 32, 'the crops are larger than the 32 px canonical cell in these images');
   const b = among.images.find((i) => i.file.endsWith('b.jpg'))!;
   assert.not.equal(b.probabilities, alone.images[0]!.probabilities, 'the same cell, relative to another median, reads otherwise');
 });

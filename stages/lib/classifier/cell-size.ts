@@ -2,7 +2,8 @@
 // scaled so that every cell fills the same share of its square (cell-representation.ts), which throws
 // away size, a cue a haematologist reads first: a lymphocyte is small, a monocyte large. Absolute size
 // does not carry across labs (magnifications differ), so the value is log(d / the median d of the lab's
-// cells), d the cell's diameter in source pixels (1 / the canonical crop's scale). A lab's median is over
+// cells), d = 1 / the canonical crop's scale (source px per cell px), which the cell's equivalent diameter sets
+// (cell-representation.ts), so d is the diameter up to a constant that the ratio cancels. A lab's median is over
 // the cells at hand: all of a lab's cells in the study, the images of one call in `pipe predict`.
 // The head reads the value `copies` times beside the pooled features (one column among a thousand would
 // barely move its first layer), and augmented variants carry it ± `jitter` (log units), as a scale
@@ -30,7 +31,7 @@ const REPEAT = 'cell_size_repeat';
 const FLATTEN = 'cell_size_flatten';
 export const CELL_SIZE_FEATURES = 'cell_size_features';
 
-/** The cell's diameter in source pixels, from a canonical crop's scale (output px per source px); null when no cell was found. */
+/** 1 / a canonical crop's scale (output px per source px): the cell's diameter up to a constant; null when no cell was found. */
 export function cellDiameter(cell: { status: string; scale?: number | null }): number | null {
   return cell.status === 'ok' && typeof cell.scale === 'number' && cell.scale > 0 ? 1 / cell.scale : null;
 }

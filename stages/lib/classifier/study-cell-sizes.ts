@@ -12,7 +12,7 @@ import { cellDiameter, jitteredCellSize, median, relativeCellSize } from './cell
 export interface StudyCellSizes {
   /** The value of a split row's file (`<stage>/cells/<lab>/<CLASS>/<stem>.png` or `<stage>/variants/…__v<k>.png`). */
   of(file: string): number;
-  /** Each lab's median diameter in source pixels. */
+  /** Each lab's median of d (cell-size.ts: 1 / the crop's scale). */
   medians: Record<string, number>;
 }
 
