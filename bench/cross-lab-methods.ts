@@ -25,6 +25,7 @@ import { centroidAdaptation, centroidSelfTraining, type CentroidSpace } from './
 import type { CrossLabRecord } from '../stages/lib/records/cross-lab-record.js';
 import { depLookup, type DeclaredDep, type DepOutput } from '../pipeline/stage-api.js';
 import { setNativeHeadFit } from '../stages/lib/classifier/fit-head.js';
+import { interpolateValue } from '../pipeline/config/interpolate.js';
 
 if (process.env.HEAD_FIT === 'tfjs') setNativeHeadFit(false);
 const align = /^coral:([0-9.]+)$/.exec(process.env.ALIGN ?? '');
@@ -38,14 +39,9 @@ if (align && refit) throw new Error('ALIGN and SELF_TRAIN_REFIT each replace Ada
 
 const ws = process.cwd();
 const config = JSON.parse(readFileSync(path.join(ws, 'pipeline.json'), 'utf8'));
-// The stage's params as pipeline.json gives them, a whole-value `${vars.name}` replaced by the var (as the runner does).
-const base = Object.fromEntries(
-  Object.entries(config.stages.find((s: { id: string }) => s.id === 'cross-lab').params as Record<string, unknown>).map(([k, v]) => {
-    const ref = typeof v === 'string' ? /^\$\{vars\.([\w-]+)\}$/.exec(v) : null;
-    return [k, ref ? config.vars[ref[1]!] : v];
-  }),
-) as unknown as CrossLabParams;
 const arch = process.env.ARCH ?? 'mobilenet_v1_0.25';
+// The stage's params with `${vars.…}` and `${matrix.…}` substituted, as the runner hands them.
+const base = interpolateValue(config.stages.find((s: { id: string }) => s.id === 'cross-lab').params, { vars: config.vars ?? {}, matrix: { arch } }) as CrossLabParams;
 const declaredDeps: Record<string, DeclaredDep> = {
   split: { where: 'bench/cross-lab-methods.ts', selector: 'split', instances: ['split'] },
   features: { where: 'bench/cross-lab-methods.ts', selector: 'features[arch=${matrix.arch}]', instances: [`features[arch=${arch}]`] },

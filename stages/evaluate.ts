@@ -140,8 +140,7 @@ export default defineStage<EvaluateParams>({
     let fromPrepared = 0;
     // Raw images cut here before inference, for their cells' sizes: kept, so they are cut once.
     const cutHere = new Map<EvalItem, { rgb: Uint8Array; status: string }>();
-    const cellSizes = takesCellSize(model) ? await itemCellSizes() : undefined;
-    async function itemCellSizes(): Promise<number[]> {
+    const itemCellSizes = async (): Promise<number[]> => {
       const segment = declaredDep(ctx, 'segment');
       if (!segment) throw new StageError(`${trainDep!.instanceId}'s model takes the cell's size, which needs the segment stage as a dependency`, ctx.instanceId);
       const study = studyCellSizes(segment.dir, 0);
@@ -165,7 +164,8 @@ export default defineStage<EvaluateParams>({
         members.forEach((m, i) => (out[m.index] = values[i]!));
       }
       return out;
-    }
+    };
+    const cellSizes = takesCellSize(model) ? await itemCellSizes() : undefined;
     const load = async (it: EvalItem) => {
       if (!it.raw) return readImageRgb(it.path, record.inputSize);
       const cut = cutHere.get(it);

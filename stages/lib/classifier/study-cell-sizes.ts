@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StageError } from '../../../pipeline/stage-api.js';
 import type { SegmentRecord } from '../records/segment-record.js';
-import { variantIndexOf } from '../records/augment-variant-name.js';
+import { originalOfVariant, variantIndexOf } from '../records/augment-variant-name.js';
 import { cellKey } from '../io/item-files.js';
 import { cellDiameter, jitteredCellSize, median, relativeCellSize } from './cell-size.js';
 
@@ -36,7 +36,7 @@ export function studyCellSizes(segmentDir: string, jitter: number): StudyCellSiz
     of(file) {
       const rel = file.slice(file.indexOf('/') + 1);
       const variant = variantIndexOf(rel);
-      const { key, lab, stem } = cellKey(variant === null ? rel : rel.replace(/__v\d+\.png$/, '.png'));
+      const { key, lab, stem } = cellKey(originalOfVariant(rel));
       const d = diameters.get(key);
       if (d === undefined) throw new StageError(`no segment record for ${file}'s cell (${key}); rerun segment`, path);
       const value = relativeCellSize(d, medians[lab] ?? null);

@@ -6,6 +6,11 @@ export function variantFileName(cellKey: string, k: number): string {
   return `variants/${cellKey}__v${k}.png`;
 }
 
+/** The path of the original cell a variant was made from (`…/<stem>__v<k>.png` → `…/<stem>.png`); other paths unchanged. */
+export function originalOfVariant(rel: string): string {
+  return rel.replace(/__v\d+\.png$/, '.png');
+}
+
 /** The variant number `k` of an augment output file, or null for any other file (an original cell). */
 export function variantIndexOf(rel: string): number | null {
   const match = /__v(\d+)\.png$/.exec(rel);
