@@ -12,6 +12,12 @@
 // by the head's probabilities, nearest centroid, I iterations) in the head's hidden layer or standardised input;
 // :self-centroid / :self-head runs the stage's self-training with those labels each round and scores the clusters
 // or the head (bench/lib/centroid-labels.ts). Give the variant "adapt":"adabn", since the hook trains the head.
+// DANN=λ[:epochs[:learning rate]] replaces it by domain-adversarial training of the head against a discriminator of
+// the held-out lab's cells (bench/lib/domain-adversarial.ts; defaults 10 epochs, 3e-4); the head stays adapted, so
+// the self-trained figure starts from it.
+// IM=epochs[:learning rate[:diversity weight]] replaces it by SHOT's information maximisation on the held-out cells
+// alone (bench/lib/information-maximization.ts; defaults 1e-3 and 1); the head stays adapted, as with DANN.
+// IM_FOLDER=n adapts folders of about n of the lab's cells, each from the head as trained.
 // The stage's own self-training (the held-out head trained on those cells alone) is '{"adapt":"self-training"}'.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +27,8 @@ import { predictFeatureMatrix } from '../stages/lib/classifier/feature-matrix.js
 import { SELF_TRAINING_DEFAULTS } from '../stages/lib/classifier/self-training.js';
 import { refitSelfTraining } from './lib/self-training-refit.js';
 import { coralAlign } from './lib/coral-alignment.js';
+import { domainAdversarial } from './lib/domain-adversarial.js';
+import { informationMaximization } from './lib/information-maximization.js';
 import { centroidAdaptation, centroidSelfTraining, type CentroidSpace } from './lib/centroid-labels.js';
 import type { CrossLabRecord } from '../stages/lib/records/cross-lab-record.js';
 import { depLookup, type DeclaredDep, type DepOutput } from '../pipeline/stage-api.js';
@@ -35,6 +43,10 @@ const refit = /^([0-9]+):([0-9.]+)(:adabn)?$/.exec(process.env.SELF_TRAIN_REFIT 
 if (process.env.SELF_TRAIN_REFIT && !refit) throw new Error(`SELF_TRAIN_REFIT must be <rounds>:<final portion>[:adabn], got ${process.env.SELF_TRAIN_REFIT}`);
 const centroid = /^(hidden|input)(?::([0-9]+))?(?::self-(centroid|head))?$/.exec(process.env.CENTROID ?? '');
 if (process.env.CENTROID && !centroid) throw new Error(`CENTROID must be hidden|input[:iterations][:self-centroid|:self-head], got ${process.env.CENTROID}`);
+const dann = /^([0-9.]+)(?::([0-9]+))?(?::([0-9.e-]+))?$/.exec(process.env.DANN ?? '');
+if (process.env.DANN && !dann) throw new Error(`DANN must be <strength>[:<epochs>[:<learning rate>]], got ${process.env.DANN}`);
+const im = /^([0-9]+)(?::([0-9.e-]+))?(?::([0-9.]+))?$/.exec(process.env.IM ?? '');
+if (process.env.IM && !im) throw new Error(`IM must be <epochs>[:<learning rate>[:<diversity weight>]], got ${process.env.IM}`);
 if (align && refit) throw new Error('ALIGN and SELF_TRAIN_REFIT each replace AdaBN: give one');
 
 const ws = process.cwd();
@@ -62,6 +74,8 @@ for (const variant of process.argv.slice(2).length ? process.argv.slice(2) : ['{
     const [space, iterations, final] = [centroid[1] as CentroidSpace, Number(centroid[2] ?? 2), centroid[3] as 'centroid' | 'head' | undefined];
     setHeldOutAdaptation(final ? centroidSelfTraining(space, iterations, { ...SELF_TRAINING_DEFAULTS, ...params.selfTraining }, params.seed, final) : centroidAdaptation(space, iterations));
   }
+  if (dann) setHeldOutAdaptation(domainAdversarial(Number(dann[1]), Number(dann[2] ?? 10), Number(dann[3] ?? 3e-4), params.seed));
+  if (im) setHeldOutAdaptation(informationMaximization(Number(im[1]), Number(im[2] ?? 1e-3), Number(im[3] ?? 1), params.seed, Number(process.env.IM_FOLDER ?? 0)));
   if (refit) setHeldOutAdaptation(refitSelfTraining(Number(refit[1]), Number(refit[2]), params.seed, !!refit[3]));
   const outDir = mkdtempSync(path.join(tmpdir(), 'cross-lab-'));
   const t0 = performance.now();

@@ -11,7 +11,9 @@ augmented variants' value by a hash of their name, as a scale augmentation would
 photographed through two microscopes: half of every lab's cells (by a hash of the name) are f times larger.
 ORIGINAL_JITTER=σ with CLEAN_LAB=L (environment) adds ± σ to the originals too, in every lab but L: noise on every
 training row, with held-out lab L's cells clean (score only L's row). FOLDER_MEDIAN=n (environment) takes each median over a folder of about n cells of the lab (cells dealt to folders by
-a hash), as `pipe predict` on a folder of n would, instead of over the whole lab. `shuffle` is the control: each cell gets the size of another cell of its lab (a fixed permutation), so the values
+a hash), as `pipe predict` on a folder of n would, instead of over the whole lab. SHRINK_LAB=L SHRINK=f
+SHRINK_SHARE=s [SHRINK_CLASS=C] (environment) simulates a segmentation that loses the pale cytoplasm of some of lab L's
+cells: a share s of them (of class C only, if given; chosen by a hash) measure f times their diameter, before L's median. `shuffle` is the control: each cell gets the size of another cell of its lab (a fixed permutation), so the values
 are as before but say nothing of the class.
 """
 import glob, hashlib, json, math, os, shutil, statistics, struct, sys
@@ -29,6 +31,8 @@ for f in glob.glob(os.path.join(glob.escape(segment), 'records', '*', '*', '*.js
         continue
     lab, cls, stem = f.split(os.sep)[-3], f.split(os.sep)[-2], os.path.basename(f)[:-5]
     d = 1 / r['scale'] * (mixed if unit('microscope:' + stem) < 0.5 else 1)
+    if lab == os.environ.get('SHRINK_LAB') and os.environ.get('SHRINK_CLASS', cls) == cls and unit('shrink:' + stem) < float(os.environ.get('SHRINK_SHARE', '1')):
+        d *= float(os.environ['SHRINK'])
     diam[(lab, cls, stem)] = d
     by_lab.setdefault(lab, []).append(d)
 median = {lab: statistics.median(v) for lab, v in by_lab.items()}
