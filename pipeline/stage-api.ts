@@ -237,6 +237,12 @@ export interface CommandContext {
   outputDir(instanceId: string): string;
   /** Ids of the instances of `stageId` that have published outputs, sorted (numbers in natural order). */
   instances(stageId: string): string[];
+  /**
+   * A folder (not yet created) where the command may keep what it derived, to read on a later call: under
+   * `artifacts/cache/<command>/`, named by the hash of the command's code, so a change of code starts an empty
+   * one and nothing older code wrote is read. `pipe gc` removes every command's cache.
+   */
+  cacheDir: string;
   log(message: string): void;
   warn(message: string): void;
 }

@@ -22,7 +22,8 @@ import { adaptFeatureStandardizations, featureStandardizations } from './lib/cla
 import { selfTrainOnFolder, studyHead, type FolderCellSizes } from './lib/classifier/folder-self-training.js';
 import { cellDiameter, median, relativeCellSize, takesCellSize } from './lib/classifier/cell-size.js';
 import { SELF_TRAINING_DEFAULTS, type SelfTrainingSettings } from './lib/classifier/self-training.js';
-import { preparedCellToInput, rawImageToCell } from './lib/classifier/raw-image-input.js';
+import { preparedCellToInput } from './lib/classifier/raw-image-input.js';
+import { PreparedCellCache } from './lib/classifier/prepared-cell-cache.js';
 import { cellVariant, type AugmentParams } from './lib/shift/cell-variants.js';
 import type { AugmentSettings } from './lib/records/augment-record.js';
 import type { RgbImage } from './lib/image/raster.js';
@@ -418,11 +419,11 @@ interface PreparedImages {
 }
 
 /** Raw images → canonical cell → the model's input, as the training data was prepared; failures are recorded, not thrown. */
-async function prepareImages(files: readonly string[], record: TrainRecord): Promise<PreparedImages> {
+async function prepareImages(files: readonly string[], record: TrainRecord, cache: PreparedCellCache): Promise<PreparedImages> {
   const out: PreparedImages = { status: new Map(), prepared: new Map(), cells: new Map(), diameters: new Map() };
   for (const file of files) {
     try {
-      const { cell, ...input } = await rawImageToCell(file, { cell: record.cell!, normalization: record.normalization });
+      const { cell, ...input } = await cache.cell(file);
       // Segment rejects these for training; a prediction on a few pixels would be noise with a percentage.
       if (input.sourceWidth < MIN_SIDE || input.sourceHeight < MIN_SIDE) {
         throw new Error(`${file}: image too small (${input.sourceWidth}×${input.sourceHeight} px, need ≥ ${MIN_SIDE} on each side); not classified`);
@@ -489,14 +490,16 @@ export default defineCommand({
     ctx.log(`trained on ${trainedOn.length} lab(s): ${trainedOn.join(', ') || 'unknown'}${crossLab ? `; ${crossLab}` : ''}`);
 
     const blank = new Uint8Array(record.inputSize * record.inputSize * 3).fill(255);
-    // Every image prepared once: adaptation reads them all before any is classified.
-    const classifiedImages = await prepareImages(files, record);
+    // Every image prepared once: adaptation reads them all before any is classified. Prepared cells are kept
+    // in the command's cache, so an archive passed again with --adapt-with is read, not prepared again.
+    const cellCache = new PreparedCellCache(ctx.cacheDir, { cell: record.cell, normalization: record.normalization });
+    const classifiedImages = await prepareImages(files, record, cellCache);
     const { status, prepared, cells } = classifiedImages;
     // --adapt-with: more of the lab's images, prepared the same way, read by adaptation only. An image also given
     // to classify (an archive that already holds today's cells), or twice in the archive, is read once.
     // The labelled cells: self-training trains on them with their classes every round; an archive's copy of
     // one is not read again as unlabelled.
-    const labelled = await prepareImages(labelledFiles.map((l) => l.file), record);
+    const labelled = await prepareImages(labelledFiles.map((l) => l.file), record, cellCache);
     const labelledFailed = [...labelled.status.values()].filter((s) => s.error);
     if (labelledFailed.length) ctx.warn(`${labelledFailed.length} of ${labelled.status.size} --labelled image(s) left out: ${labelledFailed[0]!.error}${labelledFailed.length > 1 ? ' (and others)' : ''}`);
     const labelOf = new Map(labelledFiles.map((l) => [l.file, l.label] as const));
@@ -508,7 +511,11 @@ export default defineCommand({
       seen.add(digest);
       return true;
     });
-    const pool = await prepareImages(unseen, record);
+    const pool = await prepareImages(unseen, record, cellCache);
+    if (cellCache.hits) {
+      const { hits, misses } = cellCache;
+      ctx.log(`cells: ${hits} of ${hits + misses} image(s) read from predict's cache of prepared cells${misses ? `, ${misses} prepared` : ''} (pipe gc empties it)`);
+    }
     const poolFailed = [...pool.status.values()].filter((s) => s.error);
     if (poolFailed.length) ctx.warn(`${poolFailed.length} of ${pool.status.size} --adapt-with image(s) left out of adaptation: ${poolFailed[0]!.error}${poolFailed.length > 1 ? ' (and others)' : ''}`);
     // The cell's size relative to the median of every cell this call read (classified, --adapt-with, --labelled),

@@ -43,6 +43,7 @@ export async function cmdCustom(loaded: LoadedConfig, name: string, argv: string
         .filter((id) => id === stageId || id.startsWith(`${stageId}[`))
         .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
     },
+    cacheDir: ws.commandCache(name, b.codeHash),
     log: (m) => process.stdout.write(`${m}\n`),
     warn: (m) => process.stderr.write(`warning: ${m}\n`),
   };

@@ -1,5 +1,6 @@
 // `pipe gc`: removes store objects, manifests, item records and checkpoint folders that neither the
-// current outputs nor the last N runs refer to, and reports the bytes freed.
+// current outputs nor the last N runs refer to, and the commands' caches (rebuilt by their next call),
+// and reports the bytes freed.
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Parsed } from './args.js';
@@ -32,6 +33,8 @@ export interface GcResult {
   manifests: number;
   items: number;
   checkpoints: number;
+  /** Commands' cache folders (one per command and version of its code). */
+  caches: number;
   bytes: number;
 }
 
@@ -67,7 +70,7 @@ export async function collectGarbage(workspace: string, keepRuns: number, dryRun
     for (const it of m.items ?? []) liveItems.add(it.key);
   }
   for (const k of liveItems) for (const f of Object.values(store.readItem(k)?.files ?? {})) liveObjects.add(f.hash);
-  const result: GcResult = { objects: 0, manifests: 0, items: 0, checkpoints: 0, bytes: 0 };
+  const result: GcResult = { objects: 0, manifests: 0, items: 0, checkpoints: 0, caches: 0, bytes: 0 };
   const drop = (path: string, kind: keyof Omit<GcResult, 'bytes'>) => {
     result.bytes += statSync(path).size;
     result[kind]++;
@@ -87,6 +90,16 @@ export async function collectGarbage(workspace: string, keepRuns: number, dryRun
     if (resumable.has(dir)) continue;
     result.bytes += folderBytes(dir);
     result.checkpoints++;
+    if (!dryRun) rmSync(dir, { recursive: true, force: true });
+  }
+  // A command's cache only saves it work; the next call rebuilds what it needs.
+  let caches: string[] = [];
+  try {
+    caches = readdirSync(ws.commandCachesDir).flatMap((command) => readdirSync(join(ws.commandCachesDir, command)).map((v) => join(ws.commandCachesDir, command, v)));
+  } catch {}
+  for (const dir of caches) {
+    result.bytes += folderBytes(dir);
+    result.caches++;
     if (!dryRun) rmSync(dir, { recursive: true, force: true });
   }
   if (!dryRun) for (const run of runs.slice(0, Math.max(0, runs.length - keepRuns))) rmSync(run, { force: true });
@@ -110,7 +123,7 @@ export async function cmdGc(workspace: string, p: Parsed): Promise<number> {
     }
     const r = await collectGarbage(workspace, keepRuns, dry);
     process.stdout.write(
-      `${dry ? 'would free' : 'freed'} ${humanBytes(r.bytes)} (${r.bytes} bytes): ${r.objects} objects, ${r.manifests} manifests, ${r.items} item records, ${r.checkpoints} checkpoint folders; kept what current outputs and the last ${keepRuns} runs use\n`,
+      `${dry ? 'would free' : 'freed'} ${humanBytes(r.bytes)} (${r.bytes} bytes): ${r.objects} objects, ${r.manifests} manifests, ${r.items} item records, ${r.checkpoints} checkpoint folders, ${r.caches} command caches; kept what current outputs and the last ${keepRuns} runs use\n`,
     );
     return 0;
   } finally {

@@ -35,6 +35,9 @@ export class WorkspacePaths {
   get itemsDir() { return join(this.root, 'artifacts', 'items'); }
   get runsDir() { return join(this.root, 'artifacts', 'runs'); }
   get stagesDir() { return join(this.root, 'artifacts', 'stages'); }
+  /** Commands' caches (CommandContext.cacheDir): derived, safe to delete. */
+  get commandCachesDir() { return join(this.root, 'artifacts', 'cache'); }
+  commandCache(command: string, codeHash: string) { return join(this.commandCachesDir, command, codeHash.slice(0, 16)); }
   object(hash: string) { return join(this.objectsDir, hash.slice(0, 2), hash.slice(2)); }
   manifest(key: string) { return join(this.manifestsDir, key.slice(0, 2), `${key.slice(2)}.json`); }
   itemManifest(key: string) { return join(this.itemsDir, key.slice(0, 2), `${key.slice(2)}.json`); }

@@ -6,7 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import fg from 'fast-glob';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { saveModelToDirectory } from '../../stages/lib/classifier/model-directory.js';
@@ -164,6 +165,38 @@ test('--labelled errors: a folder that is not a class, an image outside a class 
   r = await predict(['--adapt', 'adabn', '--labelled', ws.path('labelled'), ws.path('today')]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /--labelled gives self-training the lab's labelled cells, and --adapt adabn does not self-train/);
+});
+
+test('a second call reads the prepared cells from the command\'s cache and gives the same result; a damaged entry is prepared again; pipe gc empties it', async () => {
+  rmSync(ws.path('artifacts/cache'), { recursive: true, force: true });
+  const entries = () => (existsSync(ws.path('artifacts/cache')) ? fg.sync('predict/*/prepared-cells/*/*/*.cell', { cwd: ws.path('artifacts/cache') }) : []);
+  const call = (out: string) => predict(['--out', ws.path(out), '--adapt', 'self-training', '--adapt-with', ws.path('archive'), ws.path('today')]);
+  let r = await call('cache-1');
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.not.match(r.stdout, /read from predict's cache/);
+  // Today's 2 and the archive's 23 others (the 1×1 dot too: prepared, kept, then refused as too small, as every call refuses it).
+  assert.is(entries().length, 25);
+  const first = readJson(ws.path('cache-1')).images.map((i) => i.probabilities);
+
+  r = await call('cache-2');
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /cells: 25 of 25 image\(s\) read from predict's cache of prepared cells \(pipe gc empties it\)/);
+  assert.equal(readJson(ws.path('cache-2')).images.map((i) => i.probabilities), first);
+
+  // A torn entry (a disk that filled mid-write on another machine, say) is not read: that image is prepared again and the entry rewritten.
+  const damaged = join(ws.path('artifacts/cache'), entries()[0]!);
+  const whole = statSync(damaged).size;
+  writeFileSync(damaged, readFileSync(damaged).subarray(0, 100));
+  r = await call('cache-3');
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /cells: 24 of 25 image\(s\) read from predict's cache of prepared cells, 1 prepared/);
+  assert.equal(readJson(ws.path('cache-3')).images.map((i) => i.probabilities), first);
+  assert.is(statSync(damaged).size, whole);
+
+  r = await ws.pipe(['gc']);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /1 command caches/);
+  assert.is(entries().length, 0);
 });
 
 test.after(disposeAll);

@@ -452,6 +452,7 @@ function commandContext(argv: string[], outputs: Record<string, string>): Comman
       return dir;
     },
     instances: (stageId) => Object.keys(outputs).filter((id) => id.startsWith(`${stageId}[`)),
+    cacheDir: join(root, 'predict-cache'),
     log: (m) => logs.push(m),
     warn: (m) => logs.push(`warn: ${m}`),
     logs,
