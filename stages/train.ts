@@ -33,7 +33,7 @@ import { MODEL_DIR, TRAIN_JSON, type CellOptions, type TrainMode, type TrainReco
 import { recordedNormalization, segmentCellOptions } from './lib/classifier/prediction-settings.js';
 import { fit, type EarlyStopping, type EpochRecord, type FitResult } from './lib/classifier/training-loop.js';
 import type { FeaturesRecord } from './lib/records/features-record.js';
-import { cellSizeSchema, withCellSizeInput, type CellSizeSettings } from './lib/classifier/cell-size.js';
+import { cellSizeSchema, joinCellSize, withCellSizeInput, type CellSizeSettings } from './lib/classifier/cell-size.js';
 import { studyCellSizes } from './lib/classifier/study-cell-sizes.js';
 
 export interface TrainParams {
@@ -75,8 +75,8 @@ export interface TrainParams {
    */
   trainLabs?: string[] | null;
   /**
-   * transfer: the cell's size relative to its lab as the model's second input (cell-size.ts), read `copies` times
-   * by the head, augmented variants' ± `jitter`; null or absent: the image alone. finetune and scratch take the image alone.
+   * transfer and finetune: the cell's size relative to its lab as the model's second input (cell-size.ts), read
+   * `copies` times by the head, augmented variants' ± `jitter`; null or absent: the image alone. scratch takes the image alone.
    */
   cellSize?: CellSizeSettings | null;
   backend: string;
@@ -240,7 +240,7 @@ interface Phase {
 }
 
 /** Fits the study's head on cached features; returns the head layers (trained) and the features record. */
-async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val: LabelledFile[], features: FeaturesRecord, featuresDir: string, cellSize: CellSizeSettings | null) {
+async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val: LabelledFile[], features: FeaturesRecord, featuresDir: string, cellSize: { copies: number; of(file: string): number } | null) {
   const p = ctx.params;
   const dim = features.dim;
   if (!dim) throw new StageError('features.json gives no vector length (no features were computed)', `${featuresDir}/features.json`);
@@ -259,7 +259,7 @@ async function trainHead(ctx: Ctx, classes: string[], train: LabelledFile[], val
     settings: { ...p, seed: p.seed ?? 1, earlyStopping: p.earlyStopping ?? null },
     stateDir: join(ctx.stateDir, 'head'),
     subject: `${ctx.instanceId} params`,
-    cellSize: cellSize ? { copies: cellSize.copies, of: studyCellSizes(requiredSegment(ctx), cellSize.jitter).of } : null,
+    cellSize,
     signal: ctx.signal,
     log: (m) => ctx.log(`head ${m}`),
     progress: (d, t) => ctx.progress(d, t, 'head'),
@@ -317,9 +317,10 @@ export default defineStage<TrainParams>({
           const missing = missingWeightsReason(p.arch, weightsDir);
           if (missing) throw new StageError(missing, ctx.instanceId);
         }
-        // The cell's size is a transfer model's input only: a fine-tuned model learns from the image alone.
-        const cellSize = p.mode === 'transfer' ? (p.cellSize ?? null) : null;
-        const { head, result, headParams, headRows: rows } = await trainHead(ctx, classes, train, val, features, featuresDir, cellSize);
+        // The cell's size: beside the pooled features in the head phase, and beside the top's in fine-tuning.
+        const cellSize = p.cellSize ?? null;
+        const sizes = cellSize ? studyCellSizes(requiredSegment(ctx), cellSize.jitter) : null;
+        const { head, result, headParams, headRows: rows } = await trainHead(ctx, classes, train, val, features, featuresDir, cellSize && sizes ? { copies: cellSize.copies, of: sizes.of } : null);
         headRows = rows;
         phases.push({ name: 'head', result });
         trainedParams = headParams;
@@ -336,12 +337,17 @@ export default defineStage<TrainParams>({
           } catch (error) {
             throw new StageError((error as Error).message, `${ctx.instanceId} params.finetune.fromLayer`);
           }
-          const trainable = tf.model({ inputs: parts.top.inputs, outputs: applyLayers(parts.top.outputs[0]!, head), name: 'finetune_top' });
+          const sized = cellSize ? joinCellSize(parts.top.outputs[0]!, cellSize.copies) : null;
+          const trainable = tf.model({
+            inputs: sized ? [...parts.top.inputs, sized.input] : parts.top.inputs,
+            outputs: applyLayers(sized ? sized.joined : parts.top.outputs[0]!, head),
+            name: 'finetune_top',
+          });
           const { optimizer, schedule } = createOptimizer(ft.optimizer, `${ctx.instanceId} params.finetune.optimizer`);
           const batchSize = ft.batchSize ?? p.batchSize;
           // The frozen bottom's output of each image, computed once for every epoch (frozen-bottom-source.ts).
           const cache = new BottomOutputCache(BOTTOM_CACHE_BYTES);
-          const opts = { classes: classes.length, size: inputSize, preprocessing, bottom: parts.bottom, cache };
+          const opts = { classes: classes.length, size: inputSize, preprocessing, bottom: parts.bottom, cache, sizeOf: sizes ? (row: LabelledFile) => sizes.of(row.file) : null };
           const result2 = await fit({
             model: trainable,
             optimizer,

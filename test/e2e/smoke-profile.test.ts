@@ -87,12 +87,14 @@ test('three labs (labels from class folders, a CSV, VOC boxes + a CSV) reach the
   assert.match(readFileSync(join(stages, 'report/REPORT.md'), 'utf8'), /## Leave one lab out/);
 });
 
-test('the cell\'s size relative to its lab: a transfer model\'s second input, the ensemble\'s too, evaluated and held out with it', () => {
+test('the cell\'s size relative to its lab: a transfer and a fine-tuned model\'s second input, the ensemble\'s too, evaluated and held out with it', () => {
   const stages = join(workspace, 'artifacts/stages');
   const read = (file: string) => JSON.parse(readFileSync(join(stages, file), 'utf8'));
   assert.equal(read('train[arch=mobilenet_v1_0.25,mode=transfer]/train.json').cellSize, { copies: 8, jitter: 0.3, median: 'lab' });
-  assert.is(read('train[arch=mobilenet_v1_0.25,mode=finetune]/train.json').cellSize, null, 'a fine-tuned model reads the image alone');
   const inputs = (dir: string) => read(`${dir}/model/model.json`).modelTopology.config.input_layers.map((l: unknown[]) => l[0]);
+  assert.equal(read('train[arch=mobilenet_v1_0.25,mode=finetune]/train.json').cellSize, { copies: 8, jitter: 0.3, median: 'lab' }, 'a fine-tuned model reads the size too');
+  assert.equal(inputs('train[arch=mobilenet_v1_0.25,mode=finetune]').length, 2);
+  assert.is(read('train[arch=small_cnn,mode=scratch]/train.json').cellSize, null, 'a model trained from scratch reads the image alone');
   assert.is(inputs('train[arch=mobilenet_v1_0.25,mode=transfer]').length, 2);
   assert.is(inputs('train[arch=mobilenet_v1_0.25,mode=transfer]')[1], 'cell_size');
   assert.equal(inputs('ensemble[arch=mobilenet_v1_0.25,mode=ensemble]'), ['ensemble_input', 'ensemble_cell_size']);

@@ -63,4 +63,33 @@ test('kept bottom outputs equal the bottom computed afresh, bit for bit, whateve
   }
 });
 
+test('with sizeOf, each batch ends with its cells\' sizes, row for row, kept outputs or not', async () => {
+  await initBackend({ prefer: 'wasm', quiet: true });
+  const spec = await getArchitecture('mobilenet_v1_0.25');
+  const { model } = await buildPooledBase(spec, SIZE, 'random', { weightsDir: null, seed: 3, levels: 3 });
+  const { bottom } = splitModel(model, layerBefore(model, spec.finetuneFrom!));
+  const outputs = (bottom.outputs as tf.SymbolicTensor[]).length;
+  const dir = await tempDir('bottom-sizes');
+  const items: { path: string; label: number; size: number }[] = [];
+  for (let i = 0; i < 6; i++) {
+    const path = join(dir, `c${i}.png`);
+    await writeFile(path, await tinyCellPng(TINY_CLASSES[i % 2]!, 40 + i, SIZE));
+    items.push({ path, label: i % 2, size: i / 10 - 0.2 });
+  }
+  for (const budget of [2 ** 30, 0]) {
+    const source = frozenBottomSource(items, { batchSize: 4, classes: 2, size: SIZE, preprocessing: spec.preprocessing, bottom, cache: new BottomOutputCache(budget), sizeOf: (it) => it.size });
+    for (const pass of [1, 2]) {
+      const sizes: number[] = [];
+      for await (const batch of source.batches(null)) {
+        const xs = batch.x as tf.Tensor[];
+        assert.is(xs.length, outputs + 1, `budget ${budget}, pass ${pass}: the bottom's outputs and the sizes`);
+        assert.equal(xs[outputs]!.shape, [batch.size, 1]);
+        sizes.push(...(xs[outputs]!.dataSync() as Float32Array));
+        tf.dispose([...xs, batch.y]);
+      }
+      assert.equal(sizes.map((v) => Math.round(v * 1e6) / 1e6), items.map((it) => Math.round(Math.fround(it.size) * 1e6) / 1e6));
+    }
+  }
+});
+
 test.run();

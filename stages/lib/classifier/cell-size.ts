@@ -1,4 +1,4 @@
-// The cell's size relative to its lab, as a second input of a transfer model. The canonical cell is
+// The cell's size relative to its lab, as a second input of a transfer or fine-tuned model. The canonical cell is
 // scaled so that every cell fills the same share of its square (cell-representation.ts), which throws
 // away size, a cue a haematologist reads first: a lymphocyte is small, a monocyte large. Absolute size
 // does not carry across labs (magnifications differ), so the value is log(d / the median d of the lab's
@@ -71,17 +71,23 @@ export function appendCellSize(x: Float32Array, dim: number, values: readonly nu
   return out;
 }
 
+/** A new `cell_size` input and `features` with its value `copies` times after them (what the head reads). */
+export function joinCellSize(features: tf.SymbolicTensor, copies: number): { input: tf.SymbolicTensor; joined: tf.SymbolicTensor } {
+  const input = tf.input({ shape: [1], name: CELL_SIZE_INPUT });
+  const repeated = tf.layers.repeatVector({ n: copies, name: REPEAT }).apply(input) as tf.SymbolicTensor;
+  const flat = tf.layers.flatten({ name: FLATTEN }).apply(repeated) as tf.SymbolicTensor;
+  const joined = tf.layers.concatenate({ name: CELL_SIZE_FEATURES }).apply([features, flat]) as tf.SymbolicTensor;
+  return { input, joined };
+}
+
 /** A pooled base taking the image and the cell's size, giving the features with the size `copies` times after them. */
 export function withCellSizeInput(base: tf.LayersModel, copies: number): tf.LayersModel {
   if (base.inputs.length !== 1 || base.outputs.length !== 1) throw new Error(`${base.name}: a cell-size input needs a base of one input and one output`);
-  const size = tf.input({ shape: [1], name: CELL_SIZE_INPUT });
-  const repeated = tf.layers.repeatVector({ n: copies, name: REPEAT }).apply(size) as tf.SymbolicTensor;
-  const flat = tf.layers.flatten({ name: FLATTEN }).apply(repeated) as tf.SymbolicTensor;
-  const joined = tf.layers.concatenate({ name: CELL_SIZE_FEATURES }).apply([base.outputs[0]!, flat]) as tf.SymbolicTensor;
-  return tf.model({ inputs: [base.inputs[0]!, size], outputs: joined, name: base.name });
+  const { input, joined } = joinCellSize(base.outputs[0]!, copies);
+  return tf.model({ inputs: [base.inputs[0]!, input], outputs: joined, name: base.name });
 }
 
-/** Whether `model` takes the cell's size as its second input (a transfer model, or an ensemble with one). */
+/** Whether `model` takes the cell's size as its second input (a transfer or fine-tuned model, or an ensemble with one). */
 export function takesCellSize(model: tf.LayersModel): boolean {
   return model.inputs.length === 2 && (model.inputNames[1] ?? '').endsWith(CELL_SIZE_INPUT);
 }

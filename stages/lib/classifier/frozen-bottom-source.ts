@@ -42,10 +42,13 @@ export class BottomOutputCache {
   }
 }
 
-/** Batches of `bottom`'s outputs for images read from disk, from `cache` where it holds them. */
-export function frozenBottomSource(
-  items: readonly LabelledItem[],
-  options: { batchSize: number; classes: number; size: number; preprocessing: Preprocessing; bottom: tf.LayersModel; cache: BottomOutputCache },
+/**
+ * Batches of `bottom`'s outputs for images read from disk, from `cache` where it holds them; with `sizeOf`, each
+ * batch also gives its cells' sizes ([n, 1], cell-size.ts) as the last input.
+ */
+export function frozenBottomSource<T extends LabelledItem>(
+  items: readonly T[],
+  options: { batchSize: number; classes: number; size: number; preprocessing: Preprocessing; bottom: tf.LayersModel; cache: BottomOutputCache; sizeOf?: ((item: T) => number) | null },
 ): BatchSource {
   const { bottom, cache } = options;
   const shapes = (bottom.outputs as tf.SymbolicTensor[]).map((t) => t.shape.slice(1) as number[]);
@@ -60,7 +63,7 @@ export function frozenBottomSource(
         return Array.isArray(out) ? out : [out];
       });
       // A batch computed whole is the batch itself; rows are copied out only to be kept.
-      if (missing.length === chunk.length && cache.overflow > 0) return outputs.length === 1 ? outputs[0]! : outputs;
+      if (missing.length === chunk.length && cache.overflow > 0) return withSizes(outputs, chunk);
       const data = await Promise.all(outputs.map((t) => t.data() as Promise<Float32Array>));
       tf.dispose(outputs);
       missing.forEach((it, r) => {
@@ -74,6 +77,11 @@ export function frozenBottomSource(
       chunk.forEach((it, r) => values.set((cache.get(it.path) ?? computed.get(it.path)!)[o]!, r * rowLength[o]!));
       return tf.tensor(values, [chunk.length, ...shape]);
     });
-    return inputs.length === 1 ? inputs[0]! : inputs;
+    return withSizes(inputs, chunk);
   });
+  function withSizes(inputs: tf.Tensor[], chunk: T[]): tf.Tensor | tf.Tensor[] {
+    const sizeOf = options.sizeOf;
+    const all = sizeOf ? [...inputs, tf.tensor2d(chunk.map(sizeOf), [chunk.length, 1])] : inputs;
+    return all.length === 1 ? all[0]! : all;
+  }
 }
