@@ -32,7 +32,7 @@ import { createHash } from 'node:crypto';
 import { MIN_SIDE } from './lib/cell/cell-representation.js';
 import { headlineMean, type CrossLabAdaptation, type CrossLabRecord } from './lib/records/cross-lab-record.js';
 import { csvField } from './lib/io/csv.js';
-import { collectImages, collectLabelled, fileDigest } from './lib/io/image-files.js';
+import { collectImages, collectLabelled } from './lib/io/image-files.js';
 import { locateTrainedModel, MODEL_STAGES, TRAIN_JSON, type TrainRecord } from './lib/classifier/train-record.js';
 
 export const USAGE =
@@ -503,10 +503,10 @@ export default defineCommand({
     const labelledFailed = [...labelled.status.values()].filter((s) => s.error);
     if (labelledFailed.length) ctx.warn(`${labelledFailed.length} of ${labelled.status.size} --labelled image(s) left out: ${labelledFailed[0]!.error}${labelledFailed.length > 1 ? ' (and others)' : ''}`);
     const labelOf = new Map(labelledFiles.map((l) => [l.file, l.label] as const));
-    // Digests only with an archive to compare against: hashing re-reads every file.
-    const seen = new Set(poolFiles.length ? [...files, ...labelled.prepared.keys()].map(fileDigest) : []);
+    // The cache's digests: a file hashed for its cache entry is not hashed again here.
+    const seen = new Set(poolFiles.length ? [...files, ...labelled.prepared.keys()].map((f) => cellCache.digest(f)) : []);
     const unseen = poolFiles.filter((file) => {
-      const digest = fileDigest(file);
+      const digest = cellCache.digest(file);
       if (seen.has(digest)) return false;
       seen.add(digest);
       return true;

@@ -319,8 +319,8 @@ export default defineStage<TrainParams>({
         }
         // The cell's size: beside the pooled features in the head phase, and beside the top's in fine-tuning.
         const cellSize = p.cellSize ?? null;
-        const sizes = cellSize ? studyCellSizes(requiredSegment(ctx), cellSize.jitter) : null;
-        const { head, result, headParams, headRows: rows } = await trainHead(ctx, classes, train, val, features, featuresDir, cellSize && sizes ? { copies: cellSize.copies, of: sizes.of } : null);
+        const sizes = cellSize ? { copies: cellSize.copies, of: studyCellSizes(requiredSegment(ctx), cellSize.jitter).of } : null;
+        const { head, result, headParams, headRows: rows } = await trainHead(ctx, classes, train, val, features, featuresDir, sizes);
         headRows = rows;
         phases.push({ name: 'head', result });
         trainedParams = headParams;

@@ -7,9 +7,9 @@
 // cannot be read is prepared again; a cache that cannot be written is only slower.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { rawBytesToCell, type PreparedCell } from './raw-image-input.js';
+import { rawImageToCell, type PreparedCell } from './raw-image-input.js';
+import { fileDigest } from '../io/image-files.js';
 import type { CellOptions } from './train-record.js';
 import type { NormalizeParams } from '../stain/normalize-cell.js';
 
@@ -18,6 +18,7 @@ type Header = Omit<PreparedCell, 'cell'> & { width: number; height: number };
 export class PreparedCellCache {
   private readonly dir: string | null;
   private writable = true;
+  private readonly digests = new Map<string, string>();
   /** Images read from the cache and prepared anew, in this process. */
   hits = 0;
   misses = 0;
@@ -28,23 +29,31 @@ export class PreparedCellCache {
     this.dir = cacheDir === null ? null : join(cacheDir, 'prepared-cells', key);
   }
 
+  /** The SHA-256 of a file's bytes, hashed once per call: predict's check for an image given twice reads it too. */
+  digest(path: string): string {
+    let digest = this.digests.get(path);
+    if (digest === undefined) {
+      try {
+        digest = fileDigest(path);
+      } catch (error) {
+        throw new Error(`${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      }
+      this.digests.set(path, digest);
+    }
+    return digest;
+  }
+
   /** The image's normalised canonical cell, from the cache when these bytes were prepared with these settings before. */
   async cell(path: string): Promise<PreparedCell> {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(path);
-    } catch (error) {
-      throw new Error(`${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-    }
-    if (!this.dir) return rawBytesToCell(bytes, path, this.settings);
-    const digest = createHash('sha256').update(bytes).digest('hex');
+    if (!this.dir) return rawImageToCell(path, this.settings);
+    const digest = this.digest(path);
     const entry = join(this.dir, digest.slice(0, 2), `${digest.slice(2)}.cell`);
     const cached = readEntry(entry);
     if (cached) {
       this.hits++;
       return cached;
     }
-    const prepared = await rawBytesToCell(bytes, path, this.settings);
+    const prepared = await rawImageToCell(path, this.settings);
     this.misses++;
     if (this.writable) {
       try {

@@ -36,11 +36,6 @@ export async function rawImageToCell(path: string, options: { cell: CellOptions;
   } catch (error) {
     throw new Error(`${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
-  return rawBytesToCell(bytes, path, options);
-}
-
-/** An image file's bytes → normalised canonical cell; `path` names the file in errors. */
-export async function rawBytesToCell(bytes: Buffer, path: string, options: { cell: CellOptions; normalization: NormalizeParams | null }): Promise<PreparedCell> {
   let result: Awaited<ReturnType<typeof toCanonicalCell>>;
   try {
     result = await toCanonicalCell(bytes, options.cell);
